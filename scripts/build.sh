@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds the release worker bundle into build/ (build/index.js + build/index_bg.wasm).
+# Used by `wrangler build/dev/deploy` ([build] in wrangler.toml), the demo and the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+# worker-build would download these; point it at the registry-installed ones instead.
+export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}"
+export WASM_OPT_BIN="${WASM_OPT_BIN:-$PWD/node_modules/binaryen/bin/wasm-opt}"
+export ESBUILD_BIN="${ESBUILD_BIN:-$PWD/node_modules/esbuild/bin/esbuild}"
+for tool in "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ESBUILD_BIN" "$(command -v worker-build || true)"; do
+  if [ ! -x "$tool" ]; then
+    echo "build: missing tool ${tool:-worker-build}; run scripts/setup.sh first" >&2
+    exit 1
+  fi
+done
+worker-build --release "$@"

@@ -1,0 +1,144 @@
+//! The authentication request (OpenID Connect Core §3.1.2.1) with PKCE (RFC 7636) and the
+//! pending login kept in KV until the callback.
+
+use crate::core::config::ProviderConfig;
+use crate::core::discovery::ProviderMetadata;
+use crate::core::secret::{b64url, Secret};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+/// What the callback needs to finish a login, stored in KV under `state:{state}`.
+/// Single-use: the callback deletes it before using it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingLogin {
+    /// The provider the login was started with (mix-up defence: only its callback is accepted).
+    pub provider: String,
+    /// The `nonce` sent; the ID token must carry it back (Core §3.1.2.1, §15.5.2).
+    pub nonce: Secret,
+    /// The PKCE `code_verifier` (RFC 7636 §4.1).
+    pub pkce_verifier: Secret,
+    /// The browser binding: the value of the login cookie of the browser that started it.
+    pub binding: Secret,
+    /// Same-origin path (with query) to return to after login.
+    pub return_to: String,
+    /// When the login started (unix seconds).
+    pub created_at: i64,
+}
+
+/// The KV key of a pending login.
+pub fn state_key(state: &str) -> String {
+    format!("state:{state}")
+}
+
+/// `BASE64URL(SHA256(ASCII(code_verifier)))` (RFC 7636 §4.2, method S256).
+pub fn pkce_challenge(verifier: &str) -> String {
+    b64url(&Sha256::digest(verifier.as_bytes()))
+}
+
+/// Per-request values of an authentication request.
+#[derive(Debug)]
+pub struct AuthorizationRequest<'a> {
+    /// The provider's configuration.
+    pub provider: &'a ProviderConfig,
+    /// The provider's metadata.
+    pub metadata: &'a ProviderMetadata,
+    /// Absolute redirect URI of this worker.
+    pub redirect_uri: &'a str,
+    /// Opaque `state` (the KV key of the pending login).
+    pub state: &'a str,
+    /// `nonce`.
+    pub nonce: &'a str,
+    /// PKCE verifier; the request carries its S256 challenge.
+    pub pkce_verifier: &'a str,
+    /// Extra parameters passed through from the login URL (e.g. `login_hint`).
+    pub passthrough: &'a [(String, String)],
+}
+
+impl AuthorizationRequest<'_> {
+    /// The URL to send the browser to.
+    pub fn url(&self) -> Result<Url, url::ParseError> {
+        let mut url = Url::parse(&self.metadata.authorization_endpoint)?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &self.provider.client_id)
+                .append_pair("redirect_uri", self.redirect_uri)
+                .append_pair("scope", &self.provider.scope)
+                .append_pair("state", self.state)
+                .append_pair("nonce", self.nonce)
+                .append_pair("code_challenge", &pkce_challenge(self.pkce_verifier))
+                .append_pair("code_challenge_method", "S256");
+            for (k, v) in self.provider.auth_params.iter().chain(self.passthrough) {
+                q.append_pair(k, v);
+            }
+        }
+        Ok(url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::config::{ClientAuth, MetadataSource};
+
+    #[test]
+    fn rfc7636_appendix_b_vector() {
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn builds_the_request() {
+        let metadata = ProviderMetadata {
+            issuer: "https://op.example".into(),
+            authorization_endpoint: "https://op.example/auth?tenant=1".into(),
+            token_endpoint: "https://op.example/token".into(),
+            jwks_uri: "https://op.example/jwks".into(),
+            userinfo_endpoint: None,
+            end_session_endpoint: None,
+            registration_endpoint: None,
+            authorization_response_iss_parameter_supported: false,
+            token_endpoint_auth_methods_supported: None,
+            code_challenge_methods_supported: None,
+        };
+        let provider = ProviderConfig {
+            name: "op".into(),
+            display_name: "OP".into(),
+            issuer: "https://op.example".into(),
+            metadata: MetadataSource::Discover,
+            client_id: "client 1".into(),
+            client_auth: ClientAuth::None,
+            scope: "openid email".into(),
+            auth_params: vec![("prompt".into(), "login".into())],
+            allowed_algs: vec![],
+            fetch_userinfo: true,
+        };
+        let hint = [("login_hint".to_owned(), "bob".to_owned())];
+        let req = AuthorizationRequest {
+            provider: &provider,
+            metadata: &metadata,
+            redirect_uri: "https://rp.example/redirect_uri",
+            state: "s1",
+            nonce: "n1",
+            pkce_verifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            passthrough: &hint,
+        };
+        let url = req.url().unwrap();
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("tenant"), Some("1"));
+        assert_eq!(get("response_type"), Some("code"));
+        assert_eq!(get("client_id"), Some("client 1"));
+        assert_eq!(get("redirect_uri"), Some("https://rp.example/redirect_uri"));
+        assert_eq!(get("scope"), Some("openid email"));
+        assert_eq!(get("state"), Some("s1"));
+        assert_eq!(get("nonce"), Some("n1"));
+        assert_eq!(get("code_challenge"), Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+        assert_eq!(get("code_challenge_method"), Some("S256"));
+        assert_eq!(get("prompt"), Some("login"));
+        assert_eq!(get("login_hint"), Some("bob"));
+    }
+}

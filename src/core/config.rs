@@ -1,0 +1,500 @@
+//! Configuration: the JSON object in the `EDGE_OIDC_CONFIG` var plus secrets, validated once
+//! per isolate into a [`Config`] with no `Option` for required values.
+//!
+//! Every error names the key and the fix, because it is shown on every request until fixed.
+
+use crate::core::discovery::ProviderMetadata;
+use crate::core::jwks::Alg;
+use crate::core::seal::{parse_key_list, Sealer};
+use crate::core::secret::Secret;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use url::Url;
+
+/// A configuration problem: which key, what is wrong, how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The key, e.g. `providers.main.client_id`.
+    pub key: String,
+    /// What is wrong with it.
+    pub problem: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration key `{}`: {}. Fix: {}", self.key, self.problem, self.fix)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(key: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> ConfigError {
+    ConfigError { key: key.into(), problem: problem.into(), fix: fix.into() }
+}
+
+/// The name of the var holding the JSON configuration.
+pub const CONFIG_VAR: &str = "EDGE_OIDC_CONFIG";
+/// The name of the secret holding the cookie keys.
+pub const COOKIE_KEYS_SECRET: &str = "COOKIE_KEYS";
+
+/// `EDGE_OIDC_CONFIG` as written (see README "Configuration reference").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    providers: BTreeMap<String, RawProvider>,
+    #[serde(default = "default_redirect_path")]
+    redirect_path: String,
+    #[serde(default = "default_logout_path")]
+    logout_path: String,
+    #[serde(default = "default_login_path")]
+    login_path: String,
+    #[serde(default = "default_logged_out_path")]
+    logged_out_path: String,
+    #[serde(default)]
+    post_logout_redirect_uri: Option<String>,
+    #[serde(default)]
+    session: RawSession,
+    #[serde(default)]
+    public_paths: Vec<String>,
+    #[serde(default)]
+    allowed_emails: Vec<String>,
+    #[serde(default)]
+    allowed_email_domains: Vec<String>,
+    #[serde(default)]
+    identity_headers: RawIdentityHeaders,
+    #[serde(default)]
+    origin: Option<String>,
+    #[serde(default = "default_timeout")]
+    http_timeout_ms: u64,
+    #[serde(default = "default_state_ttl")]
+    login_timeout_secs: u64,
+    #[serde(default = "default_leeway")]
+    clock_leeway_secs: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    #[serde(default)]
+    display_name: Option<String>,
+    issuer: String,
+    #[serde(default)]
+    metadata: Option<serde_json::Value>,
+    client_id: String,
+    #[serde(default)]
+    client_secret_binding: Option<String>,
+    #[serde(default)]
+    token_endpoint_auth_method: Option<String>,
+    #[serde(default = "default_scope")]
+    scope: String,
+    #[serde(default)]
+    auth_params: BTreeMap<String, String>,
+    #[serde(default)]
+    id_token_signing_algs: Option<Vec<String>>,
+    #[serde(default = "yes")]
+    fetch_userinfo: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSession {
+    #[serde(default = "default_lifetime")]
+    lifetime_secs: u64,
+    #[serde(default = "yes")]
+    permanent: bool,
+    #[serde(default = "default_cookie_name")]
+    cookie_name: String,
+}
+
+impl Default for RawSession {
+    fn default() -> Self {
+        RawSession { lifetime_secs: default_lifetime(), permanent: true, cookie_name: default_cookie_name() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentityHeaders {
+    #[serde(default = "default_subject_header")]
+    subject: String,
+    #[serde(default = "default_email_header")]
+    email: String,
+    #[serde(default = "default_name_header")]
+    name: String,
+    #[serde(default)]
+    provider: Option<String>,
+}
+
+impl Default for RawIdentityHeaders {
+    fn default() -> Self {
+        RawIdentityHeaders {
+            subject: default_subject_header(),
+            email: default_email_header(),
+            name: default_name_header(),
+            provider: None,
+        }
+    }
+}
+
+fn default_redirect_path() -> String { "/redirect_uri".into() }
+fn default_logout_path() -> String { "/logout".into() }
+fn default_login_path() -> String { "/login".into() }
+fn default_logged_out_path() -> String { "/logged-out".into() }
+fn default_scope() -> String { "openid email profile".into() }
+fn default_cookie_name() -> String { "edge_oidc".into() }
+fn default_subject_header() -> String { "X-Auth-Subject".into() }
+fn default_email_header() -> String { "X-Auth-Email".into() }
+fn default_name_header() -> String { "X-Auth-Name".into() }
+fn default_lifetime() -> u64 { 8 * 3600 }
+fn default_timeout() -> u64 { 5000 }
+fn default_state_ttl() -> u64 { 600 }
+fn default_leeway() -> i64 { 60 }
+fn yes() -> bool { true }
+
+/// How the client authenticates at the token endpoint (OpenID Connect Core §9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// HTTP Basic with the form-urlencoded id and secret (RFC 6749 §2.3.1).
+    SecretBasic(Secret),
+    /// `client_id` and `client_secret` in the form body.
+    SecretPost(Secret),
+    /// A public client: no secret, PKCE is what protects the code.
+    None,
+}
+
+/// Where the provider's metadata comes from.
+#[derive(Debug, Clone)]
+pub enum MetadataSource {
+    /// Fetched from `{issuer}/.well-known/openid-configuration`.
+    Discover,
+    /// Given in the configuration.
+    Static(Box<ProviderMetadata>),
+}
+
+/// One validated provider.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// Key in `providers`; stored in the pending login and the session.
+    pub name: String,
+    /// Shown to people (chooser, error pages).
+    pub display_name: String,
+    /// The issuer identifier, compared exactly with `iss`.
+    pub issuer: String,
+    /// Discovery or static metadata.
+    pub metadata: MetadataSource,
+    /// The registered client id.
+    pub client_id: String,
+    /// Token endpoint authentication.
+    pub client_auth: ClientAuth,
+    /// Space-separated scopes; always contains `openid`.
+    pub scope: String,
+    /// Extra authentication request parameters (prompt, acr_values, …).
+    pub auth_params: Vec<(String, String)>,
+    /// ID token signature algorithms accepted.
+    pub allowed_algs: Vec<Alg>,
+    /// Whether to call the userinfo endpoint after login when the provider has one.
+    pub fetch_userinfo: bool,
+}
+
+/// Session cookie settings.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Session lifetime, enforced on every request.
+    pub lifetime_secs: u64,
+    /// `true`: the cookie has Max-Age = lifetime; `false`: a browser-session cookie.
+    pub permanent: bool,
+    /// Cookie name (chunks are `name.0`, `name.1`, …).
+    pub cookie_name: String,
+}
+
+/// Names of the identity headers sent to the origin.
+#[derive(Debug, Clone)]
+pub struct IdentityHeaders {
+    /// Subject (`sub`).
+    pub subject: String,
+    /// Email address.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Provider name, when configured.
+    pub provider: Option<String>,
+}
+
+impl IdentityHeaders {
+    /// All configured header names (lower-case), to strip client-sent copies.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        [Some(&self.subject), Some(&self.email), Some(&self.name), self.provider.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// At least one provider, in name order.
+    pub providers: Vec<ProviderConfig>,
+    /// Path of the authorization callback (`redirect_uri`).
+    pub redirect_path: String,
+    /// Path that logs out.
+    pub logout_path: String,
+    /// Path that starts a login (`?return_to=` a same-origin path).
+    pub login_path: String,
+    /// Path of the built-in logged-out page.
+    pub logged_out_path: String,
+    /// Where the provider sends the browser after logout: a path or a same-origin URL.
+    pub post_logout_redirect_uri: String,
+    /// Session cookie settings.
+    pub session: SessionConfig,
+    /// Path prefixes served without login.
+    pub public_paths: Vec<String>,
+    /// Allowed email addresses (lower-case); empty with no domains = everyone.
+    pub allowed_emails: Vec<String>,
+    /// Allowed email domains (lower-case, without `@`).
+    pub allowed_email_domains: Vec<String>,
+    /// Identity header names.
+    pub identity_headers: IdentityHeaders,
+    /// Origin to forward to; `None`: the static assets binding or the request's own URL.
+    pub origin: Option<Url>,
+    /// Timeout for every request to a provider.
+    pub http_timeout_ms: u64,
+    /// How long a pending login stays valid (KV TTL; at least 60).
+    pub login_timeout_secs: u64,
+    /// Clock skew tolerated for `exp`, `iat`, `nbf`.
+    pub clock_leeway_secs: i64,
+    /// Seals and opens cookies.
+    pub sealer: Sealer,
+}
+
+impl Config {
+    /// Parses and validates the JSON configuration. `secret(name)` reads a secret binding
+    /// (`wrangler secret put NAME`, or `.dev.vars` locally).
+    pub fn from_json(json: &str, secret: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
+            err(CONFIG_VAR, format!("is not valid configuration JSON ({e})"), "compare it with the configuration reference in README.md")
+        })?;
+        Self::validate(raw, secret)
+    }
+
+    fn validate(raw: RawConfig, secret: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        if raw.providers.is_empty() {
+            return Err(err("providers", "is empty", "configure at least one provider"));
+        }
+        let providers = raw
+            .providers
+            .into_iter()
+            .map(|(name, p)| validate_provider(name, p, secret))
+            .collect::<Result<Vec<_>, _>>()?;
+        let paths = [
+            ("redirect_path", &raw.redirect_path),
+            ("logout_path", &raw.logout_path),
+            ("login_path", &raw.login_path),
+            ("logged_out_path", &raw.logged_out_path),
+        ];
+        for (key, path) in paths {
+            check_path(key, path)?;
+        }
+        for (i, p) in raw.public_paths.iter().enumerate() {
+            check_path(&format!("public_paths[{i}]"), p)?;
+        }
+        let post_logout_redirect_uri = raw.post_logout_redirect_uri.unwrap_or_else(|| raw.logged_out_path.clone());
+        check_post_logout(&post_logout_redirect_uri)?;
+        let session = validate_session(raw.session)?;
+        let identity_headers = validate_identity_headers(raw.identity_headers)?;
+        let origin = raw.origin.as_deref().map(validate_origin).transpose()?;
+        if !(100..=60_000).contains(&raw.http_timeout_ms) {
+            return Err(err("http_timeout_ms", "must be between 100 and 60000", "use e.g. 5000"));
+        }
+        if !(60..=3600).contains(&raw.login_timeout_secs) {
+            return Err(err("login_timeout_secs", "must be between 60 (the KV minimum TTL) and 3600", "use e.g. 600"));
+        }
+        if !(0..=600).contains(&raw.clock_leeway_secs) {
+            return Err(err("clock_leeway_secs", "must be between 0 and 600", "use e.g. 60"));
+        }
+        let keys = secret(COOKIE_KEYS_SECRET).unwrap_or_default();
+        let keys = parse_key_list(&keys).map_err(|e| {
+            err(
+                COOKIE_KEYS_SECRET,
+                format!("secret is missing or invalid ({e})"),
+                "run `openssl rand -base64 32 | wrangler secret put COOKIE_KEYS` (several keys: comma-separated, newest first)",
+            )
+        })?;
+        let sealer = Sealer::new(keys).map_err(|e| err(COOKIE_KEYS_SECRET, e.to_string(), "set at least one key"))?;
+        Ok(Config {
+            providers,
+            redirect_path: raw.redirect_path,
+            logout_path: raw.logout_path,
+            login_path: raw.login_path,
+            logged_out_path: raw.logged_out_path,
+            post_logout_redirect_uri,
+            session,
+            public_paths: raw.public_paths,
+            allowed_emails: raw.allowed_emails.iter().map(|e| e.trim().to_ascii_lowercase()).collect(),
+            allowed_email_domains: raw
+                .allowed_email_domains
+                .iter()
+                .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+                .collect(),
+            identity_headers,
+            origin,
+            http_timeout_ms: raw.http_timeout_ms,
+            login_timeout_secs: raw.login_timeout_secs,
+            clock_leeway_secs: raw.clock_leeway_secs,
+            sealer,
+        })
+    }
+
+    /// The provider with this name.
+    pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+
+    /// Whether `path` is served without login.
+    pub fn is_public(&self, path: &str) -> bool {
+        path == self.logged_out_path
+            || self.public_paths.iter().any(|p| if p.ends_with('/') { path.starts_with(p.as_str()) } else { path == p })
+    }
+}
+
+fn check_path(key: &str, path: &str) -> Result<(), ConfigError> {
+    if !path.starts_with('/') || path.starts_with("//") || path.contains(['?', '#', '\\']) {
+        return Err(err(key, format!("`{path}` is not an absolute path"), "use a path such as `/redirect_uri`"));
+    }
+    Ok(())
+}
+
+fn check_post_logout(value: &str) -> Result<(), ConfigError> {
+    const KEY: &str = "post_logout_redirect_uri";
+    if value.starts_with('/') {
+        return check_path(KEY, value);
+    }
+    match Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") => Ok(()),
+        _ => Err(err(KEY, format!("`{value}` is neither a path nor an http(s) URL"), "use a path such as `/logged-out`")),
+    }
+}
+
+fn validate_provider(
+    name: String,
+    p: RawProvider,
+    secret: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProviderConfig, ConfigError> {
+    let key = |k: &str| format!("providers.{name}.{k}");
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(err(format!("providers.{name}"), "provider names may only hold letters, digits, `-` and `_`", "rename it"));
+    }
+    let issuer_url = Url::parse(&p.issuer)
+        .map_err(|e| err(key("issuer"), format!("is not a URL ({e})"), "use the provider's issuer, e.g. https://accounts.example.com"))?;
+    if !matches!(issuer_url.scheme(), "https" | "http") || issuer_url.query().is_some() || issuer_url.fragment().is_some() {
+        return Err(err(key("issuer"), "must be an https URL without query or fragment", "use the provider's issuer identifier"));
+    }
+    let client_auth = client_auth(&name, &p, secret)?;
+    let metadata = match p.metadata {
+        None => MetadataSource::Discover,
+        Some(value) => {
+            let mut value = value;
+            if let Some(obj) = value.as_object_mut() {
+                obj.entry("issuer").or_insert_with(|| serde_json::Value::String(p.issuer.clone()));
+            }
+            let meta = ProviderMetadata::from_value(value, &p.issuer)
+                .map_err(|e| err(key("metadata"), e.to_string(), "give issuer, authorization_endpoint, token_endpoint and jwks_uri"))?;
+            MetadataSource::Static(Box::new(meta))
+        }
+    };
+    if p.client_id.is_empty() {
+        return Err(err(key("client_id"), "is empty", "set the client id registered at the provider"));
+    }
+    if !p.scope.split(' ').any(|s| s == "openid") {
+        return Err(err(key("scope"), "does not contain `openid`", "add `openid` to the scope"));
+    }
+    for reserved in ["response_type", "client_id", "redirect_uri", "state", "nonce", "code_challenge", "code_challenge_method", "scope"] {
+        if p.auth_params.contains_key(reserved) {
+            return Err(err(key("auth_params"), format!("sets `{reserved}`, which edge-oidc controls"), format!("remove `{reserved}`")));
+        }
+    }
+    let allowed_algs = match p.id_token_signing_algs {
+        None => Alg::DEFAULT_ALLOWED.to_vec(),
+        Some(names) => names
+            .iter()
+            .map(|n| Alg::from_name(n).ok_or_else(|| err(key("id_token_signing_algs"), format!("`{n}` is not supported"), "use RS256, RS384, RS512, PS256, PS384, PS512, ES256 or EdDSA")))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    if allowed_algs.is_empty() {
+        return Err(err(key("id_token_signing_algs"), "is empty", "list at least one algorithm, e.g. [\"RS256\"]"));
+    }
+    Ok(ProviderConfig {
+        display_name: p.display_name.unwrap_or_else(|| name.clone()),
+        name,
+        issuer: p.issuer,
+        metadata,
+        client_id: p.client_id,
+        client_auth,
+        scope: p.scope,
+        auth_params: p.auth_params.into_iter().collect(),
+        allowed_algs,
+        fetch_userinfo: p.fetch_userinfo,
+    })
+}
+
+fn client_auth(name: &str, p: &RawProvider, secret: &dyn Fn(&str) -> Option<String>) -> Result<ClientAuth, ConfigError> {
+    let method = p.token_endpoint_auth_method.as_deref().unwrap_or("client_secret_basic");
+    let binding = p.client_secret_binding.clone().unwrap_or_else(|| "CLIENT_SECRET".to_owned());
+    let read_secret = || {
+        secret(&binding).filter(|s| !s.is_empty()).map(Secret::new).ok_or_else(|| {
+            err(
+                format!("providers.{name}.client_secret_binding"),
+                format!("the secret `{binding}` is not set"),
+                format!("run `wrangler secret put {binding}` (locally: add it to .dev.vars), or use token_endpoint_auth_method \"none\" for a public client"),
+            )
+        })
+    };
+    match method {
+        "client_secret_basic" => Ok(ClientAuth::SecretBasic(read_secret()?)),
+        "client_secret_post" => Ok(ClientAuth::SecretPost(read_secret()?)),
+        "none" => Ok(ClientAuth::None),
+        other => Err(err(
+            format!("providers.{name}.token_endpoint_auth_method"),
+            format!("`{other}` is not supported"),
+            "use client_secret_basic, client_secret_post or none",
+        )),
+    }
+}
+
+fn validate_session(s: RawSession) -> Result<SessionConfig, ConfigError> {
+    if !(60..=400 * 86400).contains(&s.lifetime_secs) {
+        return Err(err("session.lifetime_secs", "must be between 60 and 34560000 (400 days)", "use e.g. 28800 (8 hours)"));
+    }
+    if s.cookie_name.is_empty() || !s.cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err(err("session.cookie_name", "may only hold letters, digits, `_` and `-`", "use e.g. edge_oidc"));
+    }
+    Ok(SessionConfig { lifetime_secs: s.lifetime_secs, permanent: s.permanent, cookie_name: s.cookie_name })
+}
+
+fn validate_identity_headers(h: RawIdentityHeaders) -> Result<IdentityHeaders, ConfigError> {
+    let check = |key: &str, v: &str| {
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(err(format!("identity_headers.{key}"), format!("`{v}` is not a valid header name"), "use e.g. X-Auth-Email"));
+        }
+        if matches!(v.to_ascii_lowercase().as_str(), "cookie" | "host" | "authorization" | "content-length" | "transfer-encoding") {
+            return Err(err(format!("identity_headers.{key}"), format!("`{v}` is a reserved header"), "use an X-… name"));
+        }
+        Ok(v.to_ascii_lowercase())
+    };
+    Ok(IdentityHeaders {
+        subject: check("subject", &h.subject)?,
+        email: check("email", &h.email)?,
+        name: check("name", &h.name)?,
+        provider: h.provider.as_deref().map(|p| check("provider", p)).transpose()?,
+    })
+}
+
+fn validate_origin(o: &str) -> Result<Url, ConfigError> {
+    match Url::parse(o) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() && u.path() == "/" && u.query().is_none() => Ok(u),
+        _ => Err(err("origin", format!("`{o}` is not an origin URL"), "use scheme and host only, e.g. https://origin.example.com")),
+    }
+}

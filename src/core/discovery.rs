@@ -1,0 +1,132 @@
+//! Provider metadata: OpenID Connect Discovery 1.0 §3/§4, or given statically.
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Why provider metadata was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiscoveryError {
+    /// The document is not a JSON object of the expected shape.
+    #[error("the provider metadata is not valid JSON: {0}")]
+    Malformed(String),
+    /// Discovery §4.3: the `issuer` in the document must equal the configured issuer exactly.
+    #[error("the provider metadata names issuer `{found}`, but `{expected}` is configured")]
+    IssuerMismatch {
+        /// Configured issuer.
+        expected: String,
+        /// Issuer in the document.
+        found: String,
+    },
+    /// An endpoint is not an absolute http(s) URL.
+    #[error("the provider metadata field `{0}` is not an absolute http(s) URL")]
+    BadEndpoint(&'static str),
+}
+
+/// The provider metadata edge-oidc uses (Discovery §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderMetadata {
+    /// Issuer identifier.
+    pub issuer: String,
+    /// Authorization endpoint.
+    pub authorization_endpoint: String,
+    /// Token endpoint.
+    pub token_endpoint: String,
+    /// JWKS document location.
+    pub jwks_uri: String,
+    /// UserInfo endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_endpoint: Option<String>,
+    /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_session_endpoint: Option<String>,
+    /// Dynamic client registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
+    /// RFC 9207: the provider sends `iss` in authorization responses.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+    /// Token endpoint authentication methods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    /// PKCE methods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge_methods_supported: Option<Vec<String>>,
+}
+
+/// `{issuer}/.well-known/openid-configuration` (Discovery §4.1: strip a trailing `/`).
+pub fn discovery_url(issuer: &str) -> String {
+    format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'))
+}
+
+impl ProviderMetadata {
+    /// Parses a discovery document and checks it against the configured issuer.
+    pub fn from_json(body: &[u8], expected_issuer: &str) -> Result<Self, DiscoveryError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| DiscoveryError::Malformed(e.to_string()))?;
+        Self::from_value(value, expected_issuer)
+    }
+
+    /// Same as [`ProviderMetadata::from_json`] for an already parsed value.
+    pub fn from_value(value: serde_json::Value, expected_issuer: &str) -> Result<Self, DiscoveryError> {
+        let meta: ProviderMetadata =
+            serde_json::from_value(value).map_err(|e| DiscoveryError::Malformed(e.to_string()))?;
+        if meta.issuer != expected_issuer {
+            return Err(DiscoveryError::IssuerMismatch { expected: expected_issuer.to_owned(), found: meta.issuer });
+        }
+        let endpoints = [
+            ("authorization_endpoint", Some(&meta.authorization_endpoint)),
+            ("token_endpoint", Some(&meta.token_endpoint)),
+            ("jwks_uri", Some(&meta.jwks_uri)),
+            ("userinfo_endpoint", meta.userinfo_endpoint.as_ref()),
+            ("end_session_endpoint", meta.end_session_endpoint.as_ref()),
+            ("registration_endpoint", meta.registration_endpoint.as_ref()),
+        ];
+        for (name, value) in endpoints {
+            if let Some(v) = value {
+                match Url::parse(v) {
+                    Ok(u) if matches!(u.scheme(), "https" | "http") => {}
+                    _ => return Err(DiscoveryError::BadEndpoint(name)),
+                }
+            }
+        }
+        Ok(meta)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = r#"{"issuer":"https://op.example","authorization_endpoint":"https://op.example/auth",
+        "token_endpoint":"https://op.example/token","jwks_uri":"https://op.example/jwks",
+        "userinfo_endpoint":"https://op.example/me","response_types_supported":["code"]}"#;
+
+    #[test]
+    fn parses_and_checks_issuer() {
+        let m = ProviderMetadata::from_json(DOC.as_bytes(), "https://op.example").unwrap();
+        assert_eq!(m.token_endpoint, "https://op.example/token");
+        assert_eq!(m.userinfo_endpoint.as_deref(), Some("https://op.example/me"));
+        assert_eq!(m.end_session_endpoint, None);
+        assert!(!m.authorization_response_iss_parameter_supported);
+    }
+
+    #[test]
+    fn issuer_mismatch_is_refused() {
+        let e = ProviderMetadata::from_json(DOC.as_bytes(), "https://op.example/").unwrap_err();
+        assert!(matches!(e, DiscoveryError::IssuerMismatch { .. }));
+    }
+
+    #[test]
+    fn bad_documents() {
+        assert!(matches!(ProviderMetadata::from_json(b"<html>", "x"), Err(DiscoveryError::Malformed(_))));
+        assert!(matches!(ProviderMetadata::from_json(b"{\"issuer\":\"x\"}", "x"), Err(DiscoveryError::Malformed(_))));
+        let doc = DOC.replace("https://op.example/jwks", "javascript:alert(1)");
+        assert_eq!(ProviderMetadata::from_json(doc.as_bytes(), "https://op.example"), Err(DiscoveryError::BadEndpoint("jwks_uri")));
+    }
+
+    #[test]
+    fn discovery_url_strips_slash() {
+        assert_eq!(discovery_url("https://op.example/"), "https://op.example/.well-known/openid-configuration");
+        assert_eq!(discovery_url("https://op.example/t1"), "https://op.example/t1/.well-known/openid-configuration");
+    }
+}

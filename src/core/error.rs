@@ -1,0 +1,199 @@
+//! Every failure of a request, classed client / upstream / internal and mapped to a response in
+//! one place: an HTML page for browsers, JSON for `fetch`/XHR.
+//!
+//! Client faults are not logged (they are the visitor's or an attacker's doing); upstream and
+//! internal faults are, without secrets.
+
+use crate::core::config::ConfigError;
+use crate::core::discovery::DiscoveryError;
+use crate::core::http::{HttpError, StoreError};
+use crate::core::id_token::IdTokenError;
+use crate::core::jwks::JwksError;
+use crate::core::return_url::ReturnUrlError;
+use crate::core::token::TokenError;
+use crate::core::views::{html_page, json_error, Reply};
+
+/// Who is at fault, which decides the status and whether to log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultClass {
+    /// The request (or the visitor's browser) is wrong: 4xx, not logged.
+    Client,
+    /// The provider or a binding failed: 502/503/504, logged.
+    Upstream,
+    /// edge-oidc itself or its configuration: 500, logged.
+    Internal,
+}
+
+/// A request that could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The configuration is invalid; shown on every request until fixed.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// A malformed request (duplicate or missing parameters, oversized input).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The callback's `state` is unknown: expired, already used, or forged.
+    #[error("this login has expired or was already used; please start again")]
+    UnknownState,
+    /// The callback came without this browser's login cookie, or with another browser's.
+    #[error("this login was started in another browser or its cookie is missing; please start again")]
+    StateNotBound,
+    /// The provider answered the authentication request with an error (Core §3.1.2.6).
+    #[error("the provider refused the login: {error}")]
+    Provider {
+        /// `error` code.
+        error: String,
+        /// `error_description`.
+        description: Option<String>,
+    },
+    /// RFC 9207: `iss` in the authorization response is not the provider's issuer, or is
+    /// missing although the provider promised to send it.
+    #[error("the authorization response comes from an unexpected issuer")]
+    IssuerMismatch,
+    /// The return URL is not on this site.
+    #[error("{0}")]
+    ReturnUrl(#[from] ReturnUrlError),
+    /// The ID token is invalid.
+    #[error("the ID token was rejected: {0}")]
+    IdToken(#[from] IdTokenError),
+    /// The token or UserInfo response was refused.
+    #[error("{0}")]
+    Token(#[from] TokenError),
+    /// The provider metadata was refused.
+    #[error("{0}")]
+    Discovery(#[from] DiscoveryError),
+    /// The provider's JWKS was refused.
+    #[error("the provider's key set is not valid: {0}")]
+    Jwks(#[from] JwksError),
+    /// A request to the provider got no answer.
+    #[error("the provider could not be reached: {0}")]
+    Upstream(#[from] HttpError),
+    /// Workers KV failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The signed-in user is not on the allow-list.
+    #[error("your account ({0}) is not allowed to access this site")]
+    Forbidden(String),
+    /// A bug or an impossible state.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// The fault class.
+    pub fn class(&self) -> FaultClass {
+        match self {
+            AppError::BadRequest(_)
+            | AppError::UnknownState
+            | AppError::StateNotBound
+            | AppError::Provider { .. }
+            | AppError::IssuerMismatch
+            | AppError::ReturnUrl(_)
+            | AppError::Forbidden(_) => FaultClass::Client,
+            AppError::IdToken(_) | AppError::Token(_) | AppError::Discovery(_) | AppError::Jwks(_) | AppError::Upstream(_) | AppError::Store(_) => {
+                FaultClass::Upstream
+            }
+            AppError::Config(_) | AppError::Internal(_) => FaultClass::Internal,
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Forbidden(_) => 403,
+            AppError::Provider { error, .. } if error == "access_denied" => 403,
+            AppError::Provider { .. } => 401,
+            AppError::Upstream(HttpError::Timeout) => 504,
+            AppError::Store(_) => 503,
+            _ => match self.class() {
+                FaultClass::Client => 400,
+                FaultClass::Upstream => 502,
+                FaultClass::Internal => 500,
+            },
+        }
+    }
+
+    /// A short machine-readable code for JSON bodies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Config(_) => "configuration_error",
+            AppError::BadRequest(_) | AppError::ReturnUrl(_) => "invalid_request",
+            AppError::UnknownState | AppError::StateNotBound => "invalid_state",
+            AppError::Provider { .. } => "provider_error",
+            AppError::IssuerMismatch => "issuer_mismatch",
+            AppError::IdToken(_) => "invalid_id_token",
+            AppError::Token(_) | AppError::Discovery(_) | AppError::Jwks(_) => "provider_response_invalid",
+            AppError::Upstream(HttpError::Timeout) => "provider_timeout",
+            AppError::Upstream(_) => "provider_unreachable",
+            AppError::Store(_) => "store_unavailable",
+            AppError::Forbidden(_) => "access_denied",
+            AppError::Internal(_) => "internal_error",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self.status() {
+            403 => "Access denied",
+            401 => "Sign-in was not completed",
+            400 => "Sign-in could not be completed",
+            502 | 504 => "The sign-in provider is not answering correctly",
+            503 => "Temporarily unavailable",
+            _ => "Server error",
+        }
+    }
+
+    /// The response for this error; `api` selects JSON.
+    pub fn to_reply(&self, api: bool) -> Reply {
+        let status = self.status();
+        let message = match self {
+            // Internal details (bug descriptions) stay in the log.
+            AppError::Internal(_) => "Something went wrong on our side. Please try again later.".to_owned(),
+            other => other.to_string(),
+        };
+        if api {
+            return json_error(status, self.code(), &message, None);
+        }
+        let mut details: Vec<(&str, &str)> = Vec::new();
+        if let AppError::Provider { error, description } = self {
+            details.push(("error", error));
+            if let Some(d) = description {
+                details.push(("error_description", d));
+            }
+        }
+        html_page(status, self.title(), &message, &details, &[("/", "Back to the site")])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_classes() {
+        assert_eq!(AppError::UnknownState.status(), 400);
+        assert_eq!(AppError::Forbidden("a@b".into()).status(), 403);
+        assert_eq!(AppError::Upstream(HttpError::Timeout).status(), 504);
+        assert_eq!(AppError::Upstream(HttpError::Network("refused".into())).status(), 502);
+        assert_eq!(AppError::Store(StoreError("down".into())).status(), 503);
+        assert_eq!(AppError::Internal("bug".into()).class(), FaultClass::Internal);
+        assert_eq!(AppError::Provider { error: "access_denied".into(), description: None }.status(), 403);
+    }
+
+    #[test]
+    fn provider_error_page_shows_error_and_description() {
+        let e = AppError::Provider { error: "access_denied".into(), description: Some("User said <no>".into()) };
+        let page = e.to_reply(false);
+        assert!(page.body.contains("access_denied"));
+        assert!(page.body.contains("User said &lt;no&gt;"));
+        let json = e.to_reply(true);
+        assert!(json.body.contains("\"error\":\"provider_error\""));
+    }
+
+    #[test]
+    fn internal_details_are_not_shown() {
+        let page = AppError::Internal("secret detail".into()).to_reply(false);
+        assert!(!page.body.contains("secret detail"));
+        assert_eq!(page.status, 500);
+    }
+}

@@ -1,0 +1,94 @@
+//! The session gate: every request that is not one of ours. This is the hot path: one cookie
+//! parse, one AEAD open, one JSON parse; no KV, no subrequest.
+
+use super::{App, Forward, Incoming, Io, Outcome};
+use crate::core::cookies::CookieJar;
+use crate::core::error::AppError;
+use crate::core::http::{HttpClient, KvStore};
+use crate::core::seal::{clear_chunked, read_chunked};
+use crate::core::session::{email_allowed, Session};
+use crate::core::views::json_error;
+use std::fmt::Write;
+
+impl App {
+    pub(super) async fn gate<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Result<Outcome, AppError> {
+        let jar = CookieJar::parse(req.cookie.as_deref());
+        let name = &self.config.session.cookie_name;
+        let session = read_chunked(&jar, name).map(|sealed| Session::open(&self.config.sealer, name, &sealed, io.clock.now()));
+        let public = self.config.is_public(req.url.path());
+        match session {
+            Some(Ok(session)) => {
+                if !email_allowed(session.verified_email(), &self.config.allowed_emails, &self.config.allowed_email_domains) {
+                    return Err(AppError::Forbidden(session.email.clone().unwrap_or_else(|| session.sub.clone())));
+                }
+                if self.config.provider(&session.provider).is_none() && !public {
+                    return self.unauthenticated(req, io, &jar).await;
+                }
+                Ok(Outcome::Forward(self.forward(&jar, Some(&session))))
+            }
+            _ if public => Ok(Outcome::Forward(self.forward(&jar, None))),
+            _ => self.unauthenticated(req, io, &jar).await,
+        }
+    }
+
+    /// No valid session: navigations start a login, everything else gets 401 JSON.
+    /// Invalid or expired session cookies are cleared either way.
+    async fn unauthenticated<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>, jar: &CookieJar<'_>) -> Result<Outcome, AppError> {
+        let clear = clear_chunked(&self.config.session.cookie_name, &self.session_attrs(req), jar);
+        if !req.is_navigation() {
+            let mut login_url = self.config.login_path.clone();
+            login_url.push_str("?return_to=");
+            login_url.extend(url::form_urlencoded::byte_serialize(req.path_and_query().as_bytes()));
+            let reply = json_error(401, "login_required", "sign in to access this resource", Some(&login_url));
+            return Ok(Outcome::Reply(reply.with_cookies(clear)));
+        }
+        let provider = self.default_provider()?;
+        let return_to = req.path_and_query();
+        let return_to = if return_to.len() > crate::core::return_url::MAX_RETURN_URL { "/".to_owned() } else { return_to };
+        let reply = self.start_login(req, io, provider, &return_to, &[]).await?;
+        Ok(Outcome::Reply(reply.with_cookies(clear)))
+    }
+
+    /// The changes to a request passed to the origin: our cookies removed, client-sent
+    /// identity headers removed, ours added.
+    pub(super) fn forward(&self, jar: &CookieJar<'_>, session: Option<&Session>) -> Forward {
+        let h = &self.config.identity_headers;
+        let mut add = Vec::new();
+        if let Some(s) = session {
+            add.push((h.subject.clone(), header_value(&s.sub)));
+            if let Some(email) = &s.email {
+                add.push((h.email.clone(), header_value(email)));
+            }
+            if let Some(name) = &s.name {
+                add.push((h.name.clone(), header_value(name)));
+            }
+            if let Some(p) = &h.provider {
+                add.push((p.clone(), header_value(&s.provider)));
+            }
+        }
+        Forward {
+            cookie: jar.header_without(|n| self.is_our_cookie(n)),
+            remove_headers: h.names().map(str::to_owned).collect(),
+            add_headers: add,
+            set_cookies: Vec::new(),
+        }
+    }
+}
+
+/// A header value that is always valid: printable ASCII kept, `%` and every other byte
+/// percent-encoded (UTF-8), so names like "Zoë" reach the origin as "Zo%C3%AB" and no
+/// CR/LF can ever be injected.
+pub(crate) fn header_value(value: &str) -> String {
+    if value.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'%') {
+        return value.to_owned();
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for b in value.bytes() {
+        if (0x20..0x7f).contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}

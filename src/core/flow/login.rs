@@ -1,0 +1,90 @@
+//! Starting a login: the pending login goes to KV, the browser to the provider.
+
+use super::{absolute, App, Incoming, Io};
+use crate::core::authorize::{state_key, AuthorizationRequest, PendingLogin};
+use crate::core::config::ProviderConfig;
+use crate::core::cookies::{set_cookie, CookieJar};
+use crate::core::error::AppError;
+use crate::core::http::{HttpClient, KvStore};
+use crate::core::return_url::check_return_url;
+use crate::core::secret::Secret;
+use crate::core::views::Reply;
+
+/// Parameters a login URL may pass through to the provider.
+const PASSTHROUGH: &[&str] = &["login_hint"];
+
+impl App {
+    /// `GET {login_path}?return_to=/path[&provider=name][&login_hint=…]`.
+    pub(super) async fn login_endpoint<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Result<Reply, AppError> {
+        let mut return_to = "/".to_owned();
+        let mut provider_name = None;
+        let mut passthrough = Vec::new();
+        for (k, v) in req.url.query_pairs() {
+            match k.as_ref() {
+                "return_to" => return_to = check_return_url(&v, &req.url)?,
+                "provider" => provider_name = Some(v.into_owned()),
+                k if PASSTHROUGH.contains(&k) && v.len() <= 256 => passthrough.push((k.to_owned(), v.into_owned())),
+                _ => {}
+            }
+        }
+        let provider = match provider_name {
+            Some(name) => self
+                .config
+                .provider(&name)
+                .ok_or_else(|| AppError::BadRequest(format!("there is no provider named `{name}`")))?,
+            None => self.default_provider()?,
+        };
+        self.start_login(req, io, provider, &return_to, &passthrough).await
+    }
+
+    pub(super) fn default_provider(&self) -> Result<&ProviderConfig, AppError> {
+        self.config.providers.first().ok_or_else(|| AppError::Internal("no provider configured".into()))
+    }
+
+    /// Stores a pending login and redirects to the provider's authorization endpoint
+    /// (Core §3.1.2.1), binding the login to this browser with the login cookie.
+    pub(super) async fn start_login<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+        provider: &ProviderConfig,
+        return_to: &str,
+        passthrough: &[(String, String)],
+    ) -> Result<Reply, AppError> {
+        let metadata = self.metadata(provider, io).await?;
+        let jar = CookieJar::parse(req.cookie.as_deref());
+        // One binding cookie per browser, shared by every tab's pending login, so concurrent
+        // logins never pile up cookies.
+        let binding = match jar.get(&self.login_cookie) {
+            Some(b) if b.len() == 43 && b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') => b.to_owned(),
+            _ => io.random.token(),
+        };
+        let state = io.random.token();
+        let nonce = io.random.token();
+        let verifier = io.random.token();
+        let redirect_uri = absolute(req, &self.config.redirect_path);
+        let pending = PendingLogin {
+            provider: provider.name.clone(),
+            nonce: Secret::new(nonce.clone()),
+            pkce_verifier: Secret::new(verifier.clone()),
+            binding: Secret::new(binding.clone()),
+            return_to: return_to.to_owned(),
+            created_at: io.clock.now(),
+        };
+        let value = serde_json::to_string(&pending).map_err(|e| AppError::Internal(e.to_string()))?;
+        io.kv.put(&state_key(&state), &value, self.config.login_timeout_secs).await?;
+        let url = AuthorizationRequest {
+            provider,
+            metadata: &metadata,
+            redirect_uri: &redirect_uri,
+            state: &state,
+            nonce: &nonce,
+            pkce_verifier: &verifier,
+            passthrough,
+        }
+        .url()
+        .map_err(|e| AppError::Internal(format!("authorization endpoint: {e}")))?;
+        let attrs = self.cookie_attrs(req, Some(self.config.login_timeout_secs));
+        Ok(Reply::redirect(url.as_str()).with_cookies([set_cookie(&self.login_cookie, &binding, &attrs)]))
+    }
+}

@@ -1,0 +1,128 @@
+//! The I/O the core needs, as small traits the edge shell implements (and tests fake).
+//!
+//! Futures are not `Send`: on Workers everything runs on one thread, and wasm-bindgen
+//! futures are not `Send` either.
+
+use std::fmt;
+
+/// An outgoing HTTP request built by the core (to a provider).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    /// Absolute URL.
+    pub url: String,
+    /// Header name/value pairs. Values may hold secrets (Authorization): never log them.
+    pub headers: Vec<(&'static str, String)>,
+    /// Body for `POST` (form-urlencoded).
+    pub body: Option<String>,
+}
+
+impl HttpRequest {
+    /// A `GET` with an `Accept: application/json` header.
+    pub fn get_json(url: &str) -> Self {
+        HttpRequest {
+            method: "GET",
+            url: url.to_owned(),
+            headers: vec![("accept", "application/json".to_owned())],
+            body: None,
+        }
+    }
+}
+
+/// A provider's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The body, capped by the client at [`MAX_RESPONSE_BYTES`].
+    pub body: Vec<u8>,
+}
+
+/// Provider responses larger than this are refused (a JWKS or token response is a few KB).
+pub const MAX_RESPONSE_BYTES: usize = 512 * 1024;
+
+/// Why an outgoing request got no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpError {
+    /// No answer within the configured timeout.
+    Timeout,
+    /// Connection refused, DNS failure, TLS failure, body too large, ….
+    Network(String),
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HttpError::Timeout => f.write_str("no answer within the timeout"),
+            HttpError::Network(why) => write!(f, "request failed: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// Outbound HTTP (the Workers `fetch`, with a timeout).
+#[allow(async_fn_in_trait)]
+pub trait HttpClient {
+    /// Sends one request; the implementation enforces the timeout and the size cap.
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError>;
+}
+
+/// A key-value store failure (Workers KV unreachable, quota exceeded, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "key-value store error: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Workers KV (eventually consistent; minimum TTL 60 s).
+#[allow(async_fn_in_trait)]
+pub trait KvStore {
+    /// Reads a value; `Ok(None)` when absent or expired.
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Writes a value that expires after `ttl_secs` (at least 60).
+    async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), StoreError>;
+    /// Deletes a value (absent is fine).
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// Wall-clock time, injected so tests pin it.
+pub trait Clock {
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> i64;
+}
+
+/// A source of cryptographically secure randomness.
+pub trait Random {
+    /// Fills `buf` with random bytes.
+    fn fill(&self, buf: &mut [u8]);
+
+    /// 32 random bytes, base64url without padding (43 characters): state, nonce, PKCE verifier.
+    fn token(&self) -> String {
+        let mut bytes = [0u8; 32];
+        self.fill(&mut bytes);
+        crate::core::secret::b64url(&bytes)
+    }
+}
+
+/// Randomness from the operating system (`crypto.getRandomValues` in Workers).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OsRandom;
+
+impl Random for OsRandom {
+    fn fill(&self, buf: &mut [u8]) {
+        // getrandom only fails when the platform has no entropy source at all; there is no
+        // safe fallback, and all-zero output must never be used as a secret, so abort.
+        if getrandom::getrandom(buf).is_err() {
+            std::process::abort();
+        }
+    }
+}

@@ -1,0 +1,529 @@
+//! ID token validation (OpenID Connect Core 1.0 §3.1.3.7) and the `at_hash` /
+//! `c_hash` checks (§3.1.3.8, §3.2.2.9, §3.3.2.11).
+//!
+//! The token arrives from the token endpoint, but everything in it, header
+//! included, is treated as attacker-controlled until the signature has been
+//! checked with a key we chose: the algorithm comes from the configured
+//! allow-list, never from the header alone, and the key type must fit it.
+//! JWS parsing and signature checks are jwt-compact's; this module adds the
+//! OpenID Connect rules. Nothing here panics on input.
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use jwt_compact::{
+    alg::{Ed25519, Es256, Rsa},
+    AlgorithmExt, Claims, ParseError, Token, UntrustedToken, ValidationError,
+};
+use serde::{de::Error as _, Deserialize, Deserializer};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+use subtle::ConstantTimeEq;
+
+use crate::core::jwks::{Alg, Jwks, KeySelectError, VerifyingKey};
+
+/// Longest token we look at. Real ID tokens are a few KiB; the cap bounds the
+/// work an oversized (hostile or broken) response can cause.
+pub const MAX_TOKEN_LEN: usize = 64 * 1024;
+
+/// Why an ID token was rejected. Messages never include token contents.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdTokenError {
+    /// Not a compact JWS with a JSON header and JSON claims of the right
+    /// types, or larger than [`MAX_TOKEN_LEN`]. The reason is a fixed text.
+    #[error("the ID token is malformed: {0}")]
+    Malformed(&'static str),
+    /// `alg` is `none` or an HMAC algorithm, which are never accepted.
+    #[error("the ID token uses algorithm {0:?}, which is never accepted (unsigned or shared-secret)")]
+    ForbiddenAlg(String),
+    /// `alg` is not supported or not in the configured allow-list.
+    #[error("the ID token is signed with algorithm {0:?}, which is not allowed by the configuration")]
+    AlgNotAllowed(String),
+    /// No key could be chosen; [`KeySelectError::UnknownKid`] calls for one
+    /// JWKS refetch (see [`IdTokenError::needs_jwks_refresh`]).
+    #[error(transparent)]
+    Key(#[from] KeySelectError),
+    /// The signature does not verify with the provider's key.
+    #[error("the ID token signature is invalid")]
+    BadSignature,
+    /// `iss` is absent or differs from the configured issuer.
+    #[error("the ID token was not issued by the configured issuer")]
+    WrongIssuer,
+    /// `aud` is absent or does not contain our client_id.
+    #[error("the ID token is not addressed to this client (aud)")]
+    WrongAudience,
+    /// Several audiences but no `azp` saying which party it was issued to.
+    #[error("the ID token has several audiences but no authorized party (azp)")]
+    MissingAzp,
+    /// `azp` is present and is not our client_id.
+    #[error("the ID token was issued to another client (azp)")]
+    WrongAzp,
+    /// `exp` is absent.
+    #[error("the ID token has no expiry time (exp)")]
+    MissingExp,
+    /// `exp` is in the past, beyond the allowed clock skew.
+    #[error("the ID token has expired")]
+    Expired,
+    /// `iat` is absent.
+    #[error("the ID token has no issue time (iat)")]
+    MissingIat,
+    /// `iat` is in the future, beyond the allowed clock skew.
+    #[error("the ID token's issue time is in the future; check the server clocks")]
+    IssuedInFuture,
+    /// `nbf` is in the future, beyond the allowed clock skew.
+    #[error("the ID token is not valid yet (nbf)")]
+    NotYetValid,
+    /// A nonce was sent in the authentication request but the token has none.
+    #[error("the ID token has no nonce, but this login sent one")]
+    MissingNonce,
+    /// The token's nonce is not the one sent for this login.
+    #[error("the ID token's nonce does not match this login attempt")]
+    NonceMismatch,
+    /// `max_age` was requested but the token has no `auth_time`.
+    #[error("the ID token has no authentication time (auth_time), which max_age requires")]
+    MissingAuthTime,
+    /// The last authentication is older than `max_age` allows.
+    #[error("the last sign-in is older than the configured max_age; sign in again")]
+    AuthTooOld,
+    /// `sub` is absent or empty.
+    #[error("the ID token has no subject (sub)")]
+    MissingSub,
+    /// `at_hash` / `c_hash` does not match the access token / code.
+    #[error("the ID token's at_hash or c_hash does not match the token response")]
+    TokenHashMismatch,
+}
+
+impl IdTokenError {
+    /// True when the token names a key the cached JWKS lacks: the provider
+    /// may have rotated keys, so refetch the JWKS once and validate again.
+    pub fn needs_jwks_refresh(&self) -> bool {
+        matches!(self, IdTokenError::Key(KeySelectError::UnknownKid))
+    }
+}
+
+/// Claims of a validated ID token (OpenID Connect Core §2, §5.1). Unknown
+/// claims are kept in `extra`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct IdTokenClaims {
+    /// Issuer identifier.
+    pub iss: String,
+    /// Subject: the user's stable id at the issuer.
+    pub sub: String,
+    /// Audiences; JSON allows a single string or an array.
+    #[serde(deserialize_with = "one_or_many")]
+    pub aud: Vec<String>,
+    /// Expiry, unix seconds.
+    pub exp: i64,
+    /// Issue time, unix seconds.
+    pub iat: i64,
+    /// Not-before, unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Nonce from the authentication request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// Authorized party.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
+    /// Time of the user's authentication, unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// Authentication context class reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// Authentication methods references.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    /// Access token hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_hash: Option<String>,
+    /// Authorization code hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c_hash: Option<String>,
+    /// Session id (OpenID Connect Front-/Back-Channel Logout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Whether the issuer verified the email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    /// Full name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Preferred username; not unique, never an identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    /// Every other claim, as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// What a valid token must match. Everything comes from configuration or the
+/// login state, never from the token.
+#[derive(Debug, Clone, Copy)]
+pub struct ValidationParams<'a> {
+    /// Expected issuer; compared exactly with `iss`.
+    pub issuer: &'a str,
+    /// Our client_id; must be in `aud` (and equal `azp` when present).
+    pub client_id: &'a str,
+    /// Allowed signature algorithms, from configuration.
+    pub allowed_algs: &'a [Alg],
+    /// `Some`: the nonce sent in the authentication request; the `nonce`
+    /// claim is then required and must be equal.
+    pub expected_nonce: Option<&'a str>,
+    /// Current time, unix seconds.
+    pub now: i64,
+    /// Clock skew tolerance in seconds for `exp`, `iat`, `nbf` and `max_age`.
+    pub leeway_secs: i64,
+    /// `Some`: the `max_age` sent in the authentication request; `auth_time`
+    /// is then required.
+    pub max_age_secs: Option<i64>,
+}
+
+/// Header fields jwt-compact does not model but we must look at.
+#[derive(Debug, Clone, Deserialize)]
+struct HeaderExt {
+    /// RFC 7515 §4.1.11: extensions the recipient MUST understand.
+    #[serde(default)]
+    crit: Option<Value>,
+}
+
+/// The claims as they come off the wire, minus `exp` / `iat` / `nbf`, which
+/// jwt-compact's `Claims` parses (once). Every field is optional here so that
+/// a missing one gets its own error rather than a generic parse failure.
+/// Named fields reject duplicates, so `{"iss":"a","iss":"b"}` is malformed
+/// rather than silently last-one-wins.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct WireClaims {
+    iss: Option<String>,
+    sub: Option<String>,
+    #[serde(deserialize_with = "opt_one_or_many")]
+    aud: Option<Vec<String>>,
+    nonce: Option<String>,
+    azp: Option<String>,
+    auth_time: Option<i64>,
+    acr: Option<String>,
+    // Some providers send a single string.
+    #[serde(deserialize_with = "opt_one_or_many")]
+    amr: Option<Vec<String>>,
+    at_hash: Option<String>,
+    c_hash: Option<String>,
+    sid: Option<String>,
+    email: Option<String>,
+    // Some providers send "true" / "false" strings.
+    #[serde(deserialize_with = "opt_lenient_bool")]
+    email_verified: Option<bool>,
+    name: Option<String>,
+    preferred_username: Option<String>,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+/// Header info read WITHOUT trusting it (to choose a key or decide on a JWKS
+/// refetch): the algorithm and the `kid`, if any. `none` and HS* are refused
+/// here already.
+pub fn peek_header(token: &str) -> Result<(Alg, Option<String>), IdTokenError> {
+    let (untrusted, alg) = parse_untrusted(token)?;
+    Ok((alg, untrusted.header().key_id.clone()))
+}
+
+/// Full validation per OpenID Connect Core 1.0 §3.1.3.7, returning the
+/// claims. `at_hash` / `c_hash` are checked separately with
+/// [`verify_token_hash`], since only the caller has the access token / code.
+pub fn validate(
+    token: &str,
+    jwks: &Jwks,
+    params: &ValidationParams<'_>,
+) -> Result<IdTokenClaims, IdTokenError> {
+    // Step 1 (decrypt an encrypted ID token): not supported; a JWE has five
+    // parts and is rejected as malformed. `none` and HS* are refused in
+    // parse_untrusted (step 8: HS* would be keyed with the client secret; we
+    // never verify MACs, so an HS* token cannot be trusted).
+    let (untrusted, alg) = parse_untrusted(token)?;
+    // Step 7: "The alg value SHOULD be the default of RS256 or the algorithm
+    // sent by the Client in the id_token_signed_response_alg parameter". The
+    // allow-list is configuration; it is checked before any key is touched.
+    if !params.allowed_algs.contains(&alg) {
+        return Err(IdTokenError::AlgNotAllowed(alg.name().to_owned()));
+    }
+    // Step 6: "The Client MUST validate the signature ... using the algorithm
+    // specified in the JWT alg Header Parameter. The Client MUST use the keys
+    // provided by the Issuer." We always check it, TLS notwithstanding.
+    let key = jwks.select(untrusted.header().key_id.as_deref(), alg)?;
+    let claims = into_id_claims(verify_signature(&untrusted, alg, key)?)?;
+    check_issuer_and_audience(&claims, params)?;
+    check_times(&claims, params)?;
+    check_nonce(&claims, params)?;
+    check_auth_time(&claims, params)?;
+    Ok(claims)
+}
+
+/// Parses the compact JWS and maps its `alg` to an [`Alg`], refusing
+/// `none` / HS* explicitly and unknown algorithms generically.
+fn parse_untrusted(token: &str) -> Result<(UntrustedToken<'_, HeaderExt>, Alg), IdTokenError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(IdTokenError::Malformed("the token is too large"));
+    }
+    let untrusted = UntrustedToken::<HeaderExt>::try_from(token).map_err(|e| {
+        IdTokenError::Malformed(match e {
+            ParseError::InvalidTokenStructure => {
+                "it is not three dot-separated parts (encrypted ID tokens are not supported)"
+            }
+            ParseError::InvalidBase64Encoding => "a part is not valid base64url",
+            ParseError::MalformedHeader(_) => "the header is not a valid JOSE header",
+            ParseError::UnsupportedContentType(_) => "the header has an unsupported content type",
+            _ => "the token cannot be parsed",
+        })
+    })?;
+    // RFC 7515 §4.1.11: a recipient that does not understand a listed
+    // extension MUST reject the JWS; we understand none.
+    if untrusted.header().other_fields.crit.is_some() {
+        return Err(IdTokenError::Malformed(
+            "the header lists critical extensions (crit), which are not supported",
+        ));
+    }
+    let name = untrusted.algorithm();
+    let is_hmac = name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("HS"));
+    if is_hmac || name.eq_ignore_ascii_case("none") {
+        return Err(IdTokenError::ForbiddenAlg(printable_alg(name)));
+    }
+    let alg = Alg::from_name(name).ok_or_else(|| IdTokenError::AlgNotAllowed(printable_alg(name)))?;
+    Ok((untrusted, alg))
+}
+
+/// The header's `alg` for an error message: it is attacker-controlled, so
+/// anything that does not look like a JOSE algorithm name is replaced.
+fn printable_alg(name: &str) -> String {
+    let plausible = !name.is_empty()
+        && name.len() <= 16
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_+".contains(&b));
+    if plausible { name } else { "(unrecognised)" }.to_owned()
+}
+
+/// Checks the signature with jwt-compact and parses the claims. The key type
+/// was matched to `alg` by [`Jwks::select`]; a mismatch here is refused too.
+fn verify_signature(
+    token: &UntrustedToken<'_, HeaderExt>,
+    alg: Alg,
+    key: &VerifyingKey,
+) -> Result<Claims<WireClaims>, IdTokenError> {
+    let mismatch = IdTokenError::Key(KeySelectError::NoSuitableKey(alg));
+    let verified: Result<Token<WireClaims, HeaderExt>, ValidationError> = match key {
+        VerifyingKey::Rsa { key, .. } => {
+            let rsa = match alg {
+                Alg::RS256 => Rsa::rs256(),
+                Alg::RS384 => Rsa::rs384(),
+                Alg::RS512 => Rsa::rs512(),
+                Alg::PS256 => Rsa::ps256(),
+                Alg::PS384 => Rsa::ps384(),
+                Alg::PS512 => Rsa::ps512(),
+                Alg::ES256 | Alg::EdDSA => return Err(mismatch),
+            };
+            rsa.validator(key).validate(token)
+        }
+        VerifyingKey::P256 { key, .. } if alg == Alg::ES256 => Es256.validator(key).validate(token),
+        VerifyingKey::Ed25519 { key, .. } if alg == Alg::EdDSA => {
+            Ed25519.validator(key).validate(token)
+        }
+        VerifyingKey::P256 { .. } | VerifyingKey::Ed25519 { .. } => return Err(mismatch),
+    };
+    match verified {
+        Ok(token) => Ok(token.into_parts().1),
+        // jwt-compact parses the claims before checking the signature, so a
+        // token with unparsable claims is reported as malformed either way.
+        Err(ValidationError::MalformedClaims(_)) => Err(IdTokenError::Malformed(
+            "the claims are not a JSON object with valid ID token claim types",
+        )),
+        // InvalidSignature, InvalidSignatureLen, MalformedSignature, and
+        // anything a later jwt-compact adds: all mean "not verified".
+        Err(_) => Err(IdTokenError::BadSignature),
+    }
+}
+
+/// Builds [`IdTokenClaims`] from verified claims, requiring `exp`, `iat` and
+/// a non-empty `sub` (OpenID Connect Core §2 makes all three REQUIRED).
+fn into_id_claims(claims: Claims<WireClaims>) -> Result<IdTokenClaims, IdTokenError> {
+    let exp = claims.expiration.ok_or(IdTokenError::MissingExp)?.timestamp();
+    let iat = claims.issued_at.ok_or(IdTokenError::MissingIat)?.timestamp();
+    let nbf = claims.not_before.map(|t| t.timestamp());
+    let w = claims.custom;
+    Ok(IdTokenClaims {
+        iss: w.iss.ok_or(IdTokenError::WrongIssuer)?,
+        sub: w.sub.filter(|s| !s.is_empty()).ok_or(IdTokenError::MissingSub)?,
+        aud: w.aud.ok_or(IdTokenError::WrongAudience)?,
+        exp,
+        iat,
+        nbf,
+        nonce: w.nonce,
+        azp: w.azp,
+        auth_time: w.auth_time,
+        acr: w.acr,
+        amr: w.amr,
+        at_hash: w.at_hash,
+        c_hash: w.c_hash,
+        sid: w.sid,
+        email: w.email,
+        email_verified: w.email_verified,
+        name: w.name,
+        preferred_username: w.preferred_username,
+        extra: w.extra,
+    })
+}
+
+/// §3.1.3.7 steps 2-5.
+fn check_issuer_and_audience(c: &IdTokenClaims, p: &ValidationParams<'_>) -> Result<(), IdTokenError> {
+    // Step 2: "The Issuer Identifier for the OpenID Provider ... MUST exactly
+    // match the value of the iss (issuer) Claim." No normalisation: a
+    // trailing slash is a different issuer (mix-up defence).
+    if c.iss != p.issuer {
+        return Err(IdTokenError::WrongIssuer);
+    }
+    // Step 3: "The Client MUST validate that the aud (audience) Claim
+    // contains its client_id value".
+    if !c.aud.iter().any(|a| a == p.client_id) {
+        return Err(IdTokenError::WrongAudience);
+    }
+    // Step 4: "If the ID Token contains multiple audiences, the Client SHOULD
+    // verify that an azp Claim is present." We make it a MUST: the other
+    // audiences are parties we know nothing about (step 3's "additional
+    // audiences not trusted by the Client"), and azp says the token is ours.
+    if c.aud.len() > 1 && c.azp.is_none() {
+        return Err(IdTokenError::MissingAzp);
+    }
+    // Step 5: "If an azp (authorized party) Claim is present, the Client
+    // SHOULD verify that its client_id is the Claim Value."
+    if c.azp.as_deref().is_some_and(|azp| azp != p.client_id) {
+        return Err(IdTokenError::WrongAzp);
+    }
+    Ok(())
+}
+
+/// §3.1.3.7 steps 9-10, plus `nbf` (RFC 7519 §4.1.5). Arithmetic saturates:
+/// timestamps are attacker-chosen numbers.
+fn check_times(c: &IdTokenClaims, p: &ValidationParams<'_>) -> Result<(), IdTokenError> {
+    let leeway = p.leeway_secs.max(0);
+    // Step 9: "The current time MUST be before the time represented by the
+    // exp Claim", with leeway for clock skew between us and the provider.
+    if c.exp <= p.now.saturating_sub(leeway) {
+        return Err(IdTokenError::Expired);
+    }
+    // Step 10: "The iat Claim can be used to reject tokens that were issued
+    // too far away from the current time". A token from the future means a
+    // skewed clock or a forged timeline; a past iat is bounded by exp.
+    if c.iat > p.now.saturating_add(leeway) {
+        return Err(IdTokenError::IssuedInFuture);
+    }
+    // RFC 7519 §4.1.5: the JWT "MUST NOT be accepted for processing" before nbf.
+    if c.nbf.is_some_and(|nbf| nbf > p.now.saturating_add(leeway)) {
+        return Err(IdTokenError::NotYetValid);
+    }
+    Ok(())
+}
+
+/// §3.1.3.7 step 11: "If a nonce value was sent in the Authentication
+/// Request, a nonce Claim MUST be present and its value checked to verify that
+/// it is the same value". The nonce binds the token to this browser's login
+/// attempt; compared in constant time as it is a secret until used.
+fn check_nonce(c: &IdTokenClaims, p: &ValidationParams<'_>) -> Result<(), IdTokenError> {
+    let Some(expected) = p.expected_nonce else {
+        return Ok(());
+    };
+    let nonce = c.nonce.as_deref().ok_or(IdTokenError::MissingNonce)?;
+    if bool::from(nonce.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(IdTokenError::NonceMismatch)
+    }
+}
+
+/// §3.1.3.7 step 13: "If the auth_time Claim was requested, either through a
+/// specific request for this Claim or by using the max_age parameter, the
+/// Client SHOULD check the auth_time Claim value and request
+/// re-authentication if it determines too much time has elapsed". §3.1.2.1
+/// makes auth_time REQUIRED in the response when max_age was sent.
+/// (Step 12, acr, is policy and left to the caller.)
+fn check_auth_time(c: &IdTokenClaims, p: &ValidationParams<'_>) -> Result<(), IdTokenError> {
+    let Some(max_age) = p.max_age_secs else {
+        return Ok(());
+    };
+    let auth_time = c.auth_time.ok_or(IdTokenError::MissingAuthTime)?;
+    let elapsed = p.now.saturating_sub(auth_time);
+    if elapsed > max_age.saturating_add(p.leeway_secs.max(0)) {
+        return Err(IdTokenError::AuthTooOld);
+    }
+    Ok(())
+}
+
+/// The `at_hash` / `c_hash` value for `value` under `alg` (§3.1.3.6,
+/// §3.3.2.11): "the base64url encoding of the left-most half of the hash of
+/// the octets of the ASCII representation" of the value, "where the hash
+/// algorithm used is the hash algorithm used in the alg Header Parameter".
+/// EdDSA with Ed25519 uses SHA-512, as Ed25519 itself does.
+pub fn token_hash(alg: Alg, value: &str) -> String {
+    let digest: Vec<u8> = match alg {
+        Alg::RS256 | Alg::PS256 | Alg::ES256 => Sha256::digest(value).to_vec(),
+        Alg::RS384 | Alg::PS384 => Sha384::digest(value).to_vec(),
+        Alg::RS512 | Alg::PS512 | Alg::EdDSA => Sha512::digest(value).to_vec(),
+    };
+    let half = digest.get(..digest.len() / 2).unwrap_or_default();
+    Base64UrlUnpadded::encode_string(half)
+}
+
+/// `at_hash` / `c_hash` check (§3.1.3.8, §3.2.2.9, §3.3.2.11): `expected` is
+/// the claim, `value` the access token or code from the same response, `alg`
+/// the ID token's algorithm. Constant-time compare.
+pub fn verify_token_hash(alg: Alg, value: &str, expected: &str) -> Result<(), IdTokenError> {
+    let computed = token_hash(alg, value);
+    if bool::from(computed.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(IdTokenError::TokenHashMismatch)
+    }
+}
+
+/// `aud` / `amr` on the wire: a single string or an array of strings.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl From<OneOrMany> for Vec<String> {
+    fn from(v: OneOrMany) -> Self {
+        match v {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    OneOrMany::deserialize(d).map(Vec::from)
+}
+
+fn opt_one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    Option::<OneOrMany>::deserialize(d).map(|v| v.map(Vec::from))
+}
+
+/// `true` / `false`, also as the strings some providers send.
+fn opt_lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum BoolOrString {
+        Bool(bool),
+        Str(String),
+    }
+    match Option::<BoolOrString>::deserialize(d)? {
+        None => Ok(None),
+        Some(BoolOrString::Bool(b)) => Ok(Some(b)),
+        Some(BoolOrString::Str(s)) if s == "true" => Ok(Some(true)),
+        Some(BoolOrString::Str(s)) if s == "false" => Ok(Some(false)),
+        Some(BoolOrString::Str(_)) => Err(D::Error::custom("expected a boolean")),
+    }
+}
+
+#[cfg(test)]
+#[path = "id_token_tests.rs"]
+mod tests;

@@ -1,0 +1,538 @@
+//! Tests for `id_token` (and JWKS key selection end to end). Keys are
+//! generated once per test binary; tokens are signed with jwt-compact.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use super::*;
+use crate::core::jwks::{Alg, Jwks, KeySelectError};
+use jwt_compact::{
+    alg::{Hs256, Hs256Key, RsaPrivateKey, SigningKey as _},
+    jwk::JsonWebKey,
+    Algorithm, AlgorithmSignature as _, Header, Renamed,
+};
+use rand::Rng as _;
+use serde_json::json;
+use std::sync::OnceLock;
+
+type P256Sk = <Es256 as Algorithm>::SigningKey;
+type EdSk = <Ed25519 as Algorithm>::SigningKey;
+
+const NOW: i64 = 1_700_000_000;
+const ISS: &str = "https://op.example";
+const CLIENT: &str = "client-123";
+const NONCE: &str = "n-0S6_WzA2Mj";
+
+struct Keys {
+    rsa: RsaPrivateKey,
+    rsa_other: RsaPrivateKey,
+    ec: P256Sk,
+    ec_other: P256Sk,
+    ed: EdSk,
+}
+
+fn random_p256() -> P256Sk {
+    // A random 32-byte string is a valid scalar except with ~2^-32 odds.
+    loop {
+        if let Ok(k) = P256Sk::from_slice(&rand::thread_rng().gen::<[u8; 32]>()) {
+            return k;
+        }
+    }
+}
+
+fn keys() -> &'static Keys {
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let rsa = || RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+        Keys {
+            rsa: rsa(),
+            rsa_other: rsa(),
+            ec: random_p256(),
+            ec_other: random_p256(),
+            ed: EdSk::from_slice(&rand::thread_rng().gen::<[u8; 32]>()).unwrap(),
+        }
+    })
+}
+
+/// A public JWK as JSON with extra members (kid, use, alg, ...).
+fn jwk(key: JsonWebKey<'_>, extra: Value) -> Value {
+    let mut v = serde_json::to_value(&key).unwrap();
+    let Value::Object(extra) = extra else { panic!("extra must be an object") };
+    v.as_object_mut().unwrap().extend(extra);
+    v
+}
+
+fn rsa_jwk(key: &RsaPrivateKey, extra: Value) -> Value {
+    jwk(JsonWebKey::from(&key.to_public_key()), extra)
+}
+
+fn jwks_of(keys: Vec<Value>) -> Jwks {
+    Jwks::parse(json!({ "keys": keys }).to_string().as_bytes()).unwrap()
+}
+
+/// The provider's JWKS: one usable key per type, surrounded by keys that
+/// must be skipped. The "enc" and "encrypt" RSA keys reuse kid "rsa-1": if
+/// they were not skipped, selecting "rsa-1" would be ambiguous.
+fn std_jwks() -> &'static Jwks {
+    static JWKS: OnceLock<Jwks> = OnceLock::new();
+    JWKS.get_or_init(|| {
+        let k = keys();
+        let p384 = Base64UrlUnpadded::encode_string(&[7u8; 48]);
+        jwks_of(vec![
+            json!({"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ", "kid": "hmac-1"}),
+            rsa_jwk(&k.rsa_other, json!({"kid": "rsa-1", "use": "enc"})),
+            rsa_jwk(&k.rsa_other, json!({"kid": "rsa-1", "key_ops": ["encrypt"]})),
+            json!({"kty": "EC", "crv": "P-384", "x": p384, "y": p384, "kid": "ec384"}),
+            json!({"kty": "XYZ", "kid": "future"}),
+            json!("not an object"),
+            rsa_jwk(&k.rsa, json!({"kid": "rsa-1", "use": "sig", "alg": "RS256"})),
+            jwk(JsonWebKey::from(k.ec.verifying_key()), json!({"kid": "ec-1", "alg": "ES256"})),
+            jwk(JsonWebKey::from(&k.ed.verifying_key()), json!({"kid": "ed-1", "use": "sig"})),
+        ])
+    })
+}
+
+fn claims() -> Map<String, Value> {
+    let c = json!({
+        "iss": ISS, "sub": "user-42", "aud": CLIENT, "exp": NOW + 300, "iat": NOW - 10,
+        "nonce": NONCE, "email": "u@example.com", "email_verified": true,
+        "groups": ["admins"],
+    });
+    let Value::Object(c) = c else { unreachable!() };
+    c
+}
+
+fn with(mut c: Map<String, Value>, name: &str, value: Value) -> Map<String, Value> {
+    c.insert(name.to_owned(), value);
+    c
+}
+
+fn without(mut c: Map<String, Value>, name: &str) -> Map<String, Value> {
+    c.remove(name);
+    c
+}
+
+fn header(kid: Option<&str>) -> Header {
+    match kid {
+        Some(kid) => Header::empty().with_key_id(kid),
+        None => Header::empty(),
+    }
+}
+
+fn sign_rsa(alg: Rsa, key: &RsaPrivateKey, kid: Option<&str>, c: &Map<String, Value>) -> String {
+    alg.token(&header(kid), &Claims::new(c.clone()), key).unwrap()
+}
+
+fn rs256(c: &Map<String, Value>) -> String {
+    sign_rsa(Rsa::rs256(), &keys().rsa, Some("rsa-1"), c)
+}
+
+fn es256(key: &P256Sk, kid: Option<&str>, c: &Map<String, Value>) -> String {
+    Es256.token(&header(kid), &Claims::new(c.clone()), key).unwrap()
+}
+
+fn eddsa(kid: Option<&str>, c: &Map<String, Value>) -> String {
+    Ed25519.token(&header(kid), &Claims::new(c.clone()), &keys().ed).unwrap()
+}
+
+/// An ES256 token over exactly these header and claims bytes, for shapes
+/// jwt-compact would not produce (duplicate claims, crit, odd types).
+fn es256_raw(header: &str, claims: &str) -> String {
+    let b64 = |s: &[u8]| Base64UrlUnpadded::encode_string(s);
+    let msg = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
+    let sig = Es256.sign(&keys().ec, msg.as_bytes());
+    format!("{msg}.{}", b64(&sig.as_bytes()))
+}
+
+fn params() -> ValidationParams<'static> {
+    ValidationParams {
+        issuer: ISS,
+        client_id: CLIENT,
+        allowed_algs: Alg::DEFAULT_ALLOWED,
+        expected_nonce: Some(NONCE),
+        now: NOW,
+        leeway_secs: 60,
+        max_age_secs: None,
+    }
+}
+
+fn check(token: &str) -> Result<IdTokenClaims, IdTokenError> {
+    validate(token, std_jwks(), &params())
+}
+
+fn check_err(token: &str) -> IdTokenError {
+    check(token).unwrap_err()
+}
+
+// ---- accepted tokens ----
+
+#[test]
+fn std_jwks_keeps_only_the_three_signature_keys() {
+    let jwks = std_jwks();
+    assert_eq!(jwks.len(), 3);
+    let kids: Vec<_> = jwks.keys().iter().map(|k| k.kid()).collect();
+    assert_eq!(kids, [Some("rsa-1"), Some("ec-1"), Some("ed-1")]);
+}
+
+#[test]
+fn valid_rs256_is_accepted_with_all_claims() {
+    let c = check(&rs256(&claims())).unwrap();
+    assert_eq!(c.iss, ISS);
+    assert_eq!(c.sub, "user-42");
+    assert_eq!(c.aud, [CLIENT]);
+    assert_eq!((c.exp, c.iat, c.nbf), (NOW + 300, NOW - 10, None));
+    assert_eq!(c.nonce.as_deref(), Some(NONCE));
+    assert_eq!(c.email_verified, Some(true));
+    assert_eq!(c.extra.get("groups"), Some(&json!(["admins"])));
+    // exp / iat are typed fields only, never duplicated into extra.
+    assert!(!c.extra.contains_key("exp") && !c.extra.contains_key("iat"));
+}
+
+#[test]
+fn valid_es256_and_eddsa_are_accepted() {
+    assert_eq!(check(&es256(&keys().ec, Some("ec-1"), &claims())).unwrap().sub, "user-42");
+    assert_eq!(check(&eddsa(Some("ed-1"), &claims())).unwrap().sub, "user-42");
+}
+
+#[test]
+fn rsa_key_without_jwk_alg_verifies_ps256_and_rs512() {
+    let jwks = jwks_of(vec![rsa_jwk(&keys().rsa, json!({"kid": "r"}))]);
+    for alg in [Rsa::ps256(), Rsa::rs512()] {
+        let token = sign_rsa(alg, &keys().rsa, Some("r"), &claims());
+        assert!(validate(&token, &jwks, &params()).is_ok());
+    }
+}
+
+#[test]
+fn kid_absent_uses_the_single_compatible_key() {
+    // std_jwks has one key per type, so each algorithm has exactly one fit.
+    assert!(check(&sign_rsa(Rsa::rs256(), &keys().rsa, None, &claims())).is_ok());
+    assert!(check(&es256(&keys().ec, None, &claims())).is_ok());
+    assert!(check(&eddsa(None, &claims())).is_ok());
+}
+
+#[test]
+fn kid_absent_with_two_compatible_keys_is_ambiguous() {
+    let k = keys();
+    let jwks = jwks_of(vec![rsa_jwk(&k.rsa, json!({})), rsa_jwk(&k.rsa_other, json!({}))]);
+    let token = sign_rsa(Rsa::rs256(), &k.rsa, None, &claims());
+    assert_eq!(
+        validate(&token, &jwks, &params()),
+        Err(IdTokenError::Key(KeySelectError::AmbiguousKey(Alg::RS256)))
+    );
+}
+
+#[test]
+fn several_audiences_with_our_azp_are_accepted() {
+    let c = with(claims(), "aud", json!(["other-api", CLIENT]));
+    let c = with(c, "azp", json!(CLIENT));
+    assert_eq!(check(&rs256(&c)).unwrap().aud, ["other-api", CLIENT]);
+    // A one-element array is as good as a string, and needs no azp.
+    assert!(check(&rs256(&with(claims(), "aud", json!([CLIENT])))).is_ok());
+}
+
+#[test]
+fn email_verified_as_string_is_accepted() {
+    let c = with(claims(), "email_verified", json!("false"));
+    assert_eq!(check(&rs256(&c)).unwrap().email_verified, Some(false));
+}
+
+#[test]
+fn claims_round_trip_through_serde() {
+    let c = check(&rs256(&with(claims(), "amr", json!("pwd")))).unwrap();
+    assert_eq!(c.amr, Some(vec!["pwd".to_owned()]));
+    let json = serde_json::to_string(&c).unwrap();
+    assert_eq!(serde_json::from_str::<IdTokenClaims>(&json).unwrap(), c);
+    let single: IdTokenClaims = serde_json::from_value(json!({
+        "iss": ISS, "sub": "s", "aud": CLIENT, "exp": 1, "iat": 0
+    }))
+    .unwrap();
+    assert_eq!(single.aud, [CLIENT]);
+    // Missing exp must not default to 0 when reading stored claims either.
+    let missing = json!({"iss": ISS, "sub": "s", "aud": CLIENT, "iat": 0});
+    assert!(serde_json::from_value::<IdTokenClaims>(missing).is_err());
+}
+
+#[test]
+fn peek_header_reads_alg_and_kid() {
+    assert_eq!(peek_header(&rs256(&claims())), Ok((Alg::RS256, Some("rsa-1".to_owned()))));
+    assert_eq!(peek_header(&eddsa(None, &claims())), Ok((Alg::EdDSA, None)));
+}
+
+// ---- algorithm and key ----
+
+#[test]
+fn alg_none_is_forbidden() {
+    let b64 = |s: &str| Base64UrlUnpadded::encode_string(s.as_bytes());
+    let body = b64(&Value::Object(claims()).to_string());
+    for alg in ["none", "NONE"] {
+        let token = format!("{}.{body}.", b64(&json!({ "alg": alg }).to_string()));
+        assert_eq!(check_err(&token), IdTokenError::ForbiddenAlg(alg.to_owned()));
+        assert_eq!(peek_header(&token), Err(IdTokenError::ForbiddenAlg(alg.to_owned())));
+    }
+}
+
+#[test]
+fn hs256_keyed_with_the_rsa_public_key_is_forbidden() {
+    // The classic confusion attack: MAC the token with the public key's
+    // bytes and hope the verifier uses the JWKS key as an HMAC secret.
+    let public_key = keys().rsa.to_public_key();
+    let public = JsonWebKey::from(&public_key).to_string();
+    let JsonWebKey::Rsa { modulus, .. } = JsonWebKey::from(&public_key) else {
+        unreachable!()
+    };
+    for secret in [public.as_bytes(), &modulus[..]] {
+        let token = Hs256
+            .token(&header(Some("rsa-1")), &Claims::new(claims()), &Hs256Key::new(secret))
+            .unwrap();
+        assert_eq!(check_err(&token), IdTokenError::ForbiddenAlg("HS256".to_owned()));
+    }
+}
+
+#[test]
+fn alg_not_in_allow_list_is_rejected_before_key_lookup() {
+    let p = ValidationParams { allowed_algs: &[Alg::ES256], ..params() };
+    // kid "unknown" would give UnknownKid if the key were looked up first.
+    let token = sign_rsa(Rsa::rs256(), &keys().rsa, Some("unknown"), &claims());
+    assert_eq!(validate(&token, std_jwks(), &p), Err(IdTokenError::AlgNotAllowed("RS256".into())));
+}
+
+#[test]
+fn unsupported_alg_names_are_not_allowed() {
+    let token = Renamed::new(Es256, "ES384")
+        .token(&header(Some("ec-1")), &Claims::new(claims()), &keys().ec)
+        .unwrap();
+    assert_eq!(check_err(&token), IdTokenError::AlgNotAllowed("ES384".into()));
+    let token = es256_raw(r#"{"alg":"ES256\u0000<script>"}"#, "{}");
+    assert_eq!(check_err(&token), IdTokenError::AlgNotAllowed("(unrecognised)".into()));
+}
+
+#[test]
+fn unknown_kid_asks_for_a_refetch() {
+    let err = check_err(&sign_rsa(Rsa::rs256(), &keys().rsa, Some("rotated"), &claims()));
+    assert_eq!(err, IdTokenError::Key(KeySelectError::UnknownKid));
+    assert!(err.needs_jwks_refresh());
+    assert!(!IdTokenError::BadSignature.needs_jwks_refresh());
+}
+
+#[test]
+fn kid_of_a_key_of_another_type_is_no_suitable_key() {
+    let token = sign_rsa(Rsa::rs256(), &keys().rsa, Some("ed-1"), &claims());
+    assert_eq!(check_err(&token), IdTokenError::Key(KeySelectError::NoSuitableKey(Alg::RS256)));
+    let token = es256(&keys().ec, Some("rsa-1"), &claims());
+    assert_eq!(check_err(&token), IdTokenError::Key(KeySelectError::NoSuitableKey(Alg::ES256)));
+}
+
+#[test]
+fn jwk_alg_restricts_the_key() {
+    // rsa-1 states "alg":"RS256", so a PS256 token cannot use it.
+    let token = sign_rsa(Rsa::ps256(), &keys().rsa, Some("rsa-1"), &claims());
+    assert_eq!(check_err(&token), IdTokenError::Key(KeySelectError::NoSuitableKey(Alg::PS256)));
+}
+
+#[test]
+fn signature_by_another_key_with_the_same_kid_is_rejected() {
+    let k = keys();
+    let token = sign_rsa(Rsa::rs256(), &k.rsa_other, Some("rsa-1"), &claims());
+    assert_eq!(check_err(&token), IdTokenError::BadSignature);
+    assert_eq!(check_err(&es256(&k.ec_other, Some("ec-1"), &claims())), IdTokenError::BadSignature);
+}
+
+#[test]
+fn tampered_claims_break_the_signature() {
+    let token = rs256(&claims());
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged = with(claims(), "sub", json!("admin"));
+    let forged = Base64UrlUnpadded::encode_string(Value::Object(forged).to_string().as_bytes());
+    let token = format!("{}.{forged}.{}", parts[0], parts[2]);
+    assert_eq!(check_err(&token), IdTokenError::BadSignature);
+}
+
+// ---- issuer, audience, azp, sub ----
+
+#[test]
+fn wrong_or_missing_issuer_is_rejected() {
+    for iss in [json!("https://evil.example"), json!("https://op.example/"), json!(null)] {
+        assert_eq!(check_err(&rs256(&with(claims(), "iss", iss))), IdTokenError::WrongIssuer);
+    }
+    assert_eq!(check_err(&rs256(&without(claims(), "iss"))), IdTokenError::WrongIssuer);
+}
+
+#[test]
+fn audience_without_our_client_is_rejected() {
+    for aud in [json!("other"), json!(["a", "b"]), json!([])] {
+        assert_eq!(check_err(&rs256(&with(claims(), "aud", aud))), IdTokenError::WrongAudience);
+    }
+    assert_eq!(check_err(&rs256(&without(claims(), "aud"))), IdTokenError::WrongAudience);
+}
+
+#[test]
+fn several_audiences_without_azp_are_rejected() {
+    let c = with(claims(), "aud", json!([CLIENT, "other-api"]));
+    assert_eq!(check_err(&rs256(&c)), IdTokenError::MissingAzp);
+}
+
+#[test]
+fn foreign_azp_is_rejected() {
+    let c = with(claims(), "azp", json!("other-client"));
+    assert_eq!(check_err(&rs256(&c)), IdTokenError::WrongAzp);
+    let c = with(with(c, "aud", json!([CLIENT, "other-client"])), "azp", json!("other-client"));
+    assert_eq!(check_err(&rs256(&c)), IdTokenError::WrongAzp);
+}
+
+#[test]
+fn missing_or_empty_sub_is_rejected() {
+    assert_eq!(check_err(&rs256(&without(claims(), "sub"))), IdTokenError::MissingSub);
+    assert_eq!(check_err(&rs256(&with(claims(), "sub", json!("")))), IdTokenError::MissingSub);
+}
+
+// ---- time ----
+
+#[test]
+fn missing_iat_and_exp_are_rejected() {
+    assert_eq!(check_err(&rs256(&without(claims(), "iat"))), IdTokenError::MissingIat);
+    assert_eq!(check_err(&rs256(&without(claims(), "exp"))), IdTokenError::MissingExp);
+}
+
+#[test]
+fn iat_in_the_future_beyond_leeway_is_rejected() {
+    let at = |iat: i64| check(&rs256(&with(claims(), "iat", json!(iat))));
+    assert_eq!(at(NOW + 61).unwrap_err(), IdTokenError::IssuedInFuture);
+    assert!(at(NOW + 60).is_ok());
+}
+
+#[test]
+fn exp_is_checked_with_leeway() {
+    let at = |exp: i64| check(&rs256(&with(claims(), "exp", json!(exp))));
+    assert_eq!(at(NOW - 3600).unwrap_err(), IdTokenError::Expired);
+    assert_eq!(at(NOW - 60).unwrap_err(), IdTokenError::Expired);
+    assert!(at(NOW - 59).is_ok());
+    assert!(at(NOW).is_ok());
+}
+
+#[test]
+fn nbf_in_the_future_is_rejected() {
+    let at = |nbf: i64| check(&rs256(&with(claims(), "nbf", json!(nbf))));
+    assert_eq!(at(NOW + 61).unwrap_err(), IdTokenError::NotYetValid);
+    assert_eq!(at(NOW + 60).unwrap().nbf, Some(NOW + 60));
+}
+
+#[test]
+fn extreme_numbers_never_panic() {
+    let extremes = [json!(i64::MAX), json!(i64::MIN), json!(u64::MAX), json!(1e300), json!(-1e300)];
+    for v in &extremes {
+        // Outside chrono's range: jwt-compact refuses to parse these.
+        for claim in ["exp", "iat", "nbf"] {
+            let r = check(&rs256(&with(claims(), claim, v.clone())));
+            assert!(matches!(r, Err(IdTokenError::Malformed(_))), "{claim}={v}");
+        }
+        // auth_time and the params are ours: the arithmetic must saturate
+        // (tests run with overflow checks on, so an overflow would panic).
+        let token = rs256(&with(claims(), "auth_time", v.clone()));
+        for (now, leeway_secs, max_age) in
+            [(i64::MAX, i64::MAX, i64::MAX), (i64::MIN, i64::MAX, i64::MIN), (NOW, i64::MIN, 0)]
+        {
+            let p = ValidationParams { now, leeway_secs, max_age_secs: Some(max_age), ..params() };
+            let _ = validate(&token, std_jwks(), &p);
+        }
+    }
+}
+
+// ---- nonce, max_age ----
+
+#[test]
+fn nonce_must_match_when_expected() {
+    let c = with(claims(), "nonce", json!("n-0S6_WzA2Mk"));
+    assert_eq!(check_err(&rs256(&c)), IdTokenError::NonceMismatch);
+    assert_eq!(check_err(&rs256(&without(claims(), "nonce"))), IdTokenError::MissingNonce);
+    // No nonce expected: whatever the token carries is not checked.
+    let p = ValidationParams { expected_nonce: None, ..params() };
+    assert!(validate(&rs256(&without(claims(), "nonce")), std_jwks(), &p).is_ok());
+}
+
+#[test]
+fn max_age_requires_a_recent_auth_time() {
+    let p = ValidationParams { max_age_secs: Some(300), ..params() };
+    let at = |c: Map<String, Value>| validate(&rs256(&c), std_jwks(), &p);
+    assert_eq!(at(claims()), Err(IdTokenError::MissingAuthTime));
+    assert_eq!(at(with(claims(), "auth_time", json!(NOW - 361))), Err(IdTokenError::AuthTooOld));
+    assert_eq!(at(with(claims(), "auth_time", json!(NOW - 360))).unwrap().auth_time, Some(NOW - 360));
+    // Without max_age, auth_time is neither required nor checked.
+    assert!(check(&rs256(&with(claims(), "auth_time", json!(0)))).is_ok());
+}
+
+// ---- at_hash / c_hash ----
+
+#[test]
+fn token_hashes_match_the_spec_examples() {
+    // OpenID Connect Core 1.0 Appendix A.4 / A.3 (RS256 tokens).
+    let access_token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+    let code = "Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk";
+    assert_eq!(verify_token_hash(Alg::RS256, access_token, "77QmUPtjPfzWtF2AnpK9RQ"), Ok(()));
+    assert_eq!(verify_token_hash(Alg::RS256, code, "LDktKdoQak3Pk0cnXxCltA"), Ok(()));
+    // SHA-384 / SHA-512 (EdDSA too) halves, computed with Python's hashlib.
+    assert_eq!(token_hash(Alg::PS384, access_token), "jtAeDp945y1dDqU3nkIVGNZP1HjH_MFs");
+    let sha512_half = "q7nS86GgvvFaZkzALLWqJYaJIKw2wCDAVfCAsm5CrBM";
+    assert_eq!(token_hash(Alg::RS512, access_token), sha512_half);
+    assert_eq!(verify_token_hash(Alg::EdDSA, access_token, sha512_half), Ok(()));
+}
+
+#[test]
+fn wrong_token_hashes_are_rejected() {
+    let access_token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+    for (alg, expected) in [
+        (Alg::RS256, "77QmUPtjPfzWtF2AnpK9RR"),
+        (Alg::RS256, "77QmUPtjPfzWtF2AnpK9RQ="),
+        (Alg::RS256, ""),
+        (Alg::ES256, "LDktKdoQak3Pk0cnXxCltA"),
+        // Right value, wrong hash: the SHA-256 half under a *512 alg.
+        (Alg::EdDSA, "77QmUPtjPfzWtF2AnpK9RQ"),
+    ] {
+        assert_eq!(
+            verify_token_hash(alg, access_token, expected),
+            Err(IdTokenError::TokenHashMismatch)
+        );
+    }
+}
+
+// ---- malformed input ----
+
+#[test]
+fn garbage_is_malformed_and_never_panics() {
+    let huge = "a".repeat(MAX_TOKEN_LEN + 1);
+    let big_parts = format!("{0}.{0}.{0}", "QUFB".repeat(5000));
+    let inputs = [
+        "", ".", "..", "...", "a.b", "a.b.c", "a.b.c.d", "a.b.c.d.e", "!!!.@@@.###",
+        "é.é.é", "eyJ.eyJ.", "e30.e30.", "bnVsbA.e30.", &huge, &big_parts,
+    ];
+    for input in inputs {
+        assert!(matches!(check(input), Err(IdTokenError::Malformed(_))), "{input:.40}");
+        assert!(matches!(peek_header(input), Err(IdTokenError::Malformed(_))), "{input:.40}");
+    }
+}
+
+#[test]
+fn signed_but_malformed_claims_are_rejected() {
+    let h = r#"{"alg":"ES256","kid":"ec-1"}"#;
+    let dup = r#"{"iss":"https://evil.example","iss":"https://op.example","sub":"s","aud":"client-123","exp":1700000300,"iat":1700000000,"nonce":"n-0S6_WzA2Mj"}"#;
+    for body in ["not json", "[1,2]", "null", r#"{"exp":"soon"}"#, r#"{"aud":5}"#, dup] {
+        assert!(matches!(check(&es256_raw(h, body)), Err(IdTokenError::Malformed(_))), "{body}");
+    }
+    // The same claims without the duplicate pass, so the test can fail.
+    let ok = dup.replace(r#""iss":"https://evil.example","#, "");
+    assert!(check(&es256_raw(h, &ok)).is_ok());
+}
+
+#[test]
+fn critical_header_extensions_are_rejected() {
+    let body = Value::Object(claims()).to_string();
+    let token = es256_raw(r#"{"alg":"ES256","kid":"ec-1","crit":["exp"],"exp":1}"#, &body);
+    assert!(matches!(check(&token), Err(IdTokenError::Malformed(_))));
+    assert!(check(&es256_raw(r#"{"alg":"ES256","kid":"ec-1"}"#, &body)).is_ok());
+}
+
+#[test]
+fn error_messages_do_not_echo_token_contents() {
+    let c = with(claims(), "nonce", json!("secret-nonce-value"));
+    let msg = check_err(&rs256(&c)).to_string();
+    assert!(!msg.contains("secret-nonce-value") && !msg.contains(NONCE), "{msg}");
+}

@@ -1,0 +1,326 @@
+//! JSON Web Key Sets (RFC 7517) and the signature algorithms edge-oidc
+//! accepts for ID tokens.
+//!
+//! The JWKS document comes from the provider over the network, so parsing is
+//! lenient per key (a key we cannot use is skipped, because providers publish
+//! encryption keys and key types we do not implement next to their signing
+//! keys) but strict about the document shape. Nothing here panics on input: a
+//! panic in wasm takes down every request of the isolate.
+
+use jwt_compact::{
+    alg::{Ed25519, Es256, RsaPublicKey},
+    jwk::JsonWebKey,
+    Algorithm,
+};
+use serde_json::{Map, Value};
+
+/// P-256 public key type used by jwt-compact's `ES256` implementation.
+pub type P256PublicKey = <Es256 as Algorithm>::VerifyingKey;
+/// Ed25519 public key type used by jwt-compact's `EdDSA` implementation.
+pub type Ed25519PublicKey = <Ed25519 as Algorithm>::VerifyingKey;
+
+/// Largest JWKS document we parse. Real ones are a few KiB; the cap keeps a
+/// misbehaving endpoint from making us parse megabytes on every refetch.
+pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+/// RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used with these
+/// algorithms" (RS*; §3.5 says the same for PS*).
+const MIN_RSA_BITS: usize = 2048;
+
+/// A signature algorithm edge-oidc accepts for ID tokens. Never `none`, never
+/// HMAC: an HS* ID token would be keyed with the client secret, and accepting
+/// it is the classic "alg confusion" hole when the key is looked up by header.
+///
+/// Variant names are the JOSE registry names (RFC 7518 §3.1), which is also
+/// how they (de)serialize.
+#[allow(clippy::upper_case_acronyms)] // spelled as in the JOSE registry
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Alg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+    /// EdDSA; only the Ed25519 curve is supported (RFC 8037).
+    EdDSA,
+}
+
+impl Alg {
+    /// Every supported algorithm: the allow-list when the configuration
+    /// names none.
+    pub const DEFAULT_ALLOWED: &'static [Alg] = &[
+        Alg::RS256,
+        Alg::RS384,
+        Alg::RS512,
+        Alg::PS256,
+        Alg::PS384,
+        Alg::PS512,
+        Alg::ES256,
+        Alg::EdDSA,
+    ];
+
+    /// Parses a JOSE `alg` name. Case-sensitive, as RFC 7515 §4.1.1 makes
+    /// `alg` values case-sensitive; `None` for anything we do not accept
+    /// (including `none` and `HS256`).
+    pub fn from_name(s: &str) -> Option<Alg> {
+        Alg::DEFAULT_ALLOWED.iter().copied().find(|a| a.name() == s)
+    }
+
+    /// The JOSE `alg` name, e.g. `"RS256"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Alg::RS256 => "RS256",
+            Alg::RS384 => "RS384",
+            Alg::RS512 => "RS512",
+            Alg::PS256 => "PS256",
+            Alg::PS384 => "PS384",
+            Alg::PS512 => "PS512",
+            Alg::ES256 => "ES256",
+            Alg::EdDSA => "EdDSA",
+        }
+    }
+}
+
+impl std::fmt::Display for Alg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a JWKS document could not be used at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwksError {
+    /// The document exceeds [`MAX_JWKS_BYTES`].
+    #[error("the provider's JWKS document is larger than {MAX_JWKS_BYTES} bytes")]
+    TooLarge,
+    /// The body is not JSON.
+    #[error("the provider's JWKS document is not valid JSON")]
+    NotJson,
+    /// The body is JSON but not an object with a `keys` array (RFC 7517 §5).
+    #[error("the provider's JWKS document has no \"keys\" array")]
+    NoKeysArray,
+}
+
+/// Why no key could be chosen for a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeySelectError {
+    /// The token names a `kid` that is not in the set. The provider may have
+    /// rotated its keys: refetch the JWKS once and retry.
+    #[error("the token was signed with a key the provider's JWKS does not list (unknown kid)")]
+    UnknownKid,
+    /// No key (with the token's `kid`, if any) fits the token's algorithm.
+    #[error("the provider's JWKS has no key usable with {0}")]
+    NoSuitableKey(Alg),
+    /// The token has no `kid` and several keys fit its algorithm, or several
+    /// keys share its `kid`; picking one would be a guess.
+    #[error("the provider's JWKS has several keys usable with {0} and the token does not say which")]
+    AmbiguousKey(Alg),
+}
+
+/// A public key usable for ID token signature verification, with the JWK
+/// metadata that restricts its use.
+#[derive(Debug, Clone)]
+pub enum VerifyingKey {
+    /// RSA key (RS*/PS*) of at least 2048 bits.
+    Rsa {
+        /// JWK `kid`.
+        kid: Option<String>,
+        /// JWK `alg`: when present, the only algorithm this key may verify.
+        alg: Option<Alg>,
+        /// The public key.
+        key: RsaPublicKey,
+    },
+    /// EC key on P-256 (ES256).
+    P256 {
+        /// JWK `kid`.
+        kid: Option<String>,
+        /// JWK `alg`: when present, the only algorithm this key may verify.
+        alg: Option<Alg>,
+        /// The public key.
+        key: P256PublicKey,
+    },
+    /// OKP key on Ed25519 (EdDSA).
+    Ed25519 {
+        /// JWK `kid`.
+        kid: Option<String>,
+        /// JWK `alg`: when present, the only algorithm this key may verify.
+        alg: Option<Alg>,
+        /// The public key.
+        key: Ed25519PublicKey,
+    },
+}
+
+impl VerifyingKey {
+    /// The JWK `kid`, if the key has one.
+    pub fn kid(&self) -> Option<&str> {
+        match self {
+            Self::Rsa { kid, .. } | Self::P256 { kid, .. } | Self::Ed25519 { kid, .. } => {
+                kid.as_deref()
+            }
+        }
+    }
+
+    /// The JWK `alg`, if the key states one.
+    pub fn alg(&self) -> Option<Alg> {
+        match self {
+            Self::Rsa { alg, .. } | Self::P256 { alg, .. } | Self::Ed25519 { alg, .. } => *alg,
+        }
+    }
+
+    /// Whether this key may verify a token signed with `alg`: the key type
+    /// must fit the algorithm (an RSA key must never check an ES256 token and
+    /// so on), and a key that states its `alg` (RFC 7517 §4.4) is used only
+    /// with that one.
+    pub fn supports(&self, alg: Alg) -> bool {
+        let type_fits = match self {
+            Self::Rsa { .. } => matches!(
+                alg,
+                Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512
+            ),
+            Self::P256 { .. } => alg == Alg::ES256,
+            Self::Ed25519 { .. } => alg == Alg::EdDSA,
+        };
+        type_fits && self.alg().is_none_or(|a| a == alg)
+    }
+}
+
+/// A parsed JSON Web Key Set: only keys usable for signature verification are
+/// kept.
+#[derive(Debug, Clone, Default)]
+pub struct Jwks {
+    keys: Vec<VerifyingKey>,
+}
+
+impl Jwks {
+    /// Parses a JWKS document (RFC 7517 §5). Keys of unknown kty/crv, keys
+    /// with `use` other than `sig`, keys whose `key_ops` exclude `verify`,
+    /// keys with an `alg` we do not accept, RSA keys under 2048 bits and keys
+    /// that fail to parse are skipped, not errors: providers publish
+    /// encryption keys and key types we don't know. An empty usable set is not
+    /// an error here (the caller decides). A body that is not JSON or has no
+    /// `keys` array is an error.
+    pub fn parse(body: &[u8]) -> Result<Jwks, JwksError> {
+        if body.len() > MAX_JWKS_BYTES {
+            return Err(JwksError::TooLarge);
+        }
+        let doc: Value = serde_json::from_slice(body).map_err(|_| JwksError::NotJson)?;
+        let Value::Object(mut doc) = doc else {
+            return Err(JwksError::NoKeysArray);
+        };
+        let Some(Value::Array(entries)) = doc.remove("keys") else {
+            return Err(JwksError::NoKeysArray);
+        };
+        let keys = entries
+            .into_iter()
+            .filter_map(|entry| match entry {
+                Value::Object(jwk) => parse_key(jwk),
+                _ => None,
+            })
+            .collect();
+        Ok(Jwks { keys })
+    }
+
+    /// Number of usable keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no usable key was found.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The usable keys, in document order.
+    pub fn keys(&self) -> &[VerifyingKey] {
+        &self.keys
+    }
+
+    /// Selects the key for a token header: by `kid` when present; when
+    /// absent, the single key compatible with `alg`. The chosen key must
+    /// [support](VerifyingKey::supports) `alg`.
+    ///
+    /// `alg` must already have passed the configured allow-list: the header
+    /// is attacker-controlled, and the key type check here is the second line
+    /// of defence, not the first.
+    pub fn select(&self, kid: Option<&str>, alg: Alg) -> Result<&VerifyingKey, KeySelectError> {
+        let named = |k: &VerifyingKey| kid.is_none_or(|kid| k.kid() == Some(kid));
+        // Only an absent kid justifies a refetch; a known kid whose key does
+        // not fit the alg will not get better by refetching.
+        if kid.is_some() && !self.keys.iter().any(named) {
+            return Err(KeySelectError::UnknownKid);
+        }
+        let mut fitting = self.keys.iter().filter(|k| named(k) && k.supports(alg));
+        match (fitting.next(), fitting.next()) {
+            (Some(key), None) => Ok(key),
+            (None, _) => Err(KeySelectError::NoSuitableKey(alg)),
+            (Some(_), Some(_)) => Err(KeySelectError::AmbiguousKey(alg)),
+        }
+    }
+}
+
+/// Converts one JWK object into a [`VerifyingKey`], or `None` when it is not
+/// usable for ID token signatures.
+fn parse_key(jwk: Map<String, Value>) -> Option<VerifyingKey> {
+    // RFC 7517 §4.2: "sig" or "enc"; absent means unspecified.
+    match jwk.get("use") {
+        None => {}
+        Some(Value::String(u)) if u == "sig" => {}
+        Some(_) => return None,
+    }
+    // RFC 7517 §4.3: when key_ops is present, it must allow "verify".
+    if let Some(ops) = jwk.get("key_ops") {
+        let verify = Value::String("verify".to_owned());
+        if !ops.as_array().is_some_and(|ops| ops.contains(&verify)) {
+            return None;
+        }
+    }
+    let kid = match jwk.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return None,
+    };
+    // RFC 7517 §4.4: a key that names an algorithm we don't accept (RSA-OAEP,
+    // HS256, ES384, ...) is of no use to us.
+    let alg = match jwk.get("alg") {
+        None => None,
+        Some(Value::String(name)) => Some(Alg::from_name(name)?),
+        Some(_) => return None,
+    };
+    // Unknown kty values (and shapes jwt-compact cannot read) fail here.
+    let parsed: JsonWebKey<'static> = serde_json::from_value(Value::Object(jwk)).ok()?;
+    match &parsed {
+        JsonWebKey::Rsa { modulus, .. } if modulus_bits(modulus) >= MIN_RSA_BITS => {
+            let key = RsaPublicKey::try_from(&parsed).ok()?;
+            Some(VerifyingKey::Rsa { kid, alg, key })
+        }
+        // These conversions check `crv` ("P-256" / "Ed25519") and lengths.
+        JsonWebKey::EllipticCurve { .. } => {
+            let key = P256PublicKey::try_from(&parsed).ok()?;
+            Some(VerifyingKey::P256 { kid, alg, key })
+        }
+        JsonWebKey::KeyPair { .. } => {
+            let key = Ed25519PublicKey::try_from(&parsed).ok()?;
+            Some(VerifyingKey::Ed25519 { kid, alg, key })
+        }
+        // Weak RSA keys and symmetric ("oct") keys: never used.
+        _ => None,
+    }
+}
+
+/// Bit length of a big-endian unsigned integer (leading zero bytes allowed).
+fn modulus_bits(n: &[u8]) -> usize {
+    let mut significant = n.iter().skip_while(|&&b| b == 0);
+    match significant.next() {
+        None => 0,
+        Some(&first) => 8 * significant.count() + (8 - first.leading_zeros() as usize),
+    }
+}

@@ -1,0 +1,219 @@
+//! Token request (OpenID Connect Core §3.1.3.1, RFC 6749 §4.1.3), token response (§3.1.3.3)
+//! and the UserInfo request (§5.3).
+
+use crate::core::config::{ClientAuth, ProviderConfig};
+use crate::core::http::{HttpRequest, HttpResponse};
+use crate::core::secret::Secret;
+use base64ct::{Base64, Encoding};
+use serde::Deserialize;
+use url::form_urlencoded;
+
+/// Why a token or UserInfo response was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The provider answered with an OAuth error (RFC 6749 §5.2).
+    #[error("the provider refused the request: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Provider {
+        /// `error` code.
+        error: String,
+        /// `error_description`.
+        description: Option<String>,
+    },
+    /// A status that is neither success nor an OAuth error.
+    #[error("the provider answered with HTTP status {0}")]
+    Status(u16),
+    /// The body is not the JSON expected.
+    #[error("the provider's response is not valid: {0}")]
+    Malformed(String),
+    /// The token response has no `id_token` (required with scope openid, Core §3.1.3.3).
+    #[error("the token response has no id_token")]
+    MissingIdToken,
+    /// `token_type` is not Bearer (Core §3.1.3.3: case-insensitive).
+    #[error("the token type `{0}` is not Bearer")]
+    TokenType(String),
+    /// UserInfo `sub` differs from the ID token's (Core §5.3.2: tokens must not be used then).
+    #[error("the UserInfo subject does not match the ID token subject")]
+    UserinfoSubjectMismatch,
+}
+
+/// A successful token response.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TokenResponse {
+    /// Access token.
+    pub access_token: Secret,
+    /// Must be `Bearer`.
+    pub token_type: String,
+    /// The ID token (compact JWS).
+    #[serde(default)]
+    pub id_token: Option<String>,
+    /// Refresh token.
+    #[serde(default)]
+    pub refresh_token: Option<Secret>,
+    /// Access token lifetime in seconds.
+    #[serde(default)]
+    pub expires_in: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct OAuthError {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// Builds the token request for an authorization code.
+pub fn code_request(token_endpoint: &str, provider: &ProviderConfig, code: &str, redirect_uri: &str, verifier: &str) -> HttpRequest {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("grant_type", "authorization_code")
+        .append_pair("code", code)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("code_verifier", verifier);
+    let mut headers = vec![
+        ("content-type", "application/x-www-form-urlencoded".to_owned()),
+        ("accept", "application/json".to_owned()),
+    ];
+    match &provider.client_auth {
+        ClientAuth::SecretBasic(secret) => headers.push(("authorization", basic_auth(&provider.client_id, secret))),
+        ClientAuth::SecretPost(secret) => {
+            form.append_pair("client_id", &provider.client_id).append_pair("client_secret", secret.expose());
+        }
+        ClientAuth::None => {
+            form.append_pair("client_id", &provider.client_id);
+        }
+    }
+    HttpRequest { method: "POST", url: token_endpoint.to_owned(), headers, body: Some(form.finish()) }
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
+pub fn basic_auth(client_id: &str, secret: &Secret) -> String {
+    let id: String = form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
+    let pw: String = form_urlencoded::byte_serialize(secret.expose().as_bytes()).collect();
+    format!("Basic {}", Base64::encode_string(format!("{id}:{pw}").as_bytes()))
+}
+
+/// Parses the token endpoint's answer.
+pub fn parse_token_response(response: &HttpResponse) -> Result<TokenResponse, TokenError> {
+    if response.status != 200 {
+        return Err(oauth_error(response));
+    }
+    let tokens: TokenResponse =
+        serde_json::from_slice(&response.body).map_err(|e| TokenError::Malformed(e.to_string()))?;
+    if !tokens.token_type.eq_ignore_ascii_case("bearer") {
+        return Err(TokenError::TokenType(tokens.token_type));
+    }
+    if tokens.id_token.as_deref().is_none_or(str::is_empty) {
+        return Err(TokenError::MissingIdToken);
+    }
+    Ok(tokens)
+}
+
+fn oauth_error(response: &HttpResponse) -> TokenError {
+    match serde_json::from_slice::<OAuthError>(&response.body) {
+        Ok(e) if (400..500).contains(&response.status) => {
+            TokenError::Provider { error: e.error, description: e.error_description }
+        }
+        _ => TokenError::Status(response.status),
+    }
+}
+
+/// Builds the UserInfo request (Core §5.3.1, bearer token in the header, RFC 6750 §2.1).
+pub fn userinfo_request(endpoint: &str, access_token: &Secret) -> HttpRequest {
+    HttpRequest {
+        method: "GET",
+        url: endpoint.to_owned(),
+        headers: vec![
+            ("authorization", format!("Bearer {}", access_token.expose())),
+            ("accept", "application/json".to_owned()),
+        ],
+        body: None,
+    }
+}
+
+/// Parses a UserInfo response and checks its `sub` (Core §5.3.2).
+pub fn parse_userinfo(response: &HttpResponse, id_token_sub: &str) -> Result<serde_json::Map<String, serde_json::Value>, TokenError> {
+    if response.status != 200 {
+        return Err(oauth_error(response));
+    }
+    if response.content_type.as_deref().is_some_and(|c| c.starts_with("application/jwt")) {
+        return Err(TokenError::Malformed("signed UserInfo responses are not supported".into()));
+    }
+    let claims: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&response.body).map_err(|e| TokenError::Malformed(e.to_string()))?;
+    match claims.get("sub").and_then(|s| s.as_str()) {
+        Some(sub) if sub == id_token_sub => Ok(claims),
+        _ => Err(TokenError::UserinfoSubjectMismatch),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::config::MetadataSource;
+
+    fn provider(auth: ClientAuth) -> ProviderConfig {
+        ProviderConfig {
+            name: "op".into(),
+            display_name: "OP".into(),
+            issuer: "https://op.example".into(),
+            metadata: MetadataSource::Discover,
+            client_id: "my client".into(),
+            client_auth: auth,
+            scope: "openid".into(),
+            auth_params: vec![],
+            allowed_algs: vec![],
+            fetch_userinfo: true,
+        }
+    }
+
+    fn resp(status: u16, body: &str) -> HttpResponse {
+        HttpResponse { status, content_type: Some("application/json".into()), body: body.as_bytes().to_vec() }
+    }
+
+    #[test]
+    fn basic_auth_form_encodes_before_base64() {
+        // RFC 6749 §2.3.1: "my client" / "p:ss wörd" are form-urlencoded first.
+        let h = basic_auth("my client", &Secret::new("p:ss wörd"));
+        let decoded = Base64::decode_vec(h.trim_start_matches("Basic ")).unwrap();
+        assert_eq!(String::from_utf8(decoded).unwrap(), "my+client:p%3Ass+w%C3%B6rd");
+    }
+
+    #[test]
+    fn code_request_per_auth_method() {
+        let basic = code_request("https://op/token", &provider(ClientAuth::SecretBasic(Secret::new("s"))), "c", "https://rp/cb", "v");
+        assert!(basic.headers.iter().any(|(k, _)| *k == "authorization"));
+        let body = basic.body.unwrap();
+        assert!(body.contains("grant_type=authorization_code") && body.contains("code=c") && body.contains("code_verifier=v"));
+        assert!(!body.contains("client_secret"));
+        let post = code_request("https://op/token", &provider(ClientAuth::SecretPost(Secret::new("s3"))), "c", "https://rp/cb", "v");
+        assert!(!post.headers.iter().any(|(k, _)| *k == "authorization"));
+        assert!(post.body.unwrap().contains("client_id=my+client&client_secret=s3"));
+        let none = code_request("https://op/token", &provider(ClientAuth::None), "c", "https://rp/cb", "v");
+        let body = none.body.unwrap();
+        assert!(body.contains("client_id=my+client") && !body.contains("client_secret"));
+    }
+
+    #[test]
+    fn token_responses() {
+        let ok = parse_token_response(&resp(200, r#"{"access_token":"a","token_type":"bearer","id_token":"x.y.z","expires_in":60}"#)).unwrap();
+        assert_eq!(ok.access_token.expose(), "a");
+        assert_eq!(
+            parse_token_response(&resp(400, r#"{"error":"invalid_grant","error_description":"used"}"#)).unwrap_err(),
+            TokenError::Provider { error: "invalid_grant".into(), description: Some("used".into()) }
+        );
+        assert_eq!(parse_token_response(&resp(500, "oops")).unwrap_err(), TokenError::Status(500));
+        assert!(matches!(parse_token_response(&resp(200, "<html>")).unwrap_err(), TokenError::Malformed(_)));
+        assert_eq!(parse_token_response(&resp(200, r#"{"access_token":"a","token_type":"Bearer"}"#)).unwrap_err(), TokenError::MissingIdToken);
+        assert_eq!(
+            parse_token_response(&resp(200, r#"{"access_token":"a","token_type":"mac","id_token":"x"}"#)).unwrap_err(),
+            TokenError::TokenType("mac".into())
+        );
+    }
+
+    #[test]
+    fn userinfo_subject_must_match() {
+        assert!(parse_userinfo(&resp(200, r#"{"sub":"alice","email":"a@x"}"#), "alice").is_ok());
+        assert_eq!(parse_userinfo(&resp(200, r#"{"sub":"mallory"}"#), "alice").unwrap_err(), TokenError::UserinfoSubjectMismatch);
+        assert_eq!(parse_userinfo(&resp(200, r#"{"email":"a@x"}"#), "alice").unwrap_err(), TokenError::UserinfoSubjectMismatch);
+        assert_eq!(parse_userinfo(&resp(401, ""), "alice").unwrap_err(), TokenError::Status(401));
+    }
+}

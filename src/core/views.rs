@@ -1,0 +1,130 @@
+//! The pages and JSON bodies edge-oidc answers with itself. Plain HTML, no scripts, no external
+//! resources; every dynamic value is HTML-escaped.
+
+use std::fmt::Write;
+
+/// A response the core answers with itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers; `set-cookie` may repeat.
+    pub headers: Vec<(&'static str, String)>,
+    /// Body (HTML or JSON).
+    pub body: String,
+}
+
+impl Reply {
+    /// A redirect (302) that must not be cached.
+    pub fn redirect(location: &str) -> Reply {
+        Reply {
+            status: 302,
+            headers: vec![("location", location.to_owned()), ("cache-control", "no-store".to_owned())],
+            body: String::new(),
+        }
+    }
+
+    /// Adds `Set-Cookie` headers.
+    pub fn with_cookies(mut self, cookies: impl IntoIterator<Item = String>) -> Reply {
+        self.headers.extend(cookies.into_iter().map(|c| ("set-cookie", c)));
+        self
+    }
+
+    /// The first value of a header (tests and the edge shell).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Escapes text for HTML element content and double-quoted attributes.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}\
+h1{font-size:1.4rem}dt{font-weight:600}dd{margin:0 0 .5rem 0;font-family:monospace;white-space:pre-wrap;word-break:break-all}\
+a{color:#0645ad}";
+
+/// A complete HTML page: title, a paragraph, optional details (label, value) and links.
+pub fn html_page(status: u16, title: &str, message: &str, details: &[(&str, &str)], links: &[(&str, &str)]) -> Reply {
+    let mut body = String::with_capacity(1024);
+    let _ = write!(
+        body,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{t}</title><style>{STYLE}</style></head><body><h1>{t}</h1><p>{m}</p>",
+        t = escape(title),
+        m = escape(message)
+    );
+    if !details.is_empty() {
+        body.push_str("<dl>");
+        for (label, value) in details {
+            let _ = write!(body, "<dt>{}</dt><dd>{}</dd>", escape(label), escape(value));
+        }
+        body.push_str("</dl>");
+    }
+    for (href, text) in links {
+        let _ = write!(body, "<p><a href=\"{}\">{}</a></p>", escape(href), escape(text));
+    }
+    body.push_str("</body></html>\n");
+    Reply {
+        status,
+        headers: vec![
+            ("content-type", "text/html; charset=utf-8".to_owned()),
+            ("cache-control", "no-store".to_owned()),
+            ("x-content-type-options", "nosniff".to_owned()),
+            ("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'".to_owned()),
+        ],
+        body,
+    }
+}
+
+/// A JSON error body for `fetch`/XHR clients: `{"error": code, "error_description": text}`.
+pub fn json_error(status: u16, code: &str, description: &str, login_url: Option<&str>) -> Reply {
+    let mut value = serde_json::json!({ "error": code, "error_description": description });
+    if let (Some(url), Some(obj)) = (login_url, value.as_object_mut()) {
+        obj.insert("login_url".into(), serde_json::Value::String(url.to_owned()));
+    }
+    Reply {
+        status,
+        headers: vec![
+            ("content-type", "application/json".to_owned()),
+            ("cache-control", "no-store".to_owned()),
+        ],
+        body: value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_everything_dynamic() {
+        let r = html_page(400, "<t>", "a&b", &[("error", "<script>alert(1)</script>")], &[("/x?a=\"1\"", "go")]);
+        assert!(!r.body.contains("<script>"));
+        assert!(r.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(r.body.contains("<title>&lt;t&gt;</title>"));
+        assert!(r.body.contains("href=\"/x?a=&quot;1&quot;\""));
+        assert_eq!(r.status, 400);
+    }
+
+    #[test]
+    fn json_errors() {
+        let r = json_error(401, "login_required", "no \"session\"", Some("/login"));
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["error"], "login_required");
+        assert_eq!(v["error_description"], "no \"session\"");
+        assert_eq!(v["login_url"], "/login");
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+}

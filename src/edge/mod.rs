@@ -1,0 +1,193 @@
+//! The edge shell: converts Workers types to the core's and back. No protocol decisions here.
+
+mod fetch;
+mod kv;
+
+use crate::core::config::{Config, COOKIE_KEYS_SECRET, CONFIG_VAR};
+use crate::core::flow::{App, Forward, Incoming, Io, Outcome};
+use crate::core::http::{Clock, OsRandom};
+use crate::core::views::{html_page, json_error, Reply};
+use std::cell::OnceCell;
+use std::rc::Rc;
+use wasm_bindgen::JsValue;
+use worker::{console_error, event, Context, Env, Request, Response};
+
+/// The KV namespace binding holding pending logins.
+const KV_BINDING: &str = "EDGE_OIDC_KV";
+/// The static assets binding, used as the origin when present and no `origin` is configured.
+const ASSETS_BINDING: &str = "ASSETS";
+
+thread_local! {
+    // Validated once per isolate: bindings do not change during an isolate's life.
+    static APP: OnceCell<Result<Rc<App>, String>> = const { OnceCell::new() };
+}
+
+struct JsClock;
+
+impl Clock for JsClock {
+    fn now(&self) -> i64 {
+        (js_sys::Date::now() / 1000.0) as i64
+    }
+}
+
+#[event(fetch)]
+async fn main(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    // Nothing below may surface as an uncaught exception: every failure becomes a response.
+    let api = !is_navigation_guess(&req);
+    match handle(req, &env).await {
+        Ok(response) => Ok(response),
+        Err(e) => {
+            console_error!("edge-oidc: internal error: {e}");
+            let reply = if api {
+                json_error(500, "internal_error", "the request could not be processed", None)
+            } else {
+                html_page(500, "Server error", "Something went wrong on our side. Please try again later.", &[], &[])
+            };
+            to_response(reply)
+        }
+    }
+}
+
+async fn handle(req: Request, env: &Env) -> worker::Result<Response> {
+    let app = match app(env) {
+        Ok(app) => app,
+        Err(message) => {
+            console_error!("edge-oidc: {message}");
+            return to_response(html_page(500, "edge-oidc is not configured correctly", &message, &[], &[]));
+        }
+    };
+    let incoming = match incoming(&req) {
+        Ok(incoming) => incoming,
+        Err(why) => return to_response(json_error(400, "invalid_request", &why, None)),
+    };
+    let http = fetch::FetchClient::new(app.config().http_timeout_ms);
+    let kv = kv::Kv::new(env, KV_BINDING);
+    let io = Io { http: &http, kv: &kv, clock: &JsClock, random: &OsRandom };
+    let handled = app.handle(&incoming, &io).await;
+    if let Some(line) = handled.log {
+        console_error!("edge-oidc: {line}");
+    }
+    match handled.outcome {
+        Outcome::Reply(reply) => to_response(reply),
+        Outcome::Forward(forward) => pass_on(req, env, &app, forward).await,
+    }
+}
+
+fn app(env: &Env) -> Result<Rc<App>, String> {
+    APP.with(|cell| cell.get_or_init(|| build_app(env)).clone())
+}
+
+fn build_app(env: &Env) -> Result<Rc<App>, String> {
+    let raw = js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(CONFIG_VAR)).unwrap_or(JsValue::UNDEFINED);
+    let json = if let Some(s) = raw.as_string() {
+        s
+    } else if raw.is_object() {
+        js_sys::JSON::stringify(&raw).ok().and_then(|s| s.as_string()).unwrap_or_default()
+    } else {
+        return Err(format!(
+            "configuration key `{CONFIG_VAR}`: is not set. Fix: add it under [vars] in wrangler.toml (see README.md)"
+        ));
+    };
+    let secret = |name: &str| -> Option<String> {
+        js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name)).ok().and_then(|v| v.as_string())
+    };
+    let _ = COOKIE_KEYS_SECRET;
+    Config::from_json(&json, &secret).map(|c| Rc::new(App::new(c))).map_err(|e| e.to_string())
+}
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+fn is_navigation_guess(req: &Request) -> bool {
+    header(req, "sec-fetch-mode").map_or_else(
+        || header(req, "accept").is_some_and(|a| a.contains("text/html")),
+        |m| m == "navigate",
+    )
+}
+
+/// Request headers larger than this are refused before any parsing.
+const MAX_COOKIE_HEADER: usize = 16 * 1024;
+
+fn incoming(req: &Request) -> Result<Incoming, String> {
+    let url = req.url().map_err(|_| "the request URL is not valid".to_owned())?;
+    let cookie = header(req, "cookie");
+    if cookie.as_ref().is_some_and(|c| c.len() > MAX_COOKIE_HEADER) {
+        return Err("the Cookie header is too large".to_owned());
+    }
+    Ok(Incoming {
+        method: req.method().to_string(),
+        url,
+        cookie,
+        accept: header(req, "accept"),
+        sec_fetch_mode: header(req, "sec-fetch-mode"),
+        x_requested_with: header(req, "x-requested-with"),
+    })
+}
+
+fn to_response(reply: Reply) -> worker::Result<Response> {
+    let headers = web_sys::Headers::new()?;
+    for (name, value) in &reply.headers {
+        headers.append(name, value)?;
+    }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(reply.status);
+    init.set_headers(&headers);
+    let body = if reply.body.is_empty() { None } else { Some(reply.body.as_str()) };
+    let response = web_sys::Response::new_with_opt_str_and_init(body, &init)?;
+    Ok(Response::from(response))
+}
+
+/// Passes an authenticated (or public) request on: to the configured origin, else to the
+/// static assets binding, else to the request's own URL (the zone's origin).
+async fn pass_on(req: Request, env: &Env, app: &App, forward: Forward) -> worker::Result<Response> {
+    let inner = req.inner();
+    let headers = web_sys::Headers::new_with_headers(&inner.headers())?;
+    for name in &forward.remove_headers {
+        headers.delete(name)?;
+    }
+    headers.delete("cookie")?;
+    if let Some(cookie) = &forward.cookie {
+        headers.set("cookie", cookie)?;
+    }
+    for (name, value) in &forward.add_headers {
+        headers.set(name, value)?;
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_method(&inner.method());
+    init.set_headers(&headers);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    if let Some(body) = inner.body() {
+        init.set_body(&body);
+    }
+    let target = match &app.config().origin {
+        Some(origin) => {
+            let mut url = req.url()?;
+            url.set_scheme(origin.scheme()).ok();
+            url.set_host(origin.host_str()).map_err(|e| worker::Error::RustError(e.to_string()))?;
+            url.set_port(origin.port()).ok();
+            url.to_string()
+        }
+        None => inner.url(),
+    };
+    let outgoing = Request::from(web_sys::Request::new_with_str_and_init(&target, &init)?);
+    let response = match (&app.config().origin, env.assets(ASSETS_BINDING)) {
+        (None, Ok(assets)) => assets.fetch_request(outgoing).await?,
+        _ => worker::Fetch::Request(outgoing).send().await?,
+    };
+    if forward.set_cookies.is_empty() {
+        return Ok(response);
+    }
+    // Responses from fetch have immutable headers: copy them into a new response.
+    let inner = web_sys::Response::from(response);
+    let headers = web_sys::Headers::new_with_headers(&inner.headers())?;
+    for cookie in &forward.set_cookies {
+        headers.append("set-cookie", cookie)?;
+    }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(inner.status());
+    init.set_status_text(&inner.status_text());
+    init.set_headers(&headers);
+    let copy = web_sys::Response::new_with_opt_readable_stream_and_init(inner.body().as_ref(), &init)?;
+    Ok(Response::from(copy))
+}

@@ -1,0 +1,10 @@
+//! edge-oidc: an OpenID Connect relying party for Cloudflare Workers.
+//!
+//! Two layers in one crate:
+//! - [`core`]: the protocol core. Pure Rust, no `worker` types; builds and tests natively.
+//! - `edge` (wasm32 only): the thin shell that converts between Workers types and the core.
+
+pub mod core;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;
