@@ -14,4 +14,10 @@ for tool in "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ESBUILD_BIN" "$(command -v wor
     exit 1
   fi
 done
+# Skip when the bundle is newer than every input (wrangler's [build] runs this on every start).
+if [ "${FORCE_BUILD:-0}" != 1 ] && [ -f build/index_bg.wasm ] && [ -f build/index.js ] \
+  && [ -z "$(find src Cargo.toml Cargo.lock -newer build/index_bg.wasm 2>/dev/null | head -1)" ]; then
+  echo "build: build/ is up to date" >&2
+  exit 0
+fi
 worker-build --release "$@"

@@ -40,7 +40,7 @@ pub enum AppError {
     #[error("this login was started in another browser or its cookie is missing; please start again")]
     StateNotBound,
     /// The provider answered the authentication request with an error (Core §3.1.2.6).
-    #[error("the provider refused the login: {error}")]
+    #[error("the provider refused the login: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     Provider {
         /// `error` code.
         error: String,

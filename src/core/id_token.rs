@@ -32,10 +32,14 @@ pub enum IdTokenError {
     #[error("the ID token is malformed: {0}")]
     Malformed(&'static str),
     /// `alg` is `none` or an HMAC algorithm, which are never accepted.
-    #[error("the ID token uses algorithm {0:?}, which is never accepted (unsigned or shared-secret)")]
+    #[error(
+        "the ID token uses algorithm {0:?}, which is never accepted (unsigned or shared-secret)"
+    )]
     ForbiddenAlg(String),
     /// `alg` is not supported or not in the configured allow-list.
-    #[error("the ID token is signed with algorithm {0:?}, which is not allowed by the configuration")]
+    #[error(
+        "the ID token is signed with algorithm {0:?}, which is not allowed by the configuration"
+    )]
     AlgNotAllowed(String),
     /// No key could be chosen; [`KeySelectError::UnknownKid`] calls for one
     /// JWKS refetch (see [`IdTokenError::needs_jwks_refresh`]).
@@ -288,7 +292,8 @@ fn parse_untrusted(token: &str) -> Result<(UntrustedToken<'_, HeaderExt>, Alg), 
     if is_hmac || name.eq_ignore_ascii_case("none") {
         return Err(IdTokenError::ForbiddenAlg(printable_alg(name)));
     }
-    let alg = Alg::from_name(name).ok_or_else(|| IdTokenError::AlgNotAllowed(printable_alg(name)))?;
+    let alg =
+        Alg::from_name(name).ok_or_else(|| IdTokenError::AlgNotAllowed(printable_alg(name)))?;
     Ok((untrusted, alg))
 }
 
@@ -297,7 +302,9 @@ fn parse_untrusted(token: &str) -> Result<(UntrustedToken<'_, HeaderExt>, Alg), 
 fn printable_alg(name: &str) -> String {
     let plausible = !name.is_empty()
         && name.len() <= 16
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_+".contains(&b));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_+".contains(&b));
     if plausible { name } else { "(unrecognised)" }.to_owned()
 }
 
@@ -308,25 +315,18 @@ fn verify_signature(
     alg: Alg,
     key: &VerifyingKey,
 ) -> Result<Claims<WireClaims>, IdTokenError> {
-    let mismatch = IdTokenError::Key(KeySelectError::NoSuitableKey(alg));
+    let mismatch = || IdTokenError::Key(KeySelectError::NoSuitableKey(alg));
     let verified: Result<Token<WireClaims, HeaderExt>, ValidationError> = match key {
         VerifyingKey::Rsa { key, .. } => {
-            let rsa = match alg {
-                Alg::RS256 => Rsa::rs256(),
-                Alg::RS384 => Rsa::rs384(),
-                Alg::RS512 => Rsa::rs512(),
-                Alg::PS256 => Rsa::ps256(),
-                Alg::PS384 => Rsa::ps384(),
-                Alg::PS512 => Rsa::ps512(),
-                Alg::ES256 | Alg::EdDSA => return Err(mismatch),
-            };
+            // jwt-compact's names are the JOSE ones; ES256 / EdDSA fail here.
+            let rsa: Rsa = alg.name().parse().map_err(|_| mismatch())?;
             rsa.validator(key).validate(token)
         }
         VerifyingKey::P256 { key, .. } if alg == Alg::ES256 => Es256.validator(key).validate(token),
         VerifyingKey::Ed25519 { key, .. } if alg == Alg::EdDSA => {
             Ed25519.validator(key).validate(token)
         }
-        VerifyingKey::P256 { .. } | VerifyingKey::Ed25519 { .. } => return Err(mismatch),
+        VerifyingKey::P256 { .. } | VerifyingKey::Ed25519 { .. } => return Err(mismatch()),
     };
     match verified {
         Ok(token) => Ok(token.into_parts().1),
@@ -344,13 +344,22 @@ fn verify_signature(
 /// Builds [`IdTokenClaims`] from verified claims, requiring `exp`, `iat` and
 /// a non-empty `sub` (OpenID Connect Core §2 makes all three REQUIRED).
 fn into_id_claims(claims: Claims<WireClaims>) -> Result<IdTokenClaims, IdTokenError> {
-    let exp = claims.expiration.ok_or(IdTokenError::MissingExp)?.timestamp();
-    let iat = claims.issued_at.ok_or(IdTokenError::MissingIat)?.timestamp();
+    let exp = claims
+        .expiration
+        .ok_or(IdTokenError::MissingExp)?
+        .timestamp();
+    let iat = claims
+        .issued_at
+        .ok_or(IdTokenError::MissingIat)?
+        .timestamp();
     let nbf = claims.not_before.map(|t| t.timestamp());
     let w = claims.custom;
     Ok(IdTokenClaims {
         iss: w.iss.ok_or(IdTokenError::WrongIssuer)?,
-        sub: w.sub.filter(|s| !s.is_empty()).ok_or(IdTokenError::MissingSub)?,
+        sub: w
+            .sub
+            .filter(|s| !s.is_empty())
+            .ok_or(IdTokenError::MissingSub)?,
         aud: w.aud.ok_or(IdTokenError::WrongAudience)?,
         exp,
         iat,
@@ -372,7 +381,10 @@ fn into_id_claims(claims: Claims<WireClaims>) -> Result<IdTokenClaims, IdTokenEr
 }
 
 /// §3.1.3.7 steps 2-5.
-fn check_issuer_and_audience(c: &IdTokenClaims, p: &ValidationParams<'_>) -> Result<(), IdTokenError> {
+fn check_issuer_and_audience(
+    c: &IdTokenClaims,
+    p: &ValidationParams<'_>,
+) -> Result<(), IdTokenError> {
     // Step 2: "The Issuer Identifier for the OpenID Provider ... MUST exactly
     // match the value of the iss (issuer) Claim." No normalisation: a
     // trailing slash is a different issuer (mix-up defence).

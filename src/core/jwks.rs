@@ -33,7 +33,6 @@ const MIN_RSA_BITS: usize = 2048;
 ///
 /// Variant names are the JOSE registry names (RFC 7518 §3.1), which is also
 /// how they (de)serialize.
-#[allow(clippy::upper_case_acronyms)] // spelled as in the JOSE registry
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Alg {
     /// RSASSA-PKCS1-v1_5 with SHA-256.
@@ -122,7 +121,9 @@ pub enum KeySelectError {
     NoSuitableKey(Alg),
     /// The token has no `kid` and several keys fit its algorithm, or several
     /// keys share its `kid`; picking one would be a guess.
-    #[error("the provider's JWKS has several keys usable with {0} and the token does not say which")]
+    #[error(
+        "the provider's JWKS has several keys usable with {0} and the token does not say which"
+    )]
     AmbiguousKey(Alg),
 }
 
@@ -297,7 +298,7 @@ fn parse_key(jwk: Map<String, Value>) -> Option<VerifyingKey> {
     };
     // Unknown kty values (and shapes jwt-compact cannot read) fail here.
     let parsed: JsonWebKey<'static> = serde_json::from_value(Value::Object(jwk)).ok()?;
-    match &parsed {
+    let key = match &parsed {
         JsonWebKey::Rsa { modulus, .. } if modulus_bits(modulus) >= MIN_RSA_BITS => {
             let key = RsaPublicKey::try_from(&parsed).ok()?;
             Some(VerifyingKey::Rsa { kid, alg, key })
@@ -313,7 +314,10 @@ fn parse_key(jwk: Map<String, Value>) -> Option<VerifyingKey> {
         }
         // Weak RSA keys and symmetric ("oct") keys: never used.
         _ => None,
-    }
+    }?;
+    // A key whose stated alg does not fit its type (an Ed25519 key "for"
+    // ES256) could never verify anything.
+    key.alg().is_none_or(|a| key.supports(a)).then_some(key)
 }
 
 /// Bit length of a big-endian unsigned integer (leading zero bytes allowed).
@@ -322,5 +326,191 @@ fn modulus_bits(n: &[u8]) -> usize {
     match significant.next() {
         None => 0,
         Some(&first) => 8 * significant.count() + (8 - first.leading_zeros() as usize),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+    use super::*;
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use serde_json::json;
+
+    fn b64(bytes: &[u8]) -> String {
+        Base64UrlUnpadded::encode_string(bytes)
+    }
+
+    fn with(mut jwk: Value, extra: Value) -> Value {
+        jwk.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        jwk
+    }
+
+    /// RSA public JWK whose modulus is `len` bytes of 0xC5 (top bit set, so
+    /// `8 * len` bits). Not a product of primes, but parsing does not care.
+    fn rsa(len: usize, extra: Value) -> Value {
+        with(
+            json!({"kty": "RSA", "n": b64(&vec![0xC5; len]), "e": "AQAB"}),
+            extra,
+        )
+    }
+
+    fn ec(extra: Value) -> Value {
+        let sk = <Es256 as Algorithm>::SigningKey::from_slice(&[1; 32]).unwrap();
+        with(
+            serde_json::to_value(JsonWebKey::from(sk.verifying_key())).unwrap(),
+            extra,
+        )
+    }
+
+    fn ed(extra: Value) -> Value {
+        let vk = <Ed25519 as Algorithm>::SigningKey::from_bytes(&[2; 32]).verifying_key();
+        with(serde_json::to_value(JsonWebKey::from(&vk)).unwrap(), extra)
+    }
+
+    fn parse(keys: Vec<Value>) -> Jwks {
+        Jwks::parse(json!({ "keys": keys }).to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn alg_names_round_trip_and_exclude_none_and_hmac() {
+        assert_eq!(Alg::DEFAULT_ALLOWED.len(), 8);
+        for &alg in Alg::DEFAULT_ALLOWED {
+            assert_eq!(Alg::from_name(alg.name()), Some(alg));
+            let json = serde_json::to_string(&alg).unwrap();
+            assert_eq!(json, format!("\"{alg}\""));
+            assert_eq!(serde_json::from_str::<Alg>(&json).unwrap(), alg);
+        }
+        for name in ["none", "HS256", "HS512", "rs256", "ES384", "Ed25519", ""] {
+            assert_eq!(Alg::from_name(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn bad_documents_are_errors_but_an_empty_set_is_not() {
+        assert_eq!(Jwks::parse(b"<html>").unwrap_err(), JwksError::NotJson);
+        assert_eq!(Jwks::parse(b"").unwrap_err(), JwksError::NotJson);
+        for doc in [
+            &b"[]"[..],
+            b"{}",
+            b"null",
+            br#"{"keys":{}}"#,
+            br#"{"Keys":[]}"#,
+        ] {
+            assert_eq!(Jwks::parse(doc).unwrap_err(), JwksError::NoKeysArray);
+        }
+        let huge = vec![b' '; MAX_JWKS_BYTES + 1];
+        assert_eq!(Jwks::parse(&huge).unwrap_err(), JwksError::TooLarge);
+        assert!(Jwks::parse(br#"{"keys":[]}"#).unwrap().is_empty());
+        assert!(Jwks::parse(br#"{"keys":[1,"x",null,[],{}]}"#)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn unusable_keys_are_skipped() {
+        let jwks = parse(vec![
+            rsa(255, json!({"kid": "weak"})),
+            rsa(256, json!({"kid": "enc", "use": "enc"})),
+            rsa(256, json!({"kid": "use-not-string", "use": 1})),
+            rsa(256, json!({"kid": "sign-only", "key_ops": ["sign"]})),
+            rsa(256, json!({"kid": "ops-not-array", "key_ops": "verify"})),
+            rsa(256, json!({"kid": 7})),
+            rsa(256, json!({"kid": "oaep", "alg": "RSA-OAEP"})),
+            rsa(256, json!({"kid": "huge", "n": b64(&[0xC5; 1024])})),
+            json!({"kty": "RSA", "kid": "no-n", "e": "AQAB"}),
+            json!({"kty": "oct", "kid": "hmac", "k": "c2VjcmV0", "alg": "HS256"}),
+            json!({"kty": "EC", "crv": "P-384", "kid": "p384", "x": b64(&[1; 48]), "y": b64(&[1; 48])}),
+            json!({"kty": "EC", "crv": "P-256", "kid": "off-curve", "x": b64(&[1; 32]), "y": b64(&[1; 32])}),
+            json!({"kty": "OKP", "crv": "X25519", "kid": "x25519", "x": b64(&[1; 32])}),
+            json!({"kty": "OKP", "crv": "Ed25519", "kid": "bad-b64", "x": "!!"}),
+            ed(json!({"kid": "ed-es256", "alg": "ES256"})),
+            // Kept: the ones below.
+            rsa(
+                256,
+                json!({"kid": "rsa", "use": "sig", "key_ops": ["verify"]}),
+            ),
+            with(
+                rsa(256, json!({"kid": "rsa-zero-pad"})),
+                json!({"n": b64(&[[0].as_slice(), &[0xC5; 256]].concat())}),
+            ),
+            ec(json!({"kid": "ec"})),
+            ed(json!({"kid": "ed"})),
+        ]);
+        let kids: Vec<_> = jwks.keys().iter().map(VerifyingKey::kid).collect();
+        assert_eq!(
+            kids,
+            [Some("rsa"), Some("rsa-zero-pad"), Some("ec"), Some("ed")]
+        );
+    }
+
+    #[test]
+    fn select_by_kid() {
+        let jwks = parse(vec![
+            rsa(256, json!({"kid": "a", "alg": "RS256"})),
+            ec(json!({"kid": "b"})),
+            rsa(256, json!({"kid": "dup"})),
+            rsa(384, json!({"kid": "dup"})),
+        ]);
+        assert_eq!(jwks.select(Some("a"), Alg::RS256).unwrap().kid(), Some("a"));
+        assert_eq!(jwks.select(Some("b"), Alg::ES256).unwrap().kid(), Some("b"));
+        assert_eq!(
+            jwks.select(Some("zzz"), Alg::RS256).unwrap_err(),
+            KeySelectError::UnknownKid
+        );
+        // Known kid, wrong type or a different stated alg: not a refetch case.
+        let no_fit = |alg| Err(KeySelectError::NoSuitableKey(alg));
+        assert_eq!(
+            jwks.select(Some("b"), Alg::RS256).map(|_| ()),
+            no_fit(Alg::RS256)
+        );
+        assert_eq!(
+            jwks.select(Some("a"), Alg::PS256).map(|_| ()),
+            no_fit(Alg::PS256)
+        );
+        assert_eq!(
+            jwks.select(Some("a"), Alg::EdDSA).map(|_| ()),
+            no_fit(Alg::EdDSA)
+        );
+        let ambiguous = jwks.select(Some("dup"), Alg::RS256).map(|_| ());
+        assert_eq!(ambiguous, Err(KeySelectError::AmbiguousKey(Alg::RS256)));
+    }
+
+    #[test]
+    fn select_without_kid() {
+        let jwks = parse(vec![
+            rsa(256, json!({"alg": "RS256"})),
+            ec(json!({})),
+            ed(json!({})),
+        ]);
+        assert!(matches!(
+            jwks.select(None, Alg::RS256),
+            Ok(VerifyingKey::Rsa { .. })
+        ));
+        assert!(matches!(
+            jwks.select(None, Alg::ES256),
+            Ok(VerifyingKey::P256 { .. })
+        ));
+        assert!(matches!(
+            jwks.select(None, Alg::EdDSA),
+            Ok(VerifyingKey::Ed25519 { .. })
+        ));
+        let none = jwks.select(None, Alg::PS512).map(|_| ());
+        assert_eq!(none, Err(KeySelectError::NoSuitableKey(Alg::PS512)));
+        let two = parse(vec![ec(json!({"kid": "1"})), ec(json!({"kid": "2"}))]);
+        let ambiguous = two.select(None, Alg::ES256).map(|_| ());
+        assert_eq!(ambiguous, Err(KeySelectError::AmbiguousKey(Alg::ES256)));
+        assert!(Jwks::default().select(None, Alg::RS256).is_err());
+    }
+
+    #[test]
+    fn modulus_bits_counts_significant_bits() {
+        assert_eq!(modulus_bits(&[]), 0);
+        assert_eq!(modulus_bits(&[0, 0]), 0);
+        assert_eq!(modulus_bits(&[1]), 1);
+        assert_eq!(modulus_bits(&[0, 0x80, 0]), 16);
+        assert_eq!(modulus_bits(&[0x7F; 256]), 2047);
     }
 }

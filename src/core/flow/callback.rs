@@ -99,13 +99,15 @@ impl App {
         let binding = jar.get(&self.login_cookie).ok_or(AppError::StateNotBound)?;
         let key = state_key(state);
         let value = io.kv.get(&key).await?.ok_or(AppError::UnknownState)?;
-        // Deleted before use: a replayed state finds nothing (KV is eventually consistent
-        // across locations; the code itself is single-use at the provider too).
-        io.kv.delete(&key).await?;
         let pending: PendingLogin = serde_json::from_str(&value).map_err(|_| AppError::UnknownState)?;
+        // Checked before the state is used up, so a forged callback from another browser
+        // cannot burn the real login.
         if !ct_eq(pending.binding.expose(), binding) {
             return Err(AppError::StateNotBound);
         }
+        // Deleted before use: a replayed state finds nothing (KV is eventually consistent
+        // across locations; the code itself is single-use at the provider too).
+        io.kv.delete(&key).await?;
         if io.clock.now() - pending.created_at > self.config.login_timeout_secs as i64 {
             return Err(AppError::UnknownState);
         }

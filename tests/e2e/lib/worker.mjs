@@ -1,0 +1,97 @@
+// Runs the built edge-oidc bundle (build/index.js + build/index_bg.wasm) in workerd via miniflare.
+import { Miniflare, Log, LogLevel } from 'miniflare';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import http from 'node:http';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const BUILD = path.join(ROOT, 'build');
+
+export function cookieKey() {
+  return randomBytes(32).toString('base64url');
+}
+
+/**
+ * Starts the worker.
+ * @param {object} opts
+ * @param {object} opts.config   EDGE_OIDC_CONFIG object
+ * @param {object} [opts.secrets] secret bindings (COOKIE_KEYS is added when absent)
+ * @param {string} [opts.assets] directory served through the ASSETS binding
+ * @param {number} [opts.port]   listen on 127.0.0.1:port (0 = any) for a real browser
+ * @param {boolean} [opts.withKv=true]
+ * @param {string} [opts.kvPersist] directory to persist KV across restarts
+ */
+export async function startWorker({ config, secrets = {}, assets, port, withKv = true, kvPersist, logs = false } = {}) {
+  if (!existsSync(path.join(BUILD, 'index_bg.wasm'))) {
+    throw new Error('build/index_bg.wasm is missing: run scripts/build.sh first');
+  }
+  const bindings = { EDGE_OIDC_CONFIG: config, COOKIE_KEYS: cookieKey(), ...secrets };
+  const options = {
+    modules: [
+      { type: 'ESModule', path: path.join(BUILD, 'index.js') },
+      { type: 'CompiledWasm', path: path.join(BUILD, 'index_bg.wasm') },
+    ],
+    modulesRoot: BUILD,
+    compatibilityDate: '2026-04-01',
+    bindings,
+    log: new Log(logs ? LogLevel.DEBUG : LogLevel.NONE),
+    cf: false,
+  };
+  if (withKv) options.kvNamespaces = ['EDGE_OIDC_KV'];
+  if (kvPersist) options.kvPersist = kvPersist;
+  if (assets) {
+    options.assets = {
+      directory: assets,
+      binding: 'ASSETS',
+      routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true },
+    };
+  }
+  // Always on a real loopback port: requests go in over plain HTTP, so the worker sees exactly
+  // the headers a browser sends (fetch() would force `Sec-Fetch-Mode: cors`).
+  options.host = '127.0.0.1';
+  options.port = port ?? 0;
+  const mf = new Miniflare(options);
+  const url = await mf.ready;
+  return {
+    mf,
+    url: url.toString().replace(/\/$/, ''),
+    fetch: httpFetch(url),
+    dispatch: (input, init) => httpFetch(url)(input, init),
+    kv: () => mf.getKVNamespace('EDGE_OIDC_KV'),
+    stop: () => mf.dispose(),
+  };
+}
+
+/**
+ * A fetch-like function that sends `input` (any absolute URL: its host becomes the Host header)
+ * to the worker listening at `listenUrl`, over node:http, without redirects, headers untouched.
+ */
+export function httpFetch(listenUrl) {
+  const target = new URL(listenUrl);
+  return (input, init = {}) => new Promise((resolve, reject) => {
+    const url = new URL(input);
+    const headers = { ...(init.headers instanceof Headers ? Object.fromEntries(init.headers) : init.headers ?? {}) };
+    headers.host = url.host;
+    const body = init.body ?? null;
+    if (body !== null) headers['content-length'] = Buffer.byteLength(body);
+    const req = http.request({
+      host: target.hostname, port: target.port, method: init.method ?? 'GET', path: url.pathname + url.search, headers,
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const h = new Headers();
+        for (let i = 0; i < res.rawHeaders.length; i += 2) h.append(res.rawHeaders[i], res.rawHeaders[i + 1]);
+        const status = res.statusCode;
+        const nullBody = [101, 204, 205, 304].includes(status);
+        resolve(new Response(nullBody ? null : Buffer.concat(chunks), { status, headers: h }));
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (body !== null) req.write(body);
+    req.end();
+  });
+}
