@@ -136,7 +136,10 @@ mod tests {
         assert_eq!(get("scope"), Some("openid email"));
         assert_eq!(get("state"), Some("s1"));
         assert_eq!(get("nonce"), Some("n1"));
-        assert_eq!(get("code_challenge"), Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+        assert_eq!(
+            get("code_challenge"),
+            Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+        );
         assert_eq!(get("code_challenge_method"), Some("S256"));
         assert_eq!(get("prompt"), Some("login"));
         assert_eq!(get("login_hint"), Some("bob"));

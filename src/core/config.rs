@@ -25,14 +25,22 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "configuration key `{}`: {}. Fix: {}", self.key, self.problem, self.fix)
+        write!(
+            f,
+            "configuration key `{}`: {}. Fix: {}",
+            self.key, self.problem, self.fix
+        )
     }
 }
 
 impl std::error::Error for ConfigError {}
 
 fn err(key: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> ConfigError {
-    ConfigError { key: key.into(), problem: problem.into(), fix: fix.into() }
+    ConfigError {
+        key: key.into(),
+        problem: problem.into(),
+        fix: fix.into(),
+    }
 }
 
 /// The name of the var holding the JSON configuration.
@@ -111,7 +119,11 @@ struct RawSession {
 
 impl Default for RawSession {
     fn default() -> Self {
-        RawSession { lifetime_secs: default_lifetime(), permanent: true, cookie_name: default_cookie_name() }
+        RawSession {
+            lifetime_secs: default_lifetime(),
+            permanent: true,
+            cookie_name: default_cookie_name(),
+        }
     }
 }
 
@@ -139,20 +151,48 @@ impl Default for RawIdentityHeaders {
     }
 }
 
-fn default_redirect_path() -> String { "/redirect_uri".into() }
-fn default_logout_path() -> String { "/logout".into() }
-fn default_login_path() -> String { "/login".into() }
-fn default_logged_out_path() -> String { "/logged-out".into() }
-fn default_scope() -> String { "openid email profile".into() }
-fn default_cookie_name() -> String { "edge_oidc".into() }
-fn default_subject_header() -> String { "X-Auth-Subject".into() }
-fn default_email_header() -> String { "X-Auth-Email".into() }
-fn default_name_header() -> String { "X-Auth-Name".into() }
-fn default_lifetime() -> u64 { 8 * 3600 }
-fn default_timeout() -> u64 { 5000 }
-fn default_state_ttl() -> u64 { 600 }
-fn default_leeway() -> i64 { 60 }
-fn yes() -> bool { true }
+fn default_redirect_path() -> String {
+    "/redirect_uri".into()
+}
+fn default_logout_path() -> String {
+    "/logout".into()
+}
+fn default_login_path() -> String {
+    "/login".into()
+}
+fn default_logged_out_path() -> String {
+    "/logged-out".into()
+}
+fn default_scope() -> String {
+    "openid email profile".into()
+}
+fn default_cookie_name() -> String {
+    "edge_oidc".into()
+}
+fn default_subject_header() -> String {
+    "X-Auth-Subject".into()
+}
+fn default_email_header() -> String {
+    "X-Auth-Email".into()
+}
+fn default_name_header() -> String {
+    "X-Auth-Name".into()
+}
+fn default_lifetime() -> u64 {
+    8 * 3600
+}
+fn default_timeout() -> u64 {
+    5000
+}
+fn default_state_ttl() -> u64 {
+    600
+}
+fn default_leeway() -> i64 {
+    60
+}
+fn yes() -> bool {
+    true
+}
 
 /// How the client authenticates at the token endpoint (OpenID Connect Core §9).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,10 +266,15 @@ pub struct IdentityHeaders {
 impl IdentityHeaders {
     /// All configured header names (lower-case), to strip client-sent copies.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        [Some(&self.subject), Some(&self.email), Some(&self.name), self.provider.as_ref()]
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
+        [
+            Some(&self.subject),
+            Some(&self.email),
+            Some(&self.name),
+            self.provider.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
     }
 }
 
@@ -275,7 +320,11 @@ impl Config {
     /// (`wrangler secret put NAME`, or `.dev.vars` locally).
     pub fn from_json(json: &str, secret: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
-            err(CONFIG_VAR, format!("is not valid configuration JSON ({e})"), "compare it with the configuration reference in README.md")
+            err(
+                CONFIG_VAR,
+                format!("is not valid configuration JSON ({e})"),
+                "compare it with the configuration reference in README.md",
+            )
         })?;
         Self::validate(raw, secret)
     }
@@ -301,7 +350,9 @@ impl Config {
         for (i, p) in raw.public_paths.iter().enumerate() {
             check_path(&format!("public_paths[{i}]"), p)?;
         }
-        let post_logout_redirect_uri = raw.post_logout_redirect_uri.unwrap_or_else(|| raw.logged_out_path.clone());
+        let post_logout_redirect_uri = raw
+            .post_logout_redirect_uri
+            .unwrap_or_else(|| raw.logged_out_path.clone());
         check_post_logout(&post_logout_redirect_uri)?;
         let session = validate_session(raw.session)?;
         let identity_headers = validate_identity_headers(raw.identity_headers)?;
@@ -310,7 +361,11 @@ impl Config {
             return Err(err("http_timeout_ms", "must be between 100 and 60000", "use e.g. 5000"));
         }
         if !(60..=3600).contains(&raw.login_timeout_secs) {
-            return Err(err("login_timeout_secs", "must be between 60 (the KV minimum TTL) and 3600", "use e.g. 600"));
+            return Err(err(
+                "login_timeout_secs",
+                "must be between 60 (the KV minimum TTL) and 3600",
+                "use e.g. 600",
+            ));
         }
         if !(0..=600).contains(&raw.clock_leeway_secs) {
             return Err(err("clock_leeway_secs", "must be between 0 and 600", "use e.g. 60"));
@@ -333,7 +388,11 @@ impl Config {
             post_logout_redirect_uri,
             session,
             public_paths: raw.public_paths,
-            allowed_emails: raw.allowed_emails.iter().map(|e| e.trim().to_ascii_lowercase()).collect(),
+            allowed_emails: raw
+                .allowed_emails
+                .iter()
+                .map(|e| e.trim().to_ascii_lowercase())
+                .collect(),
             allowed_email_domains: raw
                 .allowed_email_domains
                 .iter()
@@ -356,13 +415,23 @@ impl Config {
     /// Whether `path` is served without login.
     pub fn is_public(&self, path: &str) -> bool {
         path == self.logged_out_path
-            || self.public_paths.iter().any(|p| if p.ends_with('/') { path.starts_with(p.as_str()) } else { path == p })
+            || self.public_paths.iter().any(|p| {
+                if p.ends_with('/') {
+                    path.starts_with(p.as_str())
+                } else {
+                    path == p
+                }
+            })
     }
 }
 
 fn check_path(key: &str, path: &str) -> Result<(), ConfigError> {
     if !path.starts_with('/') || path.starts_with("//") || path.contains(['?', '#', '\\']) {
-        return Err(err(key, format!("`{path}` is not an absolute path"), "use a path such as `/redirect_uri`"));
+        return Err(err(
+            key,
+            format!("`{path}` is not an absolute path"),
+            "use a path such as `/redirect_uri`",
+        ));
     }
     Ok(())
 }
@@ -374,7 +443,11 @@ fn check_post_logout(value: &str) -> Result<(), ConfigError> {
     }
     match Url::parse(value) {
         Ok(u) if matches!(u.scheme(), "https" | "http") => Ok(()),
-        _ => Err(err(KEY, format!("`{value}` is neither a path nor an http(s) URL"), "use a path such as `/logged-out`")),
+        _ => Err(err(
+            KEY,
+            format!("`{value}` is neither a path nor an http(s) URL"),
+            "use a path such as `/logged-out`",
+        )),
     }
 }
 
@@ -384,13 +457,33 @@ fn validate_provider(
     secret: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ProviderConfig, ConfigError> {
     let key = |k: &str| format!("providers.{name}.{k}");
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(err(format!("providers.{name}"), "provider names may only hold letters, digits, `-` and `_`", "rename it"));
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(err(
+            format!("providers.{name}"),
+            "provider names may only hold letters, digits, `-` and `_`",
+            "rename it",
+        ));
     }
-    let issuer_url = Url::parse(&p.issuer)
-        .map_err(|e| err(key("issuer"), format!("is not a URL ({e})"), "use the provider's issuer, e.g. https://accounts.example.com"))?;
-    if !matches!(issuer_url.scheme(), "https" | "http") || issuer_url.query().is_some() || issuer_url.fragment().is_some() {
-        return Err(err(key("issuer"), "must be an https URL without query or fragment", "use the provider's issuer identifier"));
+    let issuer_url = Url::parse(&p.issuer).map_err(|e| {
+        err(
+            key("issuer"),
+            format!("is not a URL ({e})"),
+            "use the provider's issuer, e.g. https://accounts.example.com",
+        )
+    })?;
+    if !matches!(issuer_url.scheme(), "https" | "http")
+        || issuer_url.query().is_some()
+        || issuer_url.fragment().is_some()
+    {
+        return Err(err(
+            key("issuer"),
+            "must be an https URL without query or fragment",
+            "use the provider's issuer identifier",
+        ));
     }
     let client_auth = client_auth(&name, &p, secret)?;
     let metadata = match p.metadata {
@@ -398,33 +491,72 @@ fn validate_provider(
         Some(value) => {
             let mut value = value;
             if let Some(obj) = value.as_object_mut() {
-                obj.entry("issuer").or_insert_with(|| serde_json::Value::String(p.issuer.clone()));
+                obj.entry("issuer")
+                    .or_insert_with(|| serde_json::Value::String(p.issuer.clone()));
             }
-            let meta = ProviderMetadata::from_value(value, &p.issuer)
-                .map_err(|e| err(key("metadata"), e.to_string(), "give issuer, authorization_endpoint, token_endpoint and jwks_uri"))?;
+            let meta = ProviderMetadata::from_value(value, &p.issuer).map_err(|e| {
+                err(
+                    key("metadata"),
+                    e.to_string(),
+                    "give issuer, authorization_endpoint, token_endpoint and jwks_uri",
+                )
+            })?;
             MetadataSource::Static(Box::new(meta))
         }
     };
     if p.client_id.is_empty() {
-        return Err(err(key("client_id"), "is empty", "set the client id registered at the provider"));
+        return Err(err(
+            key("client_id"),
+            "is empty",
+            "set the client id registered at the provider",
+        ));
     }
     if !p.scope.split(' ').any(|s| s == "openid") {
-        return Err(err(key("scope"), "does not contain `openid`", "add `openid` to the scope"));
+        return Err(err(
+            key("scope"),
+            "does not contain `openid`",
+            "add `openid` to the scope",
+        ));
     }
-    for reserved in ["response_type", "client_id", "redirect_uri", "state", "nonce", "code_challenge", "code_challenge_method", "scope"] {
+    for reserved in [
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "scope",
+    ] {
         if p.auth_params.contains_key(reserved) {
-            return Err(err(key("auth_params"), format!("sets `{reserved}`, which edge-oidc controls"), format!("remove `{reserved}`")));
+            return Err(err(
+                key("auth_params"),
+                format!("sets `{reserved}`, which edge-oidc controls"),
+                format!("remove `{reserved}`"),
+            ));
         }
     }
     let allowed_algs = match p.id_token_signing_algs {
         None => Alg::DEFAULT_ALLOWED.to_vec(),
         Some(names) => names
             .iter()
-            .map(|n| Alg::from_name(n).ok_or_else(|| err(key("id_token_signing_algs"), format!("`{n}` is not supported"), "use RS256, RS384, RS512, PS256, PS384, PS512, ES256 or EdDSA")))
+            .map(|n| {
+                Alg::from_name(n).ok_or_else(|| {
+                    err(
+                        key("id_token_signing_algs"),
+                        format!("`{n}` is not supported"),
+                        "use RS256, RS384, RS512, PS256, PS384, PS512, ES256 or EdDSA",
+                    )
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?,
     };
     if allowed_algs.is_empty() {
-        return Err(err(key("id_token_signing_algs"), "is empty", "list at least one algorithm, e.g. [\"RS256\"]"));
+        return Err(err(
+            key("id_token_signing_algs"),
+            "is empty",
+            "list at least one algorithm, e.g. [\"RS256\"]",
+        ));
     }
     Ok(ProviderConfig {
         display_name: p.display_name.unwrap_or_else(|| name.clone()),
@@ -440,9 +572,16 @@ fn validate_provider(
     })
 }
 
-fn client_auth(name: &str, p: &RawProvider, secret: &dyn Fn(&str) -> Option<String>) -> Result<ClientAuth, ConfigError> {
+fn client_auth(
+    name: &str,
+    p: &RawProvider,
+    secret: &dyn Fn(&str) -> Option<String>,
+) -> Result<ClientAuth, ConfigError> {
     let method = p.token_endpoint_auth_method.as_deref().unwrap_or("client_secret_basic");
-    let binding = p.client_secret_binding.clone().unwrap_or_else(|| "CLIENT_SECRET".to_owned());
+    let binding = p
+        .client_secret_binding
+        .clone()
+        .unwrap_or_else(|| "CLIENT_SECRET".to_owned());
     let read_secret = || {
         secret(&binding).filter(|s| !s.is_empty()).map(Secret::new).ok_or_else(|| {
             err(
@@ -466,21 +605,49 @@ fn client_auth(name: &str, p: &RawProvider, secret: &dyn Fn(&str) -> Option<Stri
 
 fn validate_session(s: RawSession) -> Result<SessionConfig, ConfigError> {
     if !(60..=400 * 86400).contains(&s.lifetime_secs) {
-        return Err(err("session.lifetime_secs", "must be between 60 and 34560000 (400 days)", "use e.g. 28800 (8 hours)"));
+        return Err(err(
+            "session.lifetime_secs",
+            "must be between 60 and 34560000 (400 days)",
+            "use e.g. 28800 (8 hours)",
+        ));
     }
-    if s.cookie_name.is_empty() || !s.cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-        return Err(err("session.cookie_name", "may only hold letters, digits, `_` and `-`", "use e.g. edge_oidc"));
+    if s.cookie_name.is_empty()
+        || !s
+            .cookie_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(err(
+            "session.cookie_name",
+            "may only hold letters, digits, `_` and `-`",
+            "use e.g. edge_oidc",
+        ));
     }
-    Ok(SessionConfig { lifetime_secs: s.lifetime_secs, permanent: s.permanent, cookie_name: s.cookie_name })
+    Ok(SessionConfig {
+        lifetime_secs: s.lifetime_secs,
+        permanent: s.permanent,
+        cookie_name: s.cookie_name,
+    })
 }
 
 fn validate_identity_headers(h: RawIdentityHeaders) -> Result<IdentityHeaders, ConfigError> {
     let check = |key: &str, v: &str| {
         if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(err(format!("identity_headers.{key}"), format!("`{v}` is not a valid header name"), "use e.g. X-Auth-Email"));
+            return Err(err(
+                format!("identity_headers.{key}"),
+                format!("`{v}` is not a valid header name"),
+                "use e.g. X-Auth-Email",
+            ));
         }
-        if matches!(v.to_ascii_lowercase().as_str(), "cookie" | "host" | "authorization" | "content-length" | "transfer-encoding") {
-            return Err(err(format!("identity_headers.{key}"), format!("`{v}` is a reserved header"), "use an X-… name"));
+        if matches!(
+            v.to_ascii_lowercase().as_str(),
+            "cookie" | "host" | "authorization" | "content-length" | "transfer-encoding"
+        ) {
+            return Err(err(
+                format!("identity_headers.{key}"),
+                format!("`{v}` is a reserved header"),
+                "use an X-… name",
+            ));
         }
         Ok(v.to_ascii_lowercase())
     };
@@ -494,7 +661,18 @@ fn validate_identity_headers(h: RawIdentityHeaders) -> Result<IdentityHeaders, C
 
 fn validate_origin(o: &str) -> Result<Url, ConfigError> {
     match Url::parse(o) {
-        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() && u.path() == "/" && u.query().is_none() => Ok(u),
-        _ => Err(err("origin", format!("`{o}` is not an origin URL"), "use scheme and host only, e.g. https://origin.example.com")),
+        Ok(u)
+            if matches!(u.scheme(), "https" | "http")
+                && u.host().is_some()
+                && u.path() == "/"
+                && u.query().is_none() =>
+        {
+            Ok(u)
+        }
+        _ => Err(err(
+            "origin",
+            format!("`{o}` is not an origin URL"),
+            "use scheme and host only, e.g. https://origin.example.com",
+        )),
     }
 }

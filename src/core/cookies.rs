@@ -32,10 +32,7 @@ pub struct CookieJar<'a> {
 impl fmt::Debug for CookieJar<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CookieJar")
-            .field(
-                "names",
-                &self.pairs.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
-            )
+            .field("names", &self.pairs.iter().map(|(n, _)| *n).collect::<Vec<_>>())
             .field("values", &format_args!("[redacted]"))
             .finish()
     }
@@ -285,9 +282,7 @@ mod tests {
         let alphabet = ['a', '=', ';', ' ', '"', '\t', 'é', '✓', '\0', ','];
         for _ in 0..2000 {
             let len = rng.gen_range(0..40);
-            let s: String = (0..len)
-                .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
-                .collect();
+            let s: String = (0..len).map(|_| alphabet[rng.gen_range(0..alphabet.len())]).collect();
             let jar = CookieJar::parse(Some(&s));
             let _ = jar.get("a");
             let _ = jar.header_without(|n| n == "a");
@@ -311,10 +306,7 @@ mod tests {
         let jar = CookieJar::parse(Some("sess=b;  sess=c ;"));
         assert_eq!(jar.header_without(|n| n == "sess"), None);
         assert_eq!(CookieJar::parse(None).header_without(|_| false), None);
-        assert_eq!(
-            CookieJar::parse(Some(" ; ")).header_without(|_| false),
-            None
-        );
+        assert_eq!(CookieJar::parse(Some(" ; ")).header_without(|_| false), None);
     }
 
     #[test]
@@ -348,15 +340,9 @@ mod tests {
         let mut a = attrs(true, None);
         a.http_only = false;
         a.same_site = SameSite::Strict;
-        assert_eq!(
-            set_cookie("s", "v", &a),
-            "s=v; Path=/; Secure; SameSite=Strict"
-        );
+        assert_eq!(set_cookie("s", "v", &a), "s=v; Path=/; Secure; SameSite=Strict");
         a.same_site = SameSite::None;
-        assert_eq!(
-            set_cookie("s", "v", &a),
-            "s=v; Path=/; Secure; SameSite=None"
-        );
+        assert_eq!(set_cookie("s", "v", &a), "s=v; Path=/; Secure; SameSite=None");
     }
 
     #[test]

@@ -71,7 +71,10 @@ impl ProviderMetadata {
         let meta: ProviderMetadata =
             serde_json::from_value(value).map_err(|e| DiscoveryError::Malformed(e.to_string()))?;
         if meta.issuer != expected_issuer {
-            return Err(DiscoveryError::IssuerMismatch { expected: expected_issuer.to_owned(), found: meta.issuer });
+            return Err(DiscoveryError::IssuerMismatch {
+                expected: expected_issuer.to_owned(),
+                found: meta.issuer,
+            });
         }
         let endpoints = [
             ("authorization_endpoint", Some(&meta.authorization_endpoint)),
@@ -118,15 +121,30 @@ mod tests {
 
     #[test]
     fn bad_documents() {
-        assert!(matches!(ProviderMetadata::from_json(b"<html>", "x"), Err(DiscoveryError::Malformed(_))));
-        assert!(matches!(ProviderMetadata::from_json(b"{\"issuer\":\"x\"}", "x"), Err(DiscoveryError::Malformed(_))));
+        assert!(matches!(
+            ProviderMetadata::from_json(b"<html>", "x"),
+            Err(DiscoveryError::Malformed(_))
+        ));
+        assert!(matches!(
+            ProviderMetadata::from_json(b"{\"issuer\":\"x\"}", "x"),
+            Err(DiscoveryError::Malformed(_))
+        ));
         let doc = DOC.replace("https://op.example/jwks", "javascript:alert(1)");
-        assert_eq!(ProviderMetadata::from_json(doc.as_bytes(), "https://op.example"), Err(DiscoveryError::BadEndpoint("jwks_uri")));
+        assert_eq!(
+            ProviderMetadata::from_json(doc.as_bytes(), "https://op.example"),
+            Err(DiscoveryError::BadEndpoint("jwks_uri"))
+        );
     }
 
     #[test]
     fn discovery_url_strips_slash() {
-        assert_eq!(discovery_url("https://op.example/"), "https://op.example/.well-known/openid-configuration");
-        assert_eq!(discovery_url("https://op.example/t1"), "https://op.example/t1/.well-known/openid-configuration");
+        assert_eq!(
+            discovery_url("https://op.example/"),
+            "https://op.example/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            discovery_url("https://op.example/t1"),
+            "https://op.example/t1/.well-known/openid-configuration"
+        );
     }
 }

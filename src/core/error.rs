@@ -91,9 +91,12 @@ impl AppError {
             | AppError::IssuerMismatch
             | AppError::ReturnUrl(_)
             | AppError::Forbidden(_) => FaultClass::Client,
-            AppError::IdToken(_) | AppError::Token(_) | AppError::Discovery(_) | AppError::Jwks(_) | AppError::Upstream(_) | AppError::Store(_) => {
-                FaultClass::Upstream
-            }
+            AppError::IdToken(_)
+            | AppError::Token(_)
+            | AppError::Discovery(_)
+            | AppError::Jwks(_)
+            | AppError::Upstream(_)
+            | AppError::Store(_) => FaultClass::Upstream,
             AppError::Config(_) | AppError::Internal(_) => FaultClass::Internal,
         }
     }
@@ -177,12 +180,22 @@ mod tests {
         assert_eq!(AppError::Upstream(HttpError::Network("refused".into())).status(), 502);
         assert_eq!(AppError::Store(StoreError("down".into())).status(), 503);
         assert_eq!(AppError::Internal("bug".into()).class(), FaultClass::Internal);
-        assert_eq!(AppError::Provider { error: "access_denied".into(), description: None }.status(), 403);
+        assert_eq!(
+            AppError::Provider {
+                error: "access_denied".into(),
+                description: None
+            }
+            .status(),
+            403
+        );
     }
 
     #[test]
     fn provider_error_page_shows_error_and_description() {
-        let e = AppError::Provider { error: "access_denied".into(), description: Some("User said <no>".into()) };
+        let e = AppError::Provider {
+            error: "access_denied".into(),
+            description: Some("User said <no>".into()),
+        };
         let page = e.to_reply(false);
         assert!(page.body.contains("access_denied"));
         assert!(page.body.contains("User said &lt;no&gt;"));

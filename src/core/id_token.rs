@@ -32,14 +32,10 @@ pub enum IdTokenError {
     #[error("the ID token is malformed: {0}")]
     Malformed(&'static str),
     /// `alg` is `none` or an HMAC algorithm, which are never accepted.
-    #[error(
-        "the ID token uses algorithm {0:?}, which is never accepted (unsigned or shared-secret)"
-    )]
+    #[error("the ID token uses algorithm {0:?}, which is never accepted (unsigned or shared-secret)")]
     ForbiddenAlg(String),
     /// `alg` is not supported or not in the configured allow-list.
-    #[error(
-        "the ID token is signed with algorithm {0:?}, which is not allowed by the configuration"
-    )]
+    #[error("the ID token is signed with algorithm {0:?}, which is not allowed by the configuration")]
     AlgNotAllowed(String),
     /// No key could be chosen; [`KeySelectError::UnknownKid`] calls for one
     /// JWKS refetch (see [`IdTokenError::needs_jwks_refresh`]).
@@ -235,11 +231,7 @@ pub fn peek_header(token: &str) -> Result<(Alg, Option<String>), IdTokenError> {
 /// Full validation per OpenID Connect Core 1.0 §3.1.3.7, returning the
 /// claims. `at_hash` / `c_hash` are checked separately with
 /// [`verify_token_hash`], since only the caller has the access token / code.
-pub fn validate(
-    token: &str,
-    jwks: &Jwks,
-    params: &ValidationParams<'_>,
-) -> Result<IdTokenClaims, IdTokenError> {
+pub fn validate(token: &str, jwks: &Jwks, params: &ValidationParams<'_>) -> Result<IdTokenClaims, IdTokenError> {
     // Step 1 (decrypt an encrypted ID token): not supported; a JWE has five
     // parts and is rejected as malformed. `none` and HS* are refused in
     // parse_untrusted (step 8: HS* would be keyed with the client secret; we
@@ -292,19 +284,15 @@ fn parse_untrusted(token: &str) -> Result<(UntrustedToken<'_, HeaderExt>, Alg), 
     if is_hmac || name.eq_ignore_ascii_case("none") {
         return Err(IdTokenError::ForbiddenAlg(printable_alg(name)));
     }
-    let alg =
-        Alg::from_name(name).ok_or_else(|| IdTokenError::AlgNotAllowed(printable_alg(name)))?;
+    let alg = Alg::from_name(name).ok_or_else(|| IdTokenError::AlgNotAllowed(printable_alg(name)))?;
     Ok((untrusted, alg))
 }
 
 /// The header's `alg` for an error message: it is attacker-controlled, so
 /// anything that does not look like a JOSE algorithm name is replaced.
 fn printable_alg(name: &str) -> String {
-    let plausible = !name.is_empty()
-        && name.len() <= 16
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_+".contains(&b));
+    let plausible =
+        !name.is_empty() && name.len() <= 16 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_+".contains(&b));
     if plausible { name } else { "(unrecognised)" }.to_owned()
 }
 
@@ -323,9 +311,7 @@ fn verify_signature(
             rsa.validator(key).validate(token)
         }
         VerifyingKey::P256 { key, .. } if alg == Alg::ES256 => Es256.validator(key).validate(token),
-        VerifyingKey::Ed25519 { key, .. } if alg == Alg::EdDSA => {
-            Ed25519.validator(key).validate(token)
-        }
+        VerifyingKey::Ed25519 { key, .. } if alg == Alg::EdDSA => Ed25519.validator(key).validate(token),
         VerifyingKey::P256 { .. } | VerifyingKey::Ed25519 { .. } => return Err(mismatch()),
     };
     match verified {
@@ -344,22 +330,13 @@ fn verify_signature(
 /// Builds [`IdTokenClaims`] from verified claims, requiring `exp`, `iat` and
 /// a non-empty `sub` (OpenID Connect Core §2 makes all three REQUIRED).
 fn into_id_claims(claims: Claims<WireClaims>) -> Result<IdTokenClaims, IdTokenError> {
-    let exp = claims
-        .expiration
-        .ok_or(IdTokenError::MissingExp)?
-        .timestamp();
-    let iat = claims
-        .issued_at
-        .ok_or(IdTokenError::MissingIat)?
-        .timestamp();
+    let exp = claims.expiration.ok_or(IdTokenError::MissingExp)?.timestamp();
+    let iat = claims.issued_at.ok_or(IdTokenError::MissingIat)?.timestamp();
     let nbf = claims.not_before.map(|t| t.timestamp());
     let w = claims.custom;
     Ok(IdTokenClaims {
         iss: w.iss.ok_or(IdTokenError::WrongIssuer)?,
-        sub: w
-            .sub
-            .filter(|s| !s.is_empty())
-            .ok_or(IdTokenError::MissingSub)?,
+        sub: w.sub.filter(|s| !s.is_empty()).ok_or(IdTokenError::MissingSub)?,
         aud: w.aud.ok_or(IdTokenError::WrongAudience)?,
         exp,
         iat,
@@ -381,10 +358,7 @@ fn into_id_claims(claims: Claims<WireClaims>) -> Result<IdTokenClaims, IdTokenEr
 }
 
 /// §3.1.3.7 steps 2-5.
-fn check_issuer_and_audience(
-    c: &IdTokenClaims,
-    p: &ValidationParams<'_>,
-) -> Result<(), IdTokenError> {
+fn check_issuer_and_audience(c: &IdTokenClaims, p: &ValidationParams<'_>) -> Result<(), IdTokenError> {
     // Step 2: "The Issuer Identifier for the OpenID Provider ... MUST exactly
     // match the value of the iss (issuer) Claim." No normalisation: a
     // trailing slash is a different issuer (mix-up defence).

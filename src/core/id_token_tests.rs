@@ -84,10 +84,7 @@ fn std_jwks() -> &'static Jwks {
             json!({"kty": "EC", "crv": "P-384", "x": p384, "y": p384, "kid": "ec384"}),
             json!({"kty": "XYZ", "kid": "future"}),
             json!("not an object"),
-            rsa_jwk(
-                &k.rsa,
-                json!({"kid": "rsa-1", "use": "sig", "alg": "RS256"}),
-            ),
+            rsa_jwk(&k.rsa, json!({"kid": "rsa-1", "use": "sig", "alg": "RS256"})),
             jwk(
                 JsonWebKey::from(k.ec.verifying_key()),
                 json!({"kid": "ec-1", "alg": "ES256"}),
@@ -128,8 +125,7 @@ fn header(kid: Option<&str>) -> Header {
 }
 
 fn sign_rsa(alg: Rsa, key: &RsaPrivateKey, kid: Option<&str>, c: &Map<String, Value>) -> String {
-    alg.token(&header(kid), &Claims::new(c.clone()), key)
-        .unwrap()
+    alg.token(&header(kid), &Claims::new(c.clone()), key).unwrap()
 }
 
 /// The one RS256 token with the standard claims (RSA signing is slow in
@@ -163,9 +159,7 @@ fn fake_rsa_jwk(extra: Value) -> Value {
 }
 
 fn es256(key: &P256Sk, kid: Option<&str>, c: &Map<String, Value>) -> String {
-    Es256
-        .token(&header(kid), &Claims::new(c.clone()), key)
-        .unwrap()
+    Es256.token(&header(kid), &Claims::new(c.clone()), key).unwrap()
 }
 
 fn eddsa(kid: Option<&str>, c: &Map<String, Value>) -> String {
@@ -230,15 +224,10 @@ fn valid_rs256_is_accepted_with_all_claims() {
 #[test]
 fn valid_es256_and_eddsa_are_accepted() {
     assert_eq!(
-        check(&es256(&keys().ec, Some("ec-1"), &claims()))
-            .unwrap()
-            .sub,
+        check(&es256(&keys().ec, Some("ec-1"), &claims())).unwrap().sub,
         "user-42"
     );
-    assert_eq!(
-        check(&eddsa(Some("ed-1"), &claims())).unwrap().sub,
-        "user-42"
-    );
+    assert_eq!(check(&eddsa(Some("ed-1"), &claims())).unwrap().sub, "user-42");
 }
 
 #[test]
@@ -260,10 +249,7 @@ fn kid_absent_uses_the_single_compatible_key() {
 
 #[test]
 fn kid_absent_with_two_compatible_keys_is_ambiguous() {
-    let jwks = jwks_of(vec![
-        rsa_jwk(&keys().rsa, json!({})),
-        fake_rsa_jwk(json!({})),
-    ]);
+    let jwks = jwks_of(vec![rsa_jwk(&keys().rsa, json!({})), fake_rsa_jwk(json!({}))]);
     let token = header_only("RS256", None);
     assert_eq!(
         validate(&token, &jwks, &params()),
@@ -304,10 +290,7 @@ fn claims_round_trip_through_serde() {
 
 #[test]
 fn peek_header_reads_alg_and_kid() {
-    assert_eq!(
-        peek_header(rs256_token()),
-        Ok((Alg::RS256, Some("rsa-1".to_owned())))
-    );
+    assert_eq!(peek_header(rs256_token()), Ok((Alg::RS256, Some("rsa-1".to_owned()))));
     assert_eq!(peek_header(&eddsa(None, &claims())), Ok((Alg::EdDSA, None)));
 }
 
@@ -319,14 +302,8 @@ fn alg_none_is_forbidden() {
     let body = b64(&Value::Object(claims()).to_string());
     for alg in ["none", "NONE"] {
         let token = format!("{}.{body}.", b64(&json!({ "alg": alg }).to_string()));
-        assert_eq!(
-            check_err(&token),
-            IdTokenError::ForbiddenAlg(alg.to_owned())
-        );
-        assert_eq!(
-            peek_header(&token),
-            Err(IdTokenError::ForbiddenAlg(alg.to_owned()))
-        );
+        assert_eq!(check_err(&token), IdTokenError::ForbiddenAlg(alg.to_owned()));
+        assert_eq!(peek_header(&token), Err(IdTokenError::ForbiddenAlg(alg.to_owned())));
     }
 }
 
@@ -341,16 +318,9 @@ fn hs256_keyed_with_the_rsa_public_key_is_forbidden() {
     };
     for secret in [public.as_bytes(), &modulus[..]] {
         let token = Hs256
-            .token(
-                &header(Some("rsa-1")),
-                &Claims::new(claims()),
-                &Hs256Key::new(secret),
-            )
+            .token(&header(Some("rsa-1")), &Claims::new(claims()), &Hs256Key::new(secret))
             .unwrap();
-        assert_eq!(
-            check_err(&token),
-            IdTokenError::ForbiddenAlg("HS256".to_owned())
-        );
+        assert_eq!(check_err(&token), IdTokenError::ForbiddenAlg("HS256".to_owned()));
     }
 }
 
@@ -373,15 +343,9 @@ fn unsupported_alg_names_are_not_allowed() {
     let token = Renamed::new(Es256, "ES384")
         .token(&header(Some("ec-1")), &Claims::new(claims()), &keys().ec)
         .unwrap();
-    assert_eq!(
-        check_err(&token),
-        IdTokenError::AlgNotAllowed("ES384".into())
-    );
+    assert_eq!(check_err(&token), IdTokenError::AlgNotAllowed("ES384".into()));
     let token = es256_raw(r#"{"alg":"ES256\u0000<script>"}"#, "{}");
-    assert_eq!(
-        check_err(&token),
-        IdTokenError::AlgNotAllowed("(unrecognised)".into())
-    );
+    assert_eq!(check_err(&token), IdTokenError::AlgNotAllowed("(unrecognised)".into()));
 }
 
 #[test]
@@ -445,20 +409,10 @@ fn tampered_claims_break_the_signature() {
 
 #[test]
 fn wrong_or_missing_issuer_is_rejected() {
-    for iss in [
-        json!("https://evil.example"),
-        json!("https://op.example/"),
-        json!(null),
-    ] {
-        assert_eq!(
-            check_err(&tok(&with(claims(), "iss", iss))),
-            IdTokenError::WrongIssuer
-        );
+    for iss in [json!("https://evil.example"), json!("https://op.example/"), json!(null)] {
+        assert_eq!(check_err(&tok(&with(claims(), "iss", iss))), IdTokenError::WrongIssuer);
     }
-    assert_eq!(
-        check_err(&tok(&without(claims(), "iss"))),
-        IdTokenError::WrongIssuer
-    );
+    assert_eq!(check_err(&tok(&without(claims(), "iss"))), IdTokenError::WrongIssuer);
 }
 
 #[test]
@@ -469,10 +423,7 @@ fn audience_without_our_client_is_rejected() {
             IdTokenError::WrongAudience
         );
     }
-    assert_eq!(
-        check_err(&tok(&without(claims(), "aud"))),
-        IdTokenError::WrongAudience
-    );
+    assert_eq!(check_err(&tok(&without(claims(), "aud"))), IdTokenError::WrongAudience);
 }
 
 #[test]
@@ -495,10 +446,7 @@ fn foreign_azp_is_rejected() {
 
 #[test]
 fn missing_or_empty_sub_is_rejected() {
-    assert_eq!(
-        check_err(&tok(&without(claims(), "sub"))),
-        IdTokenError::MissingSub
-    );
+    assert_eq!(check_err(&tok(&without(claims(), "sub"))), IdTokenError::MissingSub);
     assert_eq!(
         check_err(&tok(&with(claims(), "sub", json!("")))),
         IdTokenError::MissingSub
@@ -509,14 +457,8 @@ fn missing_or_empty_sub_is_rejected() {
 
 #[test]
 fn missing_iat_and_exp_are_rejected() {
-    assert_eq!(
-        check_err(&tok(&without(claims(), "iat"))),
-        IdTokenError::MissingIat
-    );
-    assert_eq!(
-        check_err(&tok(&without(claims(), "exp"))),
-        IdTokenError::MissingExp
-    );
+    assert_eq!(check_err(&tok(&without(claims(), "iat"))), IdTokenError::MissingIat);
+    assert_eq!(check_err(&tok(&without(claims(), "exp"))), IdTokenError::MissingExp);
 }
 
 #[test]
@@ -582,10 +524,7 @@ fn extreme_numbers_never_panic() {
 fn nonce_must_match_when_expected() {
     let c = with(claims(), "nonce", json!("n-0S6_WzA2Mk"));
     assert_eq!(check_err(&tok(&c)), IdTokenError::NonceMismatch);
-    assert_eq!(
-        check_err(&tok(&without(claims(), "nonce"))),
-        IdTokenError::MissingNonce
-    );
+    assert_eq!(check_err(&tok(&without(claims(), "nonce"))), IdTokenError::MissingNonce);
     // No nonce expected: whatever the token carries is not checked.
     let p = ValidationParams {
         expected_nonce: None,
@@ -607,9 +546,7 @@ fn max_age_requires_a_recent_auth_time() {
         Err(IdTokenError::AuthTooOld)
     );
     assert_eq!(
-        at(with(claims(), "auth_time", json!(NOW - 360)))
-            .unwrap()
-            .auth_time,
+        at(with(claims(), "auth_time", json!(NOW - 360))).unwrap().auth_time,
         Some(NOW - 360)
     );
     // Without max_age, auth_time is neither required nor checked.
@@ -627,21 +564,12 @@ fn token_hashes_match_the_spec_examples() {
         verify_token_hash(Alg::RS256, access_token, "77QmUPtjPfzWtF2AnpK9RQ"),
         Ok(())
     );
-    assert_eq!(
-        verify_token_hash(Alg::RS256, code, "LDktKdoQak3Pk0cnXxCltA"),
-        Ok(())
-    );
+    assert_eq!(verify_token_hash(Alg::RS256, code, "LDktKdoQak3Pk0cnXxCltA"), Ok(()));
     // SHA-384 / SHA-512 (EdDSA too) halves, computed with Python's hashlib.
-    assert_eq!(
-        token_hash(Alg::PS384, access_token),
-        "jtAeDp945y1dDqU3nkIVGNZP1HjH_MFs"
-    );
+    assert_eq!(token_hash(Alg::PS384, access_token), "jtAeDp945y1dDqU3nkIVGNZP1HjH_MFs");
     let sha512_half = "q7nS86GgvvFaZkzALLWqJYaJIKw2wCDAVfCAsm5CrBM";
     assert_eq!(token_hash(Alg::RS512, access_token), sha512_half);
-    assert_eq!(
-        verify_token_hash(Alg::EdDSA, access_token, sha512_half),
-        Ok(())
-    );
+    assert_eq!(verify_token_hash(Alg::EdDSA, access_token, sha512_half), Ok(()));
 }
 
 #[test]
@@ -686,10 +614,7 @@ fn garbage_is_malformed_and_never_panics() {
         &big_parts,
     ];
     for input in inputs {
-        assert!(
-            matches!(check(input), Err(IdTokenError::Malformed(_))),
-            "{input:.40}"
-        );
+        assert!(matches!(check(input), Err(IdTokenError::Malformed(_))), "{input:.40}");
         assert!(
             matches!(peek_header(input), Err(IdTokenError::Malformed(_))),
             "{input:.40}"
@@ -701,14 +626,7 @@ fn garbage_is_malformed_and_never_panics() {
 fn signed_but_malformed_claims_are_rejected() {
     let h = r#"{"alg":"ES256","kid":"ec-1"}"#;
     let dup = r#"{"iss":"https://evil.example","iss":"https://op.example","sub":"s","aud":"client-123","exp":1700000300,"iat":1700000000,"nonce":"n-0S6_WzA2Mj"}"#;
-    for body in [
-        "not json",
-        "[1,2]",
-        "null",
-        r#"{"exp":"soon"}"#,
-        r#"{"aud":5}"#,
-        dup,
-    ] {
+    for body in ["not json", "[1,2]", "null", r#"{"exp":"soon"}"#, r#"{"aud":5}"#, dup] {
         assert!(
             matches!(check(&es256_raw(h, body)), Err(IdTokenError::Malformed(_))),
             "{body}"
@@ -722,10 +640,7 @@ fn signed_but_malformed_claims_are_rejected() {
 #[test]
 fn critical_header_extensions_are_rejected() {
     let body = Value::Object(claims()).to_string();
-    let token = es256_raw(
-        r#"{"alg":"ES256","kid":"ec-1","crit":["exp"],"exp":1}"#,
-        &body,
-    );
+    let token = es256_raw(r#"{"alg":"ES256","kid":"ec-1","crit":["exp"],"exp":1}"#, &body);
     assert!(matches!(check(&token), Err(IdTokenError::Malformed(_))));
     assert!(check(&es256_raw(r#"{"alg":"ES256","kid":"ec-1"}"#, &body)).is_ok());
 }
@@ -734,8 +649,5 @@ fn critical_header_extensions_are_rejected() {
 fn error_messages_do_not_echo_token_contents() {
     let c = with(claims(), "nonce", json!("secret-nonce-value"));
     let msg = check_err(&tok(&c)).to_string();
-    assert!(
-        !msg.contains("secret-nonce-value") && !msg.contains(NONCE),
-        "{msg}"
-    );
+    assert!(!msg.contains("secret-nonce-value") && !msg.contains(NONCE), "{msg}");
 }

@@ -121,9 +121,7 @@ pub enum KeySelectError {
     NoSuitableKey(Alg),
     /// The token has no `kid` and several keys fit its algorithm, or several
     /// keys share its `kid`; picking one would be a guess.
-    #[error(
-        "the provider's JWKS has several keys usable with {0} and the token does not say which"
-    )]
+    #[error("the provider's JWKS has several keys usable with {0} and the token does not say which")]
     AmbiguousKey(Alg),
 }
 
@@ -164,9 +162,7 @@ impl VerifyingKey {
     /// The JWK `kid`, if the key has one.
     pub fn kid(&self) -> Option<&str> {
         match self {
-            Self::Rsa { kid, .. } | Self::P256 { kid, .. } | Self::Ed25519 { kid, .. } => {
-                kid.as_deref()
-            }
+            Self::Rsa { kid, .. } | Self::P256 { kid, .. } | Self::Ed25519 { kid, .. } => kid.as_deref(),
         }
     }
 
@@ -342,19 +338,14 @@ mod tests {
     }
 
     fn with(mut jwk: Value, extra: Value) -> Value {
-        jwk.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
+        jwk.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         jwk
     }
 
     /// RSA public JWK whose modulus is `len` bytes of 0xC5 (top bit set, so
     /// `8 * len` bits). Not a product of primes, but parsing does not care.
     fn rsa(len: usize, extra: Value) -> Value {
-        with(
-            json!({"kty": "RSA", "n": b64(&vec![0xC5; len]), "e": "AQAB"}),
-            extra,
-        )
+        with(json!({"kty": "RSA", "n": b64(&vec![0xC5; len]), "e": "AQAB"}), extra)
     }
 
     fn ec(extra: Value) -> Value {
@@ -392,21 +383,13 @@ mod tests {
     fn bad_documents_are_errors_but_an_empty_set_is_not() {
         assert_eq!(Jwks::parse(b"<html>").unwrap_err(), JwksError::NotJson);
         assert_eq!(Jwks::parse(b"").unwrap_err(), JwksError::NotJson);
-        for doc in [
-            &b"[]"[..],
-            b"{}",
-            b"null",
-            br#"{"keys":{}}"#,
-            br#"{"Keys":[]}"#,
-        ] {
+        for doc in [&b"[]"[..], b"{}", b"null", br#"{"keys":{}}"#, br#"{"Keys":[]}"#] {
             assert_eq!(Jwks::parse(doc).unwrap_err(), JwksError::NoKeysArray);
         }
         let huge = vec![b' '; MAX_JWKS_BYTES + 1];
         assert_eq!(Jwks::parse(&huge).unwrap_err(), JwksError::TooLarge);
         assert!(Jwks::parse(br#"{"keys":[]}"#).unwrap().is_empty());
-        assert!(Jwks::parse(br#"{"keys":[1,"x",null,[],{}]}"#)
-            .unwrap()
-            .is_empty());
+        assert!(Jwks::parse(br#"{"keys":[1,"x",null,[],{}]}"#).unwrap().is_empty());
     }
 
     #[test]
@@ -428,10 +411,7 @@ mod tests {
             json!({"kty": "OKP", "crv": "Ed25519", "kid": "bad-b64", "x": "!!"}),
             ed(json!({"kid": "ed-es256", "alg": "ES256"})),
             // Kept: the ones below.
-            rsa(
-                256,
-                json!({"kid": "rsa", "use": "sig", "key_ops": ["verify"]}),
-            ),
+            rsa(256, json!({"kid": "rsa", "use": "sig", "key_ops": ["verify"]})),
             with(
                 rsa(256, json!({"kid": "rsa-zero-pad"})),
                 json!({"n": b64(&[[0].as_slice(), &[0xC5; 256]].concat())}),
@@ -440,10 +420,7 @@ mod tests {
             ed(json!({"kid": "ed"})),
         ]);
         let kids: Vec<_> = jwks.keys().iter().map(VerifyingKey::kid).collect();
-        assert_eq!(
-            kids,
-            [Some("rsa"), Some("rsa-zero-pad"), Some("ec"), Some("ed")]
-        );
+        assert_eq!(kids, [Some("rsa"), Some("rsa-zero-pad"), Some("ec"), Some("ed")]);
     }
 
     #[test]
@@ -462,37 +439,18 @@ mod tests {
         );
         // Known kid, wrong type or a different stated alg: not a refetch case.
         let no_fit = |alg| Err(KeySelectError::NoSuitableKey(alg));
-        assert_eq!(
-            jwks.select(Some("b"), Alg::RS256).map(|_| ()),
-            no_fit(Alg::RS256)
-        );
-        assert_eq!(
-            jwks.select(Some("a"), Alg::PS256).map(|_| ()),
-            no_fit(Alg::PS256)
-        );
-        assert_eq!(
-            jwks.select(Some("a"), Alg::EdDSA).map(|_| ()),
-            no_fit(Alg::EdDSA)
-        );
+        assert_eq!(jwks.select(Some("b"), Alg::RS256).map(|_| ()), no_fit(Alg::RS256));
+        assert_eq!(jwks.select(Some("a"), Alg::PS256).map(|_| ()), no_fit(Alg::PS256));
+        assert_eq!(jwks.select(Some("a"), Alg::EdDSA).map(|_| ()), no_fit(Alg::EdDSA));
         let ambiguous = jwks.select(Some("dup"), Alg::RS256).map(|_| ());
         assert_eq!(ambiguous, Err(KeySelectError::AmbiguousKey(Alg::RS256)));
     }
 
     #[test]
     fn select_without_kid() {
-        let jwks = parse(vec![
-            rsa(256, json!({"alg": "RS256"})),
-            ec(json!({})),
-            ed(json!({})),
-        ]);
-        assert!(matches!(
-            jwks.select(None, Alg::RS256),
-            Ok(VerifyingKey::Rsa { .. })
-        ));
-        assert!(matches!(
-            jwks.select(None, Alg::ES256),
-            Ok(VerifyingKey::P256 { .. })
-        ));
+        let jwks = parse(vec![rsa(256, json!({"alg": "RS256"})), ec(json!({})), ed(json!({}))]);
+        assert!(matches!(jwks.select(None, Alg::RS256), Ok(VerifyingKey::Rsa { .. })));
+        assert!(matches!(jwks.select(None, Alg::ES256), Ok(VerifyingKey::P256 { .. })));
         assert!(matches!(
             jwks.select(None, Alg::EdDSA),
             Ok(VerifyingKey::Ed25519 { .. })

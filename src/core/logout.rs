@@ -54,7 +54,10 @@ mod tests {
             q,
             vec![
                 ("id_token_hint".into(), "a.b.c".into()),
-                ("post_logout_redirect_uri".into(), "https://rp.example/logged-out".into()),
+                (
+                    "post_logout_redirect_uri".into(),
+                    "https://rp.example/logged-out".into()
+                ),
                 ("state".into(), "xyz".into()),
                 ("client_id".into(), "rp".into()),
             ]

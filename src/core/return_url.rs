@@ -46,7 +46,13 @@ pub fn check_return_url(candidate: &str, origin: &Url) -> Result<String, ReturnU
         p
     };
     let lowered = path_like.to_ascii_lowercase();
-    if path_like.starts_with("//") || lowered.starts_with("/%2f") || lowered.starts_with("/%5c") || lowered.contains("%0a") || lowered.contains("%0d") || lowered.contains("%09") {
+    if path_like.starts_with("//")
+        || lowered.starts_with("/%2f")
+        || lowered.starts_with("/%5c")
+        || lowered.contains("%0a")
+        || lowered.contains("%0d")
+        || lowered.contains("%09")
+    {
         return Err(ReturnUrlError::NotSameOrigin);
     }
     // Final proof: resolving it against our origin must stay on our origin.
@@ -69,7 +75,10 @@ mod tests {
     fn accepts_paths_on_this_origin() {
         assert_eq!(check_return_url("/", &origin()).unwrap(), "/");
         assert_eq!(check_return_url("/a/b?x=1&y=%20", &origin()).unwrap(), "/a/b?x=1&y=%20");
-        assert_eq!(check_return_url("https://rp.example/docs?q=1", &origin()).unwrap(), "/docs?q=1");
+        assert_eq!(
+            check_return_url("https://rp.example/docs?q=1", &origin()).unwrap(),
+            "/docs?q=1"
+        );
     }
 
     #[test]
@@ -95,8 +104,15 @@ mod tests {
             "",
             "https://user@evil.example",
         ] {
-            assert_eq!(check_return_url(bad, &origin()), Err(ReturnUrlError::NotSameOrigin), "{bad:?}");
+            assert_eq!(
+                check_return_url(bad, &origin()),
+                Err(ReturnUrlError::NotSameOrigin),
+                "{bad:?}"
+            );
         }
-        assert_eq!(check_return_url(&format!("/{}", "a".repeat(3000)), &origin()), Err(ReturnUrlError::TooLong));
+        assert_eq!(
+            check_return_url(&format!("/{}", "a".repeat(3000)), &origin()),
+            Err(ReturnUrlError::TooLong)
+        );
     }
 }

@@ -91,10 +91,7 @@ impl std::fmt::Debug for CookieKey {
         // The id is in every sealed cookie, so it is not secret; it helps tell
         // keys apart during rotation.
         let [a, b, c, d] = self.id;
-        write!(
-            f,
-            "CookieKey {{ id: {a:02x}{b:02x}{c:02x}{d:02x}, key: [redacted] }}"
-        )
+        write!(f, "CookieKey {{ id: {a:02x}{b:02x}{c:02x}{d:02x}, key: [redacted] }}")
     }
 }
 
@@ -211,9 +208,9 @@ impl Sealer {
             return String::new();
         };
         // Only fails for plaintexts over RFC 8439's 256 GiB limit.
-        let Ok(tag) =
-            key.cipher()
-                .encrypt_in_place_detached(&XNonce::from(nonce), purpose.as_bytes(), body)
+        let Ok(tag) = key
+            .cipher()
+            .encrypt_in_place_detached(&XNonce::from(nonce), purpose.as_bytes(), body)
         else {
             return String::new();
         };
@@ -249,9 +246,7 @@ impl Sealer {
         let (header, rest) = buf
             .split_first_chunk_mut::<HEADER_LEN>()
             .ok_or(SealError::BadEncoding)?;
-        let (body, tag) = rest
-            .split_last_chunk_mut::<TAG_LEN>()
-            .ok_or(SealError::BadEncoding)?;
+        let (body, tag) = rest.split_last_chunk_mut::<TAG_LEN>().ok_or(SealError::BadEncoding)?;
         let [_, k0, k1, k2, k3, nonce @ ..] = *header;
         let (id, nonce, tag) = ([k0, k1, k2, k3], XNonce::from(nonce), Tag::from(*tag));
 
@@ -331,11 +326,7 @@ fn split_chunks(value: &str) -> Result<Vec<&str>, SealError> {
 
 /// Removal `Set-Cookie`s for each distinct cookie name in `jar` selected by
 /// `stale` (the jar may repeat a name, the response should not).
-fn removals<'a>(
-    jar: &CookieJar<'a>,
-    attrs: &CookieAttrs,
-    stale: impl Fn(&str) -> bool,
-) -> Vec<String> {
+fn removals<'a>(jar: &CookieJar<'a>, attrs: &CookieAttrs, stale: impl Fn(&str) -> bool) -> Vec<String> {
     let mut names: Vec<&'a str> = jar.iter().map(|(n, _)| n).filter(|n| stale(n)).collect();
     names.sort_unstable();
     names.dedup();
@@ -346,12 +337,7 @@ fn removals<'a>(
 /// when `value.len() <= CHUNK_LEN`, else `name.0`, `name.1`, ... Also removes
 /// every cookie the browser sent (per `jar`) of the other layout or with a
 /// chunk number we no longer use, so stale chunks never linger.
-pub fn write_chunked(
-    name: &str,
-    value: &str,
-    attrs: &CookieAttrs,
-    jar: &CookieJar,
-) -> Result<Vec<String>, SealError> {
+pub fn write_chunked(name: &str, value: &str, attrs: &CookieAttrs, jar: &CookieJar) -> Result<Vec<String>, SealError> {
     let chunks = split_chunks(value)?;
     let count = chunks.len();
     let mut out = Vec::with_capacity(count.max(1) + 1);
@@ -461,10 +447,7 @@ mod tests {
         assert_eq!(raw[5..29], n);
         assert_ne!(&raw[29..32], b"abc");
         // Different nonces give different ciphertexts.
-        assert_ne!(
-            s.seal(PURPOSE, b"abc", n),
-            s.seal(PURPOSE, b"abc", [8u8; 24])
-        );
+        assert_ne!(s.seal(PURPOSE, b"abc", n), s.seal(PURPOSE, b"abc", [8u8; 24]));
     }
 
     #[test]
@@ -566,10 +549,7 @@ mod tests {
         let s = sealer(&[1]);
         // Not even base64: proves the length check comes first.
         let long = "!".repeat(MAX_SEALED_LEN + 1);
-        assert_eq!(
-            s.open(PURPOSE, &long),
-            Err(SealError::TooLong(MAX_SEALED_LEN + 1))
-        );
+        assert_eq!(s.open(PURPOSE, &long), Err(SealError::TooLong(MAX_SEALED_LEN + 1)));
         let ok_len = "!".repeat(MAX_SEALED_LEN);
         assert_eq!(s.open(PURPOSE, &ok_len), Err(SealError::BadEncoding));
     }
@@ -578,10 +558,7 @@ mod tests {
     fn retired_key_is_unknown() {
         let old = sealer(&[1]);
         let sealed = old.seal(PURPOSE, b"x", [0; 24]);
-        assert_eq!(
-            sealer(&[2, 3]).open(PURPOSE, &sealed),
-            Err(SealError::UnknownKey)
-        );
+        assert_eq!(sealer(&[2, 3]).open(PURPOSE, &sealed), Err(SealError::UnknownKey));
     }
 
     #[test]
@@ -617,8 +594,7 @@ mod tests {
 
     #[test]
     fn key_parsing() {
-        let bytes: [u8; 32] =
-            core::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(0xfb));
+        let bytes: [u8; 32] = core::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(0xfb));
         let expected = CookieKey::from_bytes(bytes);
         for enc in [
             Base64UrlUnpadded::encode_string(&bytes),
@@ -627,10 +603,7 @@ mod tests {
             Base64Unpadded::encode_string(&bytes),
         ] {
             assert_eq!(CookieKey::from_base64(&enc).unwrap(), expected, "{enc}");
-            assert_eq!(
-                CookieKey::from_base64(&format!(" {enc}\n")).unwrap(),
-                expected
-            );
+            assert_eq!(CookieKey::from_base64(&format!(" {enc}\n")).unwrap(), expected);
         }
         // The test key must exercise both alphabets.
         assert!(Base64::encode_string(&bytes).contains(['+', '/']));
@@ -642,16 +615,9 @@ mod tests {
             CookieKey::from_base64(&Base64::encode_string(&[1u8; 33])),
             Err(SealError::WrongKeyLength(33))
         );
-        assert_eq!(
-            CookieKey::from_base64(""),
-            Err(SealError::WrongKeyLength(0))
-        );
+        assert_eq!(CookieKey::from_base64(""), Err(SealError::WrongKeyLength(0)));
         for bad in ["not base64!", "@@@@", "a", "ab-+cd", "%%%%%%%%"] {
-            assert_eq!(
-                CookieKey::from_base64(bad),
-                Err(SealError::BadKeyEncoding),
-                "{bad}"
-            );
+            assert_eq!(CookieKey::from_base64(bad), Err(SealError::BadKeyEncoding), "{bad}");
         }
     }
 
@@ -665,10 +631,7 @@ mod tests {
         assert_eq!(parse_key_list(&a).unwrap(), vec![key(1)]);
         assert_eq!(parse_key_list(""), Err(SealError::NoKeys));
         assert_eq!(parse_key_list(" ,, \n"), Err(SealError::NoKeys));
-        assert_eq!(
-            parse_key_list(&format!("{a},junk!")),
-            Err(SealError::BadKeyEncoding)
-        );
+        assert_eq!(parse_key_list(&format!("{a},junk!")), Err(SealError::BadKeyEncoding));
         assert_eq!(Sealer::new(Vec::new()).err(), Some(SealError::NoKeys));
     }
 
@@ -712,10 +675,7 @@ mod tests {
     }
 
     fn names(set_cookies: &[String]) -> Vec<&str> {
-        set_cookies
-            .iter()
-            .map(|c| c.split('=').next().unwrap())
-            .collect()
+        set_cookies.iter().map(|c| c.split('=').next().unwrap()).collect()
     }
 
     fn removed(set_cookies: &[String]) -> Vec<&str> {
@@ -774,9 +734,7 @@ mod tests {
         let v = |i: usize| parts[i].split_once('=').unwrap().1;
         let swapped = format!("sess.0={}; sess.1={}; sess.2={}", v(1), v(0), v(2));
         let jar = CookieJar::parse(Some(&swapped));
-        assert!(s
-            .open("sess", &read_chunked(&jar, "sess").unwrap())
-            .is_err());
+        assert!(s.open("sess", &read_chunked(&jar, "sess").unwrap()).is_err());
         // Header order does not matter, numbers do.
         let reordered = format!("{}; {}; {}", parts[2], parts[0], parts[1]);
         let jar = CookieJar::parse(Some(&reordered));
@@ -796,28 +754,20 @@ mod tests {
     #[test]
     fn chunked_write_removes_single_and_extra_chunks() {
         let value = "A".repeat(CHUNK_LEN + 1);
-        let jar = CookieJar::parse(Some(
-            "sess=old; sess.0=x; sess.5=y; sess.01=z; sessx.9=k; sess.a=q",
-        ));
+        let jar = CookieJar::parse(Some("sess=old; sess.0=x; sess.5=y; sess.01=z; sessx.9=k; sess.a=q"));
         let out = write_chunked("sess", &value, &attrs(), &jar).unwrap();
         assert_eq!(names(&out)[..2], ["sess.0", "sess.1"]);
         assert_eq!(removed(&out), ["sess", "sess.01", "sess.5"]);
         // Short write with only a single cookie present removes nothing.
         let jar = CookieJar::parse(Some("sess=old"));
-        assert_eq!(
-            write_chunked("sess", "new", &attrs(), &jar).unwrap().len(),
-            1
-        );
+        assert_eq!(write_chunked("sess", "new", &attrs(), &jar).unwrap().len(), 1);
     }
 
     #[test]
     fn chunk_boundaries() {
         let jar = CookieJar::parse(None);
         let exact = "A".repeat(CHUNK_LEN);
-        assert_eq!(
-            names(&write_chunked("s", &exact, &attrs(), &jar).unwrap()),
-            ["s"]
-        );
+        assert_eq!(names(&write_chunked("s", &exact, &attrs(), &jar).unwrap()), ["s"]);
         let max = "A".repeat(MAX_CHUNKS * CHUNK_LEN);
         let out = write_chunked("s", &max, &attrs(), &jar).unwrap();
         assert_eq!(out.len(), MAX_CHUNKS);
@@ -826,9 +776,7 @@ mod tests {
         let over = "A".repeat(MAX_CHUNKS * CHUNK_LEN + 1);
         assert_eq!(
             write_chunked("s", &over, &attrs(), &jar),
-            Err(SealError::TooManyChunks {
-                needed: MAX_CHUNKS + 1
-            })
+            Err(SealError::TooManyChunks { needed: MAX_CHUNKS + 1 })
         );
         // Misuse with multi-byte characters splits on char boundaries
         // (write_chunked itself would trip set_cookie's debug_assert).
@@ -842,34 +790,21 @@ mod tests {
     #[test]
     fn read_chunked_layouts() {
         let jar = CookieJar::parse(Some("a=1; sess=single; sess.0=x"));
-        assert!(matches!(
-            read_chunked(&jar, "sess"),
-            Some(Cow::Borrowed("single"))
-        ));
+        assert!(matches!(read_chunked(&jar, "sess"), Some(Cow::Borrowed("single"))));
         let jar = CookieJar::parse(Some("sess.0=only; sess.2=gap"));
-        assert!(matches!(
-            read_chunked(&jar, "sess"),
-            Some(Cow::Borrowed("only"))
-        ));
+        assert!(matches!(read_chunked(&jar, "sess"), Some(Cow::Borrowed("only"))));
         let jar = CookieJar::parse(Some("sess.1=x; sess.00=y; sessx=z"));
         assert_eq!(read_chunked(&jar, "sess"), None);
         assert_eq!(read_chunked(&CookieJar::parse(None), "sess"), None);
         let jar = CookieJar::parse(Some("sess.0=a; sess.1=b; sess.0=ignored; sess.8=beyond"));
         assert_eq!(read_chunked(&jar, "sess").unwrap(), "ab");
-        let all: String = (0..=MAX_CHUNKS)
-            .map(|i| format!("sess.{i}={i}; "))
-            .collect();
-        assert_eq!(
-            read_chunked(&CookieJar::parse(Some(&all)), "sess").unwrap(),
-            "01234567"
-        );
+        let all: String = (0..=MAX_CHUNKS).map(|i| format!("sess.{i}={i}; ")).collect();
+        assert_eq!(read_chunked(&CookieJar::parse(Some(&all)), "sess").unwrap(), "01234567");
     }
 
     #[test]
     fn clear_removes_both_layouts() {
-        let jar = CookieJar::parse(Some(
-            "sess=a; sess.0=b; keep=1; sess.3=c; sess.3=d; session=x",
-        ));
+        let jar = CookieJar::parse(Some("sess=a; sess.0=b; keep=1; sess.3=c; sess.3=d; session=x"));
         let out = clear_chunked("sess", &attrs(), &jar);
         assert_eq!(removed(&out), ["sess", "sess.0", "sess.3"]);
         assert_eq!(out.len(), 3);

@@ -93,8 +93,10 @@ pub fn email_allowed(email: Option<&str>, emails: &[String], domains: &[String])
     if emails.is_empty() && domains.is_empty() {
         return true;
     }
-    let Some(email) = email.map(str::to_ascii_lowercase) else { return false };
-    if emails.iter().any(|e| *e == email) {
+    let Some(email) = email.map(str::to_ascii_lowercase) else {
+        return false;
+    };
+    if emails.contains(&email) {
         return true;
     }
     match email.rsplit_once('@') {

@@ -62,7 +62,13 @@ struct OAuthError {
 }
 
 /// Builds the token request for an authorization code.
-pub fn code_request(token_endpoint: &str, provider: &ProviderConfig, code: &str, redirect_uri: &str, verifier: &str) -> HttpRequest {
+pub fn code_request(
+    token_endpoint: &str,
+    provider: &ProviderConfig,
+    code: &str,
+    redirect_uri: &str,
+    verifier: &str,
+) -> HttpRequest {
     let mut form = form_urlencoded::Serializer::new(String::new());
     form.append_pair("grant_type", "authorization_code")
         .append_pair("code", code)
@@ -75,13 +81,19 @@ pub fn code_request(token_endpoint: &str, provider: &ProviderConfig, code: &str,
     match &provider.client_auth {
         ClientAuth::SecretBasic(secret) => headers.push(("authorization", basic_auth(&provider.client_id, secret))),
         ClientAuth::SecretPost(secret) => {
-            form.append_pair("client_id", &provider.client_id).append_pair("client_secret", secret.expose());
+            form.append_pair("client_id", &provider.client_id)
+                .append_pair("client_secret", secret.expose());
         }
         ClientAuth::None => {
             form.append_pair("client_id", &provider.client_id);
         }
     }
-    HttpRequest { method: "POST", url: token_endpoint.to_owned(), headers, body: Some(form.finish()) }
+    HttpRequest {
+        method: "POST",
+        url: token_endpoint.to_owned(),
+        headers,
+        body: Some(form.finish()),
+    }
 }
 
 /// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
@@ -109,9 +121,10 @@ pub fn parse_token_response(response: &HttpResponse) -> Result<TokenResponse, To
 
 fn oauth_error(response: &HttpResponse) -> TokenError {
     match serde_json::from_slice::<OAuthError>(&response.body) {
-        Ok(e) if (400..500).contains(&response.status) => {
-            TokenError::Provider { error: e.error, description: e.error_description }
-        }
+        Ok(e) if (400..500).contains(&response.status) => TokenError::Provider {
+            error: e.error,
+            description: e.error_description,
+        },
         _ => TokenError::Status(response.status),
     }
 }
@@ -130,12 +143,21 @@ pub fn userinfo_request(endpoint: &str, access_token: &Secret) -> HttpRequest {
 }
 
 /// Parses a UserInfo response and checks its `sub` (Core §5.3.2).
-pub fn parse_userinfo(response: &HttpResponse, id_token_sub: &str) -> Result<serde_json::Map<String, serde_json::Value>, TokenError> {
+pub fn parse_userinfo(
+    response: &HttpResponse,
+    id_token_sub: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, TokenError> {
     if response.status != 200 {
         return Err(oauth_error(response));
     }
-    if response.content_type.as_deref().is_some_and(|c| c.starts_with("application/jwt")) {
-        return Err(TokenError::Malformed("signed UserInfo responses are not supported".into()));
+    if response
+        .content_type
+        .as_deref()
+        .is_some_and(|c| c.starts_with("application/jwt"))
+    {
+        return Err(TokenError::Malformed(
+            "signed UserInfo responses are not supported".into(),
+        ));
     }
     let claims: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&response.body).map_err(|e| TokenError::Malformed(e.to_string()))?;
@@ -166,7 +188,11 @@ mod tests {
     }
 
     fn resp(status: u16, body: &str) -> HttpResponse {
-        HttpResponse { status, content_type: Some("application/json".into()), body: body.as_bytes().to_vec() }
+        HttpResponse {
+            status,
+            content_type: Some("application/json".into()),
+            body: body.as_bytes().to_vec(),
+        }
     }
 
     #[test]
@@ -179,30 +205,68 @@ mod tests {
 
     #[test]
     fn code_request_per_auth_method() {
-        let basic = code_request("https://op/token", &provider(ClientAuth::SecretBasic(Secret::new("s"))), "c", "https://rp/cb", "v");
+        let basic = code_request(
+            "https://op/token",
+            &provider(ClientAuth::SecretBasic(Secret::new("s"))),
+            "c",
+            "https://rp/cb",
+            "v",
+        );
         assert!(basic.headers.iter().any(|(k, _)| *k == "authorization"));
         let body = basic.body.unwrap();
-        assert!(body.contains("grant_type=authorization_code") && body.contains("code=c") && body.contains("code_verifier=v"));
+        assert!(
+            body.contains("grant_type=authorization_code")
+                && body.contains("code=c")
+                && body.contains("code_verifier=v")
+        );
         assert!(!body.contains("client_secret"));
-        let post = code_request("https://op/token", &provider(ClientAuth::SecretPost(Secret::new("s3"))), "c", "https://rp/cb", "v");
+        let post = code_request(
+            "https://op/token",
+            &provider(ClientAuth::SecretPost(Secret::new("s3"))),
+            "c",
+            "https://rp/cb",
+            "v",
+        );
         assert!(!post.headers.iter().any(|(k, _)| *k == "authorization"));
         assert!(post.body.unwrap().contains("client_id=my+client&client_secret=s3"));
-        let none = code_request("https://op/token", &provider(ClientAuth::None), "c", "https://rp/cb", "v");
+        let none = code_request(
+            "https://op/token",
+            &provider(ClientAuth::None),
+            "c",
+            "https://rp/cb",
+            "v",
+        );
         let body = none.body.unwrap();
         assert!(body.contains("client_id=my+client") && !body.contains("client_secret"));
     }
 
     #[test]
     fn token_responses() {
-        let ok = parse_token_response(&resp(200, r#"{"access_token":"a","token_type":"bearer","id_token":"x.y.z","expires_in":60}"#)).unwrap();
+        let ok = parse_token_response(&resp(
+            200,
+            r#"{"access_token":"a","token_type":"bearer","id_token":"x.y.z","expires_in":60}"#,
+        ))
+        .unwrap();
         assert_eq!(ok.access_token.expose(), "a");
         assert_eq!(
             parse_token_response(&resp(400, r#"{"error":"invalid_grant","error_description":"used"}"#)).unwrap_err(),
-            TokenError::Provider { error: "invalid_grant".into(), description: Some("used".into()) }
+            TokenError::Provider {
+                error: "invalid_grant".into(),
+                description: Some("used".into())
+            }
         );
-        assert_eq!(parse_token_response(&resp(500, "oops")).unwrap_err(), TokenError::Status(500));
-        assert!(matches!(parse_token_response(&resp(200, "<html>")).unwrap_err(), TokenError::Malformed(_)));
-        assert_eq!(parse_token_response(&resp(200, r#"{"access_token":"a","token_type":"Bearer"}"#)).unwrap_err(), TokenError::MissingIdToken);
+        assert_eq!(
+            parse_token_response(&resp(500, "oops")).unwrap_err(),
+            TokenError::Status(500)
+        );
+        assert!(matches!(
+            parse_token_response(&resp(200, "<html>")).unwrap_err(),
+            TokenError::Malformed(_)
+        ));
+        assert_eq!(
+            parse_token_response(&resp(200, r#"{"access_token":"a","token_type":"Bearer"}"#)).unwrap_err(),
+            TokenError::MissingIdToken
+        );
         assert_eq!(
             parse_token_response(&resp(200, r#"{"access_token":"a","token_type":"mac","id_token":"x"}"#)).unwrap_err(),
             TokenError::TokenType("mac".into())
@@ -212,8 +276,17 @@ mod tests {
     #[test]
     fn userinfo_subject_must_match() {
         assert!(parse_userinfo(&resp(200, r#"{"sub":"alice","email":"a@x"}"#), "alice").is_ok());
-        assert_eq!(parse_userinfo(&resp(200, r#"{"sub":"mallory"}"#), "alice").unwrap_err(), TokenError::UserinfoSubjectMismatch);
-        assert_eq!(parse_userinfo(&resp(200, r#"{"email":"a@x"}"#), "alice").unwrap_err(), TokenError::UserinfoSubjectMismatch);
-        assert_eq!(parse_userinfo(&resp(401, ""), "alice").unwrap_err(), TokenError::Status(401));
+        assert_eq!(
+            parse_userinfo(&resp(200, r#"{"sub":"mallory"}"#), "alice").unwrap_err(),
+            TokenError::UserinfoSubjectMismatch
+        );
+        assert_eq!(
+            parse_userinfo(&resp(200, r#"{"email":"a@x"}"#), "alice").unwrap_err(),
+            TokenError::UserinfoSubjectMismatch
+        );
+        assert_eq!(
+            parse_userinfo(&resp(401, ""), "alice").unwrap_err(),
+            TokenError::Status(401)
+        );
     }
 }

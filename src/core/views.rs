@@ -19,7 +19,10 @@ impl Reply {
     pub fn redirect(location: &str) -> Reply {
         Reply {
             status: 302,
-            headers: vec![("location", location.to_owned()), ("cache-control", "no-store".to_owned())],
+            headers: vec![
+                ("location", location.to_owned()),
+                ("cache-control", "no-store".to_owned()),
+            ],
             body: String::new(),
         }
     }
@@ -82,7 +85,10 @@ pub fn html_page(status: u16, title: &str, message: &str, details: &[(&str, &str
             ("content-type", "text/html; charset=utf-8".to_owned()),
             ("cache-control", "no-store".to_owned()),
             ("x-content-type-options", "nosniff".to_owned()),
-            ("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'".to_owned()),
+            (
+                "content-security-policy",
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'".to_owned(),
+            ),
         ],
         body,
     }
@@ -110,7 +116,13 @@ mod tests {
 
     #[test]
     fn escapes_everything_dynamic() {
-        let r = html_page(400, "<t>", "a&b", &[("error", "<script>alert(1)</script>")], &[("/x?a=\"1\"", "go")]);
+        let r = html_page(
+            400,
+            "<t>",
+            "a&b",
+            &[("error", "<script>alert(1)</script>")],
+            &[("/x?a=\"1\"", "go")],
+        );
         assert!(!r.body.contains("<script>"));
         assert!(r.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(r.body.contains("<title>&lt;t&gt;</title>"));

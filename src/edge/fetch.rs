@@ -12,7 +12,9 @@ pub(super) struct FetchClient {
 
 impl FetchClient {
     pub(super) fn new(timeout_ms: u64) -> Self {
-        FetchClient { timeout: Duration::from_millis(timeout_ms) }
+        FetchClient {
+            timeout: Duration::from_millis(timeout_ms),
+        }
     }
 }
 
@@ -41,8 +43,16 @@ fn build(request: &HttpRequest) -> Result<Request, HttpError> {
 }
 
 async fn send_and_read(request: Request, signal: AbortSignal) -> Result<HttpResponse, HttpError> {
-    let mut response = Fetch::Request(request).send_with_signal(&signal).await.map_err(network)?;
-    let declared = response.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<usize>().ok());
+    let mut response = Fetch::Request(request)
+        .send_with_signal(&signal)
+        .await
+        .map_err(network)?;
+    let declared = response
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|l| l.parse::<usize>().ok());
     if declared.is_some_and(|l| l > MAX_RESPONSE_BYTES) {
         return Err(network("the response is too large"));
     }
@@ -51,7 +61,11 @@ async fn send_and_read(request: Request, signal: AbortSignal) -> Result<HttpResp
     if body.len() > MAX_RESPONSE_BYTES {
         return Err(network("the response is too large"));
     }
-    Ok(HttpResponse { status: response.status_code(), content_type, body })
+    Ok(HttpResponse {
+        status: response.status_code(),
+        content_type,
+        body,
+    })
 }
 
 impl HttpClient for FetchClient {

@@ -13,14 +13,23 @@ pub(super) struct Kv<'a> {
 
 impl<'a> Kv<'a> {
     pub(super) fn new(env: &'a Env, binding: &'static str) -> Self {
-        Kv { env, binding, store: OnceCell::new() }
+        Kv {
+            env,
+            binding,
+            store: OnceCell::new(),
+        }
     }
 
     fn store(&self) -> Result<&worker::KvStore, StoreError> {
         self.store
             .get_or_init(|| self.env.kv(self.binding).ok())
             .as_ref()
-            .ok_or_else(|| StoreError(format!("the KV namespace binding `{}` is missing (see README: Deploy)", self.binding)))
+            .ok_or_else(|| {
+                StoreError(format!(
+                    "the KV namespace binding `{}` is missing (see README: Deploy)",
+                    self.binding
+                ))
+            })
     }
 }
 

@@ -3,7 +3,7 @@
 mod fetch;
 mod kv;
 
-use crate::core::config::{Config, COOKIE_KEYS_SECRET, CONFIG_VAR};
+use crate::core::config::{Config, CONFIG_VAR, COOKIE_KEYS_SECRET};
 use crate::core::flow::{App, Forward, Incoming, Io, Outcome};
 use crate::core::http::{Clock, OsRandom};
 use crate::core::views::{html_page, json_error, Reply};
@@ -41,7 +41,13 @@ async fn main(req: Request, env: Env, _ctx: Context) -> worker::Result<Response>
             let reply = if api {
                 json_error(500, "internal_error", "the request could not be processed", None)
             } else {
-                html_page(500, "Server error", "Something went wrong on our side. Please try again later.", &[], &[])
+                html_page(
+                    500,
+                    "Server error",
+                    "Something went wrong on our side. Please try again later.",
+                    &[],
+                    &[],
+                )
             };
             to_response(reply)
         }
@@ -53,7 +59,13 @@ async fn handle(req: Request, env: &Env) -> worker::Result<Response> {
         Ok(app) => app,
         Err(message) => {
             console_error!("edge-oidc: {message}");
-            return to_response(html_page(500, "edge-oidc is not configured correctly", &message, &[], &[]));
+            return to_response(html_page(
+                500,
+                "edge-oidc is not configured correctly",
+                &message,
+                &[],
+                &[],
+            ));
         }
     };
     let incoming = match incoming(&req) {
@@ -62,7 +74,12 @@ async fn handle(req: Request, env: &Env) -> worker::Result<Response> {
     };
     let http = fetch::FetchClient::new(app.config().http_timeout_ms);
     let kv = kv::Kv::new(env, KV_BINDING);
-    let io = Io { http: &http, kv: &kv, clock: &JsClock, random: &OsRandom };
+    let io = Io {
+        http: &http,
+        kv: &kv,
+        clock: &JsClock,
+        random: &OsRandom,
+    };
     let handled = app.handle(&incoming, &io).await;
     if let Some(line) = handled.log {
         console_error!("edge-oidc: {line}");
@@ -82,17 +99,24 @@ fn build_app(env: &Env) -> Result<Rc<App>, String> {
     let json = if let Some(s) = raw.as_string() {
         s
     } else if raw.is_object() {
-        js_sys::JSON::stringify(&raw).ok().and_then(|s| s.as_string()).unwrap_or_default()
+        js_sys::JSON::stringify(&raw)
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_default()
     } else {
         return Err(format!(
             "configuration key `{CONFIG_VAR}`: is not set. Fix: add it under [vars] in wrangler.toml (see README.md)"
         ));
     };
     let secret = |name: &str| -> Option<String> {
-        js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name)).ok().and_then(|v| v.as_string())
+        js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name))
+            .ok()
+            .and_then(|v| v.as_string())
     };
     let _ = COOKIE_KEYS_SECRET;
-    Config::from_json(&json, &secret).map(|c| Rc::new(App::new(c))).map_err(|e| e.to_string())
+    Config::from_json(&json, &secret)
+        .map(|c| Rc::new(App::new(c)))
+        .map_err(|e| e.to_string())
 }
 
 fn header(req: &Request, name: &str) -> Option<String> {
@@ -133,7 +157,11 @@ fn to_response(reply: Reply) -> worker::Result<Response> {
     let init = web_sys::ResponseInit::new();
     init.set_status(reply.status);
     init.set_headers(&headers);
-    let body = if reply.body.is_empty() { None } else { Some(reply.body.as_str()) };
+    let body = if reply.body.is_empty() {
+        None
+    } else {
+        Some(reply.body.as_str())
+    };
     let response = web_sys::Response::new_with_opt_str_and_init(body, &init)?;
     Ok(Response::from(response))
 }
@@ -164,7 +192,8 @@ async fn pass_on(req: Request, env: &Env, app: &App, forward: Forward) -> worker
         Some(origin) => {
             let mut url = req.url()?;
             url.set_scheme(origin.scheme()).ok();
-            url.set_host(origin.host_str()).map_err(|e| worker::Error::RustError(e.to_string()))?;
+            url.set_host(origin.host_str())
+                .map_err(|e| worker::Error::RustError(e.to_string()))?;
             url.set_port(origin.port()).ok();
             url.to_string()
         }

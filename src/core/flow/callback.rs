@@ -50,7 +50,11 @@ pub(crate) fn parse_callback(query: &str) -> Result<CallbackParams, AppError> {
 }
 
 impl App {
-    pub(super) async fn callback<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Result<Reply, AppError> {
+    pub(super) async fn callback<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+    ) -> Result<Reply, AppError> {
         if req.method != "GET" {
             return Err(AppError::BadRequest("the callback must be a GET".into()));
         }
@@ -58,17 +62,22 @@ impl App {
         let Some(state) = params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 256) else {
             // An error response without state still deserves the provider's explanation.
             return Err(match params.error {
-                Some(error) => AppError::Provider { error, description: params.error_description },
+                Some(error) => AppError::Provider {
+                    error,
+                    description: params.error_description,
+                },
                 None => AppError::BadRequest("the callback has no state".into()),
             });
         };
         let pending = self.take_pending(req, io, state).await?;
-        let provider = self
-            .config
-            .provider(&pending.provider)
-            .ok_or_else(|| AppError::BadRequest("this login was started for a provider that is no longer configured".into()))?;
+        let provider = self.config.provider(&pending.provider).ok_or_else(|| {
+            AppError::BadRequest("this login was started for a provider that is no longer configured".into())
+        })?;
         if let Some(error) = params.error {
-            return Err(AppError::Provider { error, description: params.error_description });
+            return Err(AppError::Provider {
+                error,
+                description: params.error_description,
+            });
         }
         let metadata = self.metadata(provider, io).await?;
         // RFC 9207 §2.4: compare `iss` exactly; reject its absence if the provider promised it.
@@ -77,24 +86,51 @@ impl App {
             None if metadata.authorization_response_iss_parameter_supported => return Err(AppError::IssuerMismatch),
             _ => {}
         }
-        let code = params.code.filter(|c| !c.is_empty()).ok_or_else(|| AppError::BadRequest("the callback has no code".into()))?;
+        let code = params
+            .code
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| AppError::BadRequest("the callback has no code".into()))?;
         let redirect_uri = absolute(req, &self.config.redirect_path);
-        let request = token::code_request(&metadata.token_endpoint, provider, &code, &redirect_uri, pending.pkce_verifier.expose());
+        let request = token::code_request(
+            &metadata.token_endpoint,
+            provider,
+            &code,
+            &redirect_uri,
+            pending.pkce_verifier.expose(),
+        );
         let tokens = token::parse_token_response(&io.http.send(request).await?)?;
-        let session = self.session_from_tokens(io, provider, &metadata, &pending, tokens).await?;
-        if !email_allowed(session.verified_email(), &self.config.allowed_emails, &self.config.allowed_email_domains) {
-            return Err(AppError::Forbidden(session.email.clone().unwrap_or_else(|| session.sub.clone())));
+        let session = self
+            .session_from_tokens(io, provider, &metadata, &pending, tokens)
+            .await?;
+        if !email_allowed(
+            session.verified_email(),
+            &self.config.allowed_emails,
+            &self.config.allowed_email_domains,
+        ) {
+            return Err(AppError::Forbidden(
+                session.email.clone().unwrap_or_else(|| session.sub.clone()),
+            ));
         }
         let name = &self.config.session.cookie_name;
-        let sealed = session.seal(&self.config.sealer, name, nonce24(io.random)).map_err(|e| AppError::Internal(e.to_string()))?;
+        let sealed = session
+            .seal(&self.config.sealer, name, nonce24(io.random))
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         let jar = CookieJar::parse(req.cookie.as_deref());
-        let cookies = write_chunked(name, &sealed, &self.session_attrs(req), &jar)
-            .map_err(|_| AppError::BadRequest("the session is too large for cookies; ask the administrator to request fewer claims".into()))?;
+        let cookies = write_chunked(name, &sealed, &self.session_attrs(req), &jar).map_err(|_| {
+            AppError::BadRequest(
+                "the session is too large for cookies; ask the administrator to request fewer claims".into(),
+            )
+        })?;
         Ok(Reply::redirect(&pending.return_to).with_cookies(cookies))
     }
 
     /// Reads and deletes the pending login (single use), and checks the browser binding.
-    async fn take_pending<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>, state: &str) -> Result<PendingLogin, AppError> {
+    async fn take_pending<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+        state: &str,
+    ) -> Result<PendingLogin, AppError> {
         let jar = CookieJar::parse(req.cookie.as_deref());
         let binding = jar.get(&self.login_cookie).ok_or(AppError::StateNotBound)?;
         let key = state_key(state);
@@ -123,7 +159,9 @@ impl App {
         tokens: TokenResponse,
     ) -> Result<Session, AppError> {
         let raw_id_token = tokens.id_token.clone().unwrap_or_default();
-        let claims = self.validate_id_token(io, provider, metadata, &raw_id_token, pending.nonce.expose()).await?;
+        let claims = self
+            .validate_id_token(io, provider, metadata, &raw_id_token, pending.nonce.expose())
+            .await?;
         // Core §3.1.3.8: at_hash is optional in the code flow, but when present it must match.
         if let Some(at_hash) = &claims.at_hash {
             let (alg, _) = id_token::peek_header(&raw_id_token)?;
@@ -131,15 +169,26 @@ impl App {
         }
         let userinfo = match (&metadata.userinfo_endpoint, provider.fetch_userinfo) {
             (Some(endpoint), true) => {
-                let response = io.http.send(token::userinfo_request(endpoint, &tokens.access_token)).await?;
+                let response = io
+                    .http
+                    .send(token::userinfo_request(endpoint, &tokens.access_token))
+                    .await?;
                 Some(token::parse_userinfo(&response, &claims.sub)?)
             }
             _ => None,
         };
         let from_userinfo = |k: &str| userinfo.as_ref().and_then(|u| u.get(k));
-        let email = claims.email.clone().or_else(|| from_userinfo("email").and_then(|v| v.as_str()).map(str::to_owned));
-        let email_verified = claims.email_verified.or_else(|| from_userinfo("email_verified").and_then(|v| v.as_bool()));
-        let name = claims.name.clone().or_else(|| from_userinfo("name").and_then(|v| v.as_str()).map(str::to_owned));
+        let email = claims
+            .email
+            .clone()
+            .or_else(|| from_userinfo("email").and_then(|v| v.as_str()).map(str::to_owned));
+        let email_verified = claims
+            .email_verified
+            .or_else(|| from_userinfo("email_verified").and_then(|v| v.as_bool()));
+        let name = claims
+            .name
+            .clone()
+            .or_else(|| from_userinfo("name").and_then(|v| v.as_str()).map(str::to_owned));
         let now = io.clock.now();
         Ok(Session {
             provider: provider.name.clone(),
@@ -176,12 +225,17 @@ impl App {
             leeway_secs: self.config.clock_leeway_secs,
             max_age_secs: None,
         };
-        let jwks = self.jwks(provider, metadata, io, false).await?.ok_or_else(|| AppError::Internal("no JWKS".into()))?;
+        let jwks = self
+            .jwks(provider, metadata, io, false)
+            .await?
+            .ok_or_else(|| AppError::Internal("no JWKS".into()))?;
         match id_token::validate(raw, &jwks, &params) {
-            Err(IdTokenError::Key(KeySelectError::UnknownKid)) => match self.jwks(provider, metadata, io, true).await? {
-                Some(fresh) => Ok(id_token::validate(raw, &fresh, &params)?),
-                None => Err(IdTokenError::Key(KeySelectError::UnknownKid).into()),
-            },
+            Err(IdTokenError::Key(KeySelectError::UnknownKid)) => {
+                match self.jwks(provider, metadata, io, true).await? {
+                    Some(fresh) => Ok(id_token::validate(raw, &fresh, &params)?),
+                    None => Err(IdTokenError::Key(KeySelectError::UnknownKid).into()),
+                }
+            }
             other => Ok(other?),
         }
     }

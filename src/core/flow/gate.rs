@@ -11,15 +11,26 @@ use crate::core::views::json_error;
 use std::fmt::Write;
 
 impl App {
-    pub(super) async fn gate<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Result<Outcome, AppError> {
+    pub(super) async fn gate<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+    ) -> Result<Outcome, AppError> {
         let jar = CookieJar::parse(req.cookie.as_deref());
         let name = &self.config.session.cookie_name;
-        let session = read_chunked(&jar, name).map(|sealed| Session::open(&self.config.sealer, name, &sealed, io.clock.now()));
+        let session =
+            read_chunked(&jar, name).map(|sealed| Session::open(&self.config.sealer, name, &sealed, io.clock.now()));
         let public = self.config.is_public(req.url.path());
         match session {
             Some(Ok(session)) => {
-                if !email_allowed(session.verified_email(), &self.config.allowed_emails, &self.config.allowed_email_domains) {
-                    return Err(AppError::Forbidden(session.email.clone().unwrap_or_else(|| session.sub.clone())));
+                if !email_allowed(
+                    session.verified_email(),
+                    &self.config.allowed_emails,
+                    &self.config.allowed_email_domains,
+                ) {
+                    return Err(AppError::Forbidden(
+                        session.email.clone().unwrap_or_else(|| session.sub.clone()),
+                    ));
                 }
                 if self.config.provider(&session.provider).is_none() && !public {
                     return self.unauthenticated(req, io, &jar).await;
@@ -33,18 +44,32 @@ impl App {
 
     /// No valid session: navigations start a login, everything else gets 401 JSON.
     /// Invalid or expired session cookies are cleared either way.
-    async fn unauthenticated<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>, jar: &CookieJar<'_>) -> Result<Outcome, AppError> {
+    async fn unauthenticated<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+        jar: &CookieJar<'_>,
+    ) -> Result<Outcome, AppError> {
         let clear = clear_chunked(&self.config.session.cookie_name, &self.session_attrs(req), jar);
         if !req.is_navigation() {
             let mut login_url = self.config.login_path.clone();
             login_url.push_str("?return_to=");
             login_url.extend(url::form_urlencoded::byte_serialize(req.path_and_query().as_bytes()));
-            let reply = json_error(401, "login_required", "sign in to access this resource", Some(&login_url));
+            let reply = json_error(
+                401,
+                "login_required",
+                "sign in to access this resource",
+                Some(&login_url),
+            );
             return Ok(Outcome::Reply(reply.with_cookies(clear)));
         }
         let provider = self.default_provider()?;
         let return_to = req.path_and_query();
-        let return_to = if return_to.len() > crate::core::return_url::MAX_RETURN_URL { "/".to_owned() } else { return_to };
+        let return_to = if return_to.len() > crate::core::return_url::MAX_RETURN_URL {
+            "/".to_owned()
+        } else {
+            return_to
+        };
         let reply = self.start_login(req, io, provider, &return_to, &[]).await?;
         Ok(Outcome::Reply(reply.with_cookies(clear)))
     }

@@ -15,7 +15,11 @@ const PASSTHROUGH: &[&str] = &["login_hint"];
 
 impl App {
     /// `GET {login_path}?return_to=/path[&provider=name][&login_hint=…]`.
-    pub(super) async fn login_endpoint<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Result<Reply, AppError> {
+    pub(super) async fn login_endpoint<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+    ) -> Result<Reply, AppError> {
         let mut return_to = "/".to_owned();
         let mut provider_name = None;
         let mut passthrough = Vec::new();
@@ -38,7 +42,10 @@ impl App {
     }
 
     pub(super) fn default_provider(&self) -> Result<&ProviderConfig, AppError> {
-        self.config.providers.first().ok_or_else(|| AppError::Internal("no provider configured".into()))
+        self.config
+            .providers
+            .first()
+            .ok_or_else(|| AppError::Internal("no provider configured".into()))
     }
 
     /// Stores a pending login and redirects to the provider's authorization endpoint
@@ -56,7 +63,9 @@ impl App {
         // One binding cookie per browser, shared by every tab's pending login, so concurrent
         // logins never pile up cookies.
         let binding = match jar.get(&self.login_cookie) {
-            Some(b) if b.len() == 43 && b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') => b.to_owned(),
+            Some(b) if b.len() == 43 && b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') => {
+                b.to_owned()
+            }
             _ => io.random.token(),
         };
         let state = io.random.token();
@@ -72,7 +81,9 @@ impl App {
             created_at: io.clock.now(),
         };
         let value = serde_json::to_string(&pending).map_err(|e| AppError::Internal(e.to_string()))?;
-        io.kv.put(&state_key(&state), &value, self.config.login_timeout_secs).await?;
+        io.kv
+            .put(&state_key(&state), &value, self.config.login_timeout_secs)
+            .await?;
         let url = AuthorizationRequest {
             provider,
             metadata: &metadata,

@@ -10,10 +10,15 @@ use crate::core::session::Session;
 use crate::core::views::{html_page, Reply};
 
 impl App {
-    pub(super) async fn logout<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Result<Reply, AppError> {
+    pub(super) async fn logout<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+    ) -> Result<Reply, AppError> {
         let jar = CookieJar::parse(req.cookie.as_deref());
         let name = &self.config.session.cookie_name;
-        let session = read_chunked(&jar, name).and_then(|sealed| Session::open_any_age(&self.config.sealer, name, &sealed).ok());
+        let session =
+            read_chunked(&jar, name).and_then(|sealed| Session::open_any_age(&self.config.sealer, name, &sealed).ok());
         let attrs = self.session_attrs(req);
         let mut clear = clear_chunked(name, &attrs, &jar);
         if jar.get(&self.login_cookie).is_some() {
@@ -49,5 +54,11 @@ impl App {
 
 /// The built-in logged-out page.
 pub(super) fn logged_out_page() -> Reply {
-    html_page(200, "Signed out", "You have been signed out.", &[], &[("/", "Sign in again")])
+    html_page(
+        200,
+        "Signed out",
+        "You have been signed out.",
+        &[],
+        &[("/", "Sign in again")],
+    )
 }

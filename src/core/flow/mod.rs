@@ -109,7 +109,11 @@ impl App {
     /// Builds the app from a validated configuration.
     pub fn new(config: Config) -> App {
         let login_cookie = format!("{}_login", config.session.cookie_name);
-        App { config, cache: ProviderCache::default(), login_cookie }
+        App {
+            config,
+            cache: ProviderCache::default(),
+            login_cookie,
+        }
     }
 
     /// The configuration.
@@ -124,9 +128,14 @@ impl App {
             Err(e) => {
                 let log = match e.class() {
                     FaultClass::Client => None,
-                    FaultClass::Upstream | FaultClass::Internal => Some(format!("{} {}: {e}", req.method, req.url.path())),
+                    FaultClass::Upstream | FaultClass::Internal => {
+                        Some(format!("{} {}: {e}", req.method, req.url.path()))
+                    }
                 };
-                Handled { outcome: Outcome::Reply(e.to_reply(!req.is_navigation())), log }
+                Handled {
+                    outcome: Outcome::Reply(e.to_reply(!req.is_navigation())),
+                    log,
+                }
             }
         }
     }
@@ -169,7 +178,10 @@ impl App {
         let base = &self.config.session.cookie_name;
         name == self.login_cookie
             || name.strip_prefix(base.as_str()).is_some_and(|rest| {
-                rest.is_empty() || rest.strip_prefix('.').is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+                rest.is_empty()
+                    || rest
+                        .strip_prefix('.')
+                        .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
             })
     }
 }

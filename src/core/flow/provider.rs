@@ -38,7 +38,13 @@ impl App {
         io: &Io<'_, H, K>,
     ) -> Result<Rc<ProviderMetadata>, AppError> {
         let now = io.clock.now();
-        if let Some((meta, at)) = self.cache.entries.borrow().get(&provider.name).and_then(|e| e.metadata.clone()) {
+        if let Some((meta, at)) = self
+            .cache
+            .entries
+            .borrow()
+            .get(&provider.name)
+            .and_then(|e| e.metadata.clone())
+        {
             if matches!(provider.metadata, MetadataSource::Static(_)) || now - at < CACHE_TTL_SECS {
                 return Ok(meta);
             }
@@ -50,7 +56,12 @@ impl App {
                 Rc::new(ProviderMetadata::from_json(&response.body, &provider.issuer)?)
             }
         };
-        self.cache.entries.borrow_mut().entry(provider.name.clone()).or_default().metadata = Some((meta.clone(), now));
+        self.cache
+            .entries
+            .borrow_mut()
+            .entry(provider.name.clone())
+            .or_default()
+            .metadata = Some((meta.clone(), now));
         Ok(meta)
     }
 
@@ -68,7 +79,10 @@ impl App {
             let entries = self.cache.entries.borrow();
             let entry = entries.get(&provider.name);
             if refetch {
-                if entry.and_then(|e| e.last_refetch).is_some_and(|t| now - t < REFETCH_INTERVAL_SECS) {
+                if entry
+                    .and_then(|e| e.last_refetch)
+                    .is_some_and(|t| now - t < REFETCH_INTERVAL_SECS)
+                {
                     return Ok(None);
                 }
             } else if let Some((jwks, at)) = entry.and_then(|e| e.jwks.clone()) {
@@ -90,7 +104,10 @@ impl App {
 }
 
 /// Sends a GET and insists on a 200.
-async fn fetch_ok<H: HttpClient, K: KvStore>(io: &Io<'_, H, K>, request: HttpRequest) -> Result<HttpResponse, AppError> {
+async fn fetch_ok<H: HttpClient, K: KvStore>(
+    io: &Io<'_, H, K>,
+    request: HttpRequest,
+) -> Result<HttpResponse, AppError> {
     let url = request.url.clone();
     let response = io.http.send(request).await?;
     if response.status != 200 {

@@ -30,11 +30,11 @@ export function pythonBin() {
 }
 
 /** Spawn a peer that prints `READY <url>` on stdout; resolve to { url, stop, child, stderr() }. */
-export async function startPeer(name, command, argv, config) {
+export async function startPeer(name, command, argv, config, { port = 0 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), `${name}-`));
   const configFile = join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify(config ?? {}));
-  const child = spawn(command, [...argv, '--port', '0', '--config', configFile], {
+  const child = spawn(command, [...argv, '--port', String(port), '--config', configFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
@@ -88,13 +88,13 @@ export async function startPeer(name, command, argv, config) {
   return { url, stop, child, stderr: () => stderr };
 }
 
-export function startPyop(config) {
-  return startPeer('pyop', pythonBin(), [join(PEERS, 'pyop_server.py')], config);
+export function startPyop(config, { port = 0 } = {}) {
+  return startPeer('pyop', pythonBin(), [join(PEERS, 'pyop_server.py')], config, { port });
 }
 
-export function startNodeOp(config, { interactive = false } = {}) {
+export function startNodeOp(config, { interactive = false, port = 0 } = {}) {
   return startPeer('node-op', process.execPath,
-    [join(PEERS, 'node_op.mjs'), ...(interactive ? ['--interactive'] : [])], config);
+    [join(PEERS, 'node_op.mjs'), ...(interactive ? ['--interactive'] : [])], config, { port });
 }
 
 function listen(server) {
