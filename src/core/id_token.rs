@@ -32,10 +32,10 @@ pub enum IdTokenError {
     #[error("the ID token is malformed: {0}")]
     Malformed(&'static str),
     /// `alg` is `none` or an HMAC algorithm, which are never accepted.
-    #[error("the ID token uses algorithm {0:?}, which is never accepted (unsigned or shared-secret)")]
+    #[error("the ID token uses algorithm {0:?}, which is never accepted (unsigned or HMAC)")]
     ForbiddenAlg(String),
     /// `alg` is not supported or not in the configured allow-list.
-    #[error("the ID token is signed with algorithm {0:?}, which is not allowed by the configuration")]
+    #[error("the ID token is signed with algorithm {0:?}, which the configuration does not allow")]
     AlgNotAllowed(String),
     /// No key could be chosen; [`KeySelectError::UnknownKid`] calls for one
     /// JWKS refetch (see [`IdTokenError::needs_jwks_refresh`]).
@@ -211,7 +211,7 @@ struct WireClaims {
     c_hash: Option<String>,
     sid: Option<String>,
     email: Option<String>,
-    // Some providers send "true" / "false" strings.
+    // Some providers (Apple, for one) send "true" / "false" strings.
     #[serde(deserialize_with = "opt_lenient_bool")]
     email_verified: Option<bool>,
     name: Option<String>,
@@ -493,7 +493,7 @@ fn opt_one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>
     Option::<OneOrMany>::deserialize(d).map(|v| v.map(Vec::from))
 }
 
-/// `true` / `false`, also as the strings some providers send.
+/// `true` / `false`, also as the strings some providers (Apple) send.
 fn opt_lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]

@@ -1,8 +1,6 @@
 //! Tests for `id_token` (and JWKS key selection end to end). Keys are
 //! generated once per test binary; tokens are signed with jwt-compact.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
-
 use super::*;
 use crate::core::jwks::{Alg, Jwks, KeySelectError};
 use jwt_compact::{

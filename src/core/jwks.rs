@@ -327,7 +327,6 @@ fn modulus_bits(n: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
     use super::*;
     use base64ct::{Base64UrlUnpadded, Encoding};
