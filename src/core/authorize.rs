@@ -24,6 +24,10 @@ pub struct PendingLogin {
     pub return_to: String,
     /// When the login started (unix seconds).
     pub created_at: i64,
+    /// The dynamically registered client the login was started with (the callback must use
+    /// the same one even if a newer registration exists by then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered: Option<crate::core::registration::RegisteredClient>,
 }
 
 /// The KV key of a pending login.
@@ -43,6 +47,8 @@ pub struct AuthorizationRequest<'a> {
     pub provider: &'a ProviderConfig,
     /// The provider's metadata.
     pub metadata: &'a ProviderMetadata,
+    /// The client id (static or dynamically registered).
+    pub client_id: &'a str,
     /// Absolute redirect URI of this worker.
     pub redirect_uri: &'a str,
     /// Opaque `state` (the KV key of the pending login).
@@ -62,7 +68,7 @@ impl AuthorizationRequest<'_> {
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code")
-                .append_pair("client_id", &self.provider.client_id)
+                .append_pair("client_id", self.client_id)
                 .append_pair("redirect_uri", self.redirect_uri)
                 .append_pair("scope", &self.provider.scope)
                 .append_pair("state", self.state)
@@ -80,7 +86,7 @@ impl AuthorizationRequest<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::config::{ClientAuth, MetadataSource};
+    use crate::core::config::{ClientConfig, MetadataSource};
 
     #[test]
     fn rfc7636_appendix_b_vector() {
@@ -109,10 +115,16 @@ mod tests {
             display_name: "OP".into(),
             issuer: "https://op.example".into(),
             metadata: MetadataSource::Discover,
-            client_id: "client 1".into(),
-            client_auth: ClientAuth::None,
+            client: ClientConfig::Static {
+                client_id: "client 1".into(),
+            },
+            auth_method: None,
+            client_secret: None,
+            private_key: None,
             scope: "openid email".into(),
             auth_params: vec![("prompt".into(), "login".into())],
+            max_age: None,
+            passthrough_params: vec![],
             allowed_algs: vec![],
             fetch_userinfo: true,
         };
@@ -120,6 +132,7 @@ mod tests {
         let req = AuthorizationRequest {
             provider: &provider,
             metadata: &metadata,
+            client_id: "client 1",
             redirect_uri: "https://rp.example/redirect_uri",
             state: "s1",
             nonce: "n1",

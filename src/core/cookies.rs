@@ -11,6 +11,12 @@
 
 use std::fmt::{self, Write as _};
 
+/// Longest `Cookie` request header edge-oidc accepts; the edge shell refuses a longer one
+/// (431) before parsing it. 16 KiB is a common per-header limit of proxies and servers, so a
+/// longer header would not reach a worker reliably anyway, and sessions are sized to fit well
+/// inside it (see `seal::MAX_CHUNKS`).
+pub const MAX_COOKIE_HEADER: usize = 16 * 1024;
+
 /// Parsed `Cookie` request header (RFC 6265 §4.2.1 / §5.4): `a=b; c=d`.
 ///
 /// Lenient: pairs without `=` or with an empty name are skipped, names and

@@ -69,6 +69,12 @@ pub enum AppError {
     /// A request to the provider got no answer.
     #[error("the provider could not be reached: {0}")]
     Upstream(#[from] HttpError),
+    /// Dynamic client registration failed.
+    #[error("{0}")]
+    Registration(#[from] crate::core::registration::RegistrationError),
+    /// The client cannot authenticate at the token endpoint.
+    #[error("{0}")]
+    ClientAuth(#[from] crate::core::client_auth::ClientAuthError),
     /// Workers KV failed.
     #[error("{0}")]
     Store(#[from] StoreError),
@@ -92,6 +98,8 @@ impl AppError {
             | AppError::ReturnUrl(_)
             | AppError::Forbidden(_) => FaultClass::Client,
             AppError::IdToken(_)
+            | AppError::Registration(_)
+            | AppError::ClientAuth(_)
             | AppError::Token(_)
             | AppError::Discovery(_)
             | AppError::Jwks(_)
@@ -127,6 +135,8 @@ impl AppError {
             AppError::IssuerMismatch => "issuer_mismatch",
             AppError::IdToken(_) => "invalid_id_token",
             AppError::Token(_) | AppError::Discovery(_) | AppError::Jwks(_) => "provider_response_invalid",
+            AppError::Registration(_) => "registration_failed",
+            AppError::ClientAuth(_) => "client_authentication_unavailable",
             AppError::Upstream(HttpError::Timeout) => "provider_timeout",
             AppError::Upstream(_) => "provider_unreachable",
             AppError::Store(_) => "store_unavailable",

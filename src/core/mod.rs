@@ -2,6 +2,7 @@
 //! ([`http::HttpClient`], [`http::KvStore`], [`http::Clock`], [`http::Random`]).
 
 pub mod authorize;
+pub mod client_auth;
 pub mod config;
 pub mod cookies;
 pub mod discovery;
@@ -11,6 +12,7 @@ pub mod http;
 pub mod id_token;
 pub mod jwks;
 pub mod logout;
+pub mod registration;
 pub mod return_url;
 pub mod seal;
 pub mod secret;

@@ -14,18 +14,24 @@ use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::cookies::{remove_cookie, set_cookie, CookieAttrs, CookieJar};
+use super::cookies::{remove_cookie, set_cookie, CookieAttrs, CookieJar, MAX_COOKIE_HEADER};
 
 /// Longest sealed value `open` will decode: what fits in `MAX_CHUNKS` chunks.
-pub const MAX_SEALED_LEN: usize = 8 * 3800;
+pub const MAX_SEALED_LEN: usize = MAX_CHUNKS * CHUNK_LEN;
 
 /// Longest value stored in one cookie. Browsers drop cookies over ~4096 bytes
 /// (RFC 6265 §6.1 minimum, name + value + attributes), so a long sealed value
 /// is split into numbered chunks.
 pub const CHUNK_LEN: usize = 3800;
 
-/// Most chunks one value may be split into.
-pub const MAX_CHUNKS: usize = 8;
+/// Most chunks one value may be split into. A value the browser stores but
+/// cannot send back (its `Cookie` header over [`MAX_COOKIE_HEADER`]) would lock
+/// the user out, logout included, until the cookies expire; three chunks (about
+/// 11.5 KB with their names) leave 4 KB or more for the site's own cookies.
+pub const MAX_CHUNKS: usize = 3;
+
+// Every chunk with its `name.N=` and `; ` separator, plus room for other cookies.
+const _: () = assert!(MAX_CHUNKS * (CHUNK_LEN + 32) + 4096 <= MAX_COOKIE_HEADER);
 
 /// Format version, first byte of every sealed value.
 const VERSION: u8 = 1;
@@ -780,9 +786,9 @@ mod tests {
         );
         // Misuse with multi-byte characters splits on char boundaries
         // (write_chunked itself would trip set_cookie's debug_assert).
-        let wide = "€".repeat(CHUNK_LEN);
+        let wide = "€".repeat(CHUNK_LEN / 2);
         let chunks = split_chunks(&wide).unwrap();
-        assert_eq!(chunks.len(), 4);
+        assert_eq!(chunks.len(), 2);
         assert!(chunks.iter().all(|c| c.len() <= CHUNK_LEN));
         assert_eq!(chunks.concat(), wide);
     }
@@ -799,7 +805,8 @@ mod tests {
         let jar = CookieJar::parse(Some("sess.0=a; sess.1=b; sess.0=ignored; sess.8=beyond"));
         assert_eq!(read_chunked(&jar, "sess").unwrap(), "ab");
         let all: String = (0..=MAX_CHUNKS).map(|i| format!("sess.{i}={i}; ")).collect();
-        assert_eq!(read_chunked(&CookieJar::parse(Some(&all)), "sess").unwrap(), "01234567");
+        let upto_max: String = (0..MAX_CHUNKS).map(|i| i.to_string()).collect();
+        assert_eq!(read_chunked(&CookieJar::parse(Some(&all)), "sess").unwrap(), upto_max);
     }
 
     #[test]
@@ -829,7 +836,8 @@ mod tests {
         let mut rng = rng();
         let s = sealer(&[1]);
         for _ in 0..30 {
-            let len = rng.gen_range(0..22_000);
+            // Up to the largest plaintext whose sealed form fits in MAX_CHUNKS chunks.
+            let len = rng.gen_range(0..(MAX_SEALED_LEN * 3 / 4 - HEADER_LEN - TAG_LEN));
             let mut plain = vec![0u8; len];
             rng.fill_bytes(&mut plain);
             let sealed = s.seal("c", &plain, nonce(&mut rng));

@@ -24,6 +24,9 @@ pub enum SessionError {
 pub struct Session {
     /// Provider name (key in `providers`).
     pub provider: String,
+    /// The client id the session was obtained with (logout's `client_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     /// Subject.
     pub sub: String,
     /// Email address (ID token, else UserInfo).

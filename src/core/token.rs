@@ -1,10 +1,9 @@
 //! Token request (OpenID Connect Core §3.1.3.1, RFC 6749 §4.1.3), token response (§3.1.3.3)
 //! and the UserInfo request (§5.3).
 
-use crate::core::config::{ClientAuth, ProviderConfig};
+use crate::core::client_auth::{self, Client, ClientAuthError};
 use crate::core::http::{HttpRequest, HttpResponse};
 use crate::core::secret::Secret;
-use base64ct::{Base64, Encoding};
 use serde::Deserialize;
 use url::form_urlencoded;
 
@@ -61,14 +60,17 @@ struct OAuthError {
     error_description: Option<String>,
 }
 
-/// Builds the token request for an authorization code.
+/// Builds the token request for an authorization code, authenticated as `client`.
+/// `jti` must be fresh randomness (used by the JWT-based methods).
 pub fn code_request(
     token_endpoint: &str,
-    provider: &ProviderConfig,
+    client: &Client,
     code: &str,
     redirect_uri: &str,
     verifier: &str,
-) -> HttpRequest {
+    now: i64,
+    jti: &str,
+) -> Result<HttpRequest, ClientAuthError> {
     let mut form = form_urlencoded::Serializer::new(String::new());
     form.append_pair("grant_type", "authorization_code")
         .append_pair("code", code)
@@ -78,29 +80,13 @@ pub fn code_request(
         ("content-type", "application/x-www-form-urlencoded".to_owned()),
         ("accept", "application/json".to_owned()),
     ];
-    match &provider.client_auth {
-        ClientAuth::SecretBasic(secret) => headers.push(("authorization", basic_auth(&provider.client_id, secret))),
-        ClientAuth::SecretPost(secret) => {
-            form.append_pair("client_id", &provider.client_id)
-                .append_pair("client_secret", secret.expose());
-        }
-        ClientAuth::None => {
-            form.append_pair("client_id", &provider.client_id);
-        }
-    }
-    HttpRequest {
+    client_auth::authenticate(client, token_endpoint, &mut form, &mut headers, now, jti)?;
+    Ok(HttpRequest {
         method: "POST",
         url: token_endpoint.to_owned(),
         headers,
         body: Some(form.finish()),
-    }
-}
-
-/// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
-pub fn basic_auth(client_id: &str, secret: &Secret) -> String {
-    let id: String = form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
-    let pw: String = form_urlencoded::byte_serialize(secret.expose().as_bytes()).collect();
-    format!("Basic {}", Base64::encode_string(format!("{id}:{pw}").as_bytes()))
+    })
 }
 
 /// Parses the token endpoint's answer.
@@ -170,20 +156,14 @@ pub fn parse_userinfo(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::config::MetadataSource;
+    use crate::core::client_auth::AuthMethod;
 
-    fn provider(auth: ClientAuth) -> ProviderConfig {
-        ProviderConfig {
-            name: "op".into(),
-            display_name: "OP".into(),
-            issuer: "https://op.example".into(),
-            metadata: MetadataSource::Discover,
+    fn client(method: AuthMethod, secret: Option<&str>) -> Client {
+        Client {
             client_id: "my client".into(),
-            client_auth: auth,
-            scope: "openid".into(),
-            auth_params: vec![],
-            allowed_algs: vec![],
-            fetch_userinfo: true,
+            method,
+            secret: secret.map(Secret::new),
+            private_key: None,
         }
     }
 
@@ -196,22 +176,9 @@ mod tests {
     }
 
     #[test]
-    fn basic_auth_form_encodes_before_base64() {
-        // RFC 6749 §2.3.1: "my client" / "p:ss wörd" are form-urlencoded first.
-        let h = basic_auth("my client", &Secret::new("p:ss wörd"));
-        let decoded = Base64::decode_vec(h.trim_start_matches("Basic ")).unwrap();
-        assert_eq!(String::from_utf8(decoded).unwrap(), "my+client:p%3Ass+w%C3%B6rd");
-    }
-
-    #[test]
     fn code_request_per_auth_method() {
-        let basic = code_request(
-            "https://op/token",
-            &provider(ClientAuth::SecretBasic(Secret::new("s"))),
-            "c",
-            "https://rp/cb",
-            "v",
-        );
+        let req = |m, s| code_request("https://op/token", &client(m, s), "c", "https://rp/cb", "v", 0, "j").unwrap();
+        let basic = req(AuthMethod::ClientSecretBasic, Some("s"));
         assert!(basic.headers.iter().any(|(k, _)| *k == "authorization"));
         let body = basic.body.unwrap();
         assert!(
@@ -219,23 +186,12 @@ mod tests {
                 && body.contains("code=c")
                 && body.contains("code_verifier=v")
         );
+        assert!(body.contains("redirect_uri=https%3A%2F%2Frp%2Fcb"));
         assert!(!body.contains("client_secret"));
-        let post = code_request(
-            "https://op/token",
-            &provider(ClientAuth::SecretPost(Secret::new("s3"))),
-            "c",
-            "https://rp/cb",
-            "v",
-        );
+        let post = req(AuthMethod::ClientSecretPost, Some("s3"));
         assert!(!post.headers.iter().any(|(k, _)| *k == "authorization"));
         assert!(post.body.unwrap().contains("client_id=my+client&client_secret=s3"));
-        let none = code_request(
-            "https://op/token",
-            &provider(ClientAuth::None),
-            "c",
-            "https://rp/cb",
-            "v",
-        );
+        let none = req(AuthMethod::None, None);
         let body = none.body.unwrap();
         assert!(body.contains("client_id=my+client") && !body.contains("client_secret"));
     }

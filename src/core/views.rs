@@ -94,6 +94,38 @@ pub fn html_page(status: u16, title: &str, message: &str, details: &[(&str, &str
     }
 }
 
+/// The provider chooser (plain HTML, works without JavaScript): one link per provider to the
+/// login path, keeping the return URL and the passed-through parameters.
+pub fn chooser_page(
+    providers: &[&crate::core::config::ProviderConfig],
+    login_path: &str,
+    return_to: &str,
+    extra: &[(String, String)],
+) -> Reply {
+    let links: Vec<(String, String)> = providers
+        .iter()
+        .map(|p| {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            q.append_pair("provider", &p.name).append_pair("return_to", return_to);
+            for (k, v) in extra {
+                q.append_pair(k, v);
+            }
+            (
+                format!("{login_path}?{}", q.finish()),
+                format!("Sign in with {}", p.display_name),
+            )
+        })
+        .collect();
+    let links: Vec<(&str, &str)> = links.iter().map(|(h, t)| (h.as_str(), t.as_str())).collect();
+    html_page(
+        200,
+        "Choose how to sign in",
+        "This site accepts several sign-in providers.",
+        &[],
+        &links,
+    )
+}
+
 /// A JSON error body for `fetch`/XHR clients: `{"error": code, "error_description": text}`.
 pub fn json_error(status: u16, code: &str, description: &str, login_url: Option<&str>) -> Reply {
     let mut value = serde_json::json!({ "error": code, "error_description": description });

@@ -4,8 +4,10 @@ mod fetch;
 mod kv;
 
 use crate::core::config::{Config, CONFIG_VAR, COOKIE_KEYS_SECRET};
+use crate::core::cookies::{remove_cookie, CookieAttrs, SameSite, MAX_COOKIE_HEADER};
 use crate::core::flow::{App, Forward, Incoming, Io, Outcome};
 use crate::core::http::{Clock, OsRandom};
+use crate::core::seal::MAX_CHUNKS;
 use crate::core::views::{html_page, json_error, Reply};
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -68,9 +70,9 @@ async fn handle(req: Request, env: &Env) -> worker::Result<Response> {
             ));
         }
     };
-    let incoming = match incoming(&req) {
+    let incoming = match incoming(&req, &app) {
         Ok(incoming) => incoming,
-        Err(why) => return to_response(json_error(400, "invalid_request", &why, None)),
+        Err(refusal) => return to_response(refusal),
     };
     let http = fetch::FetchClient::new(app.config().http_timeout_ms);
     let kv = kv::Kv::new(env, KV_BINDING);
@@ -130,14 +132,13 @@ fn is_navigation_guess(req: &Request) -> bool {
     )
 }
 
-/// Request headers larger than this are refused before any parsing.
-const MAX_COOKIE_HEADER: usize = 16 * 1024;
-
-fn incoming(req: &Request) -> Result<Incoming, String> {
-    let url = req.url().map_err(|_| "the request URL is not valid".to_owned())?;
+fn incoming(req: &Request, app: &App) -> Result<Incoming, Reply> {
+    let url = req
+        .url()
+        .map_err(|_| json_error(400, "invalid_request", "the request URL is not valid", None))?;
     let cookie = header(req, "cookie");
     if cookie.as_ref().is_some_and(|c| c.len() > MAX_COOKIE_HEADER) {
-        return Err("the Cookie header is too large".to_owned());
+        return Err(cookie_too_large(app, &url, is_navigation_guess(req)));
     }
     Ok(Incoming {
         method: req.method().to_string(),
@@ -146,6 +147,50 @@ fn incoming(req: &Request) -> Result<Incoming, String> {
         accept: header(req, "accept"),
         sec_fetch_mode: header(req, "sec-fetch-mode"),
         x_requested_with: header(req, "x-requested-with"),
+    })
+}
+
+/// 431 for a `Cookie` header over [`MAX_COOKIE_HEADER`] (refused unparsed), removing every cookie
+/// edge-oidc may have set: they may be what made it too large, and the browser would otherwise be
+/// refused, logout included, until they expire.
+fn cookie_too_large(app: &App, url: &url::Url, navigation: bool) -> Reply {
+    // Chunk numbers any version of edge-oidc may have written (older ones went up to 8).
+    const CHUNK_NAMES: usize = 8;
+    let name = &app.config().session.cookie_name;
+    let attrs = CookieAttrs {
+        path: "/".to_owned(),
+        secure: url.scheme() == "https",
+        http_only: true,
+        same_site: SameSite::Lax,
+        max_age: None,
+    };
+    let names = [name.clone(), format!("{name}_login")]
+        .into_iter()
+        .chain((0..CHUNK_NAMES.max(MAX_CHUNKS)).map(|i| format!("{name}.{i}")));
+    let reply = if navigation {
+        html_page(
+            431,
+            "Too many cookies",
+            "Your browser sent more cookie data than this site accepts. The sign-in cookies have been removed; please try again.",
+            &[],
+            &[("/", "Back to the site")],
+        )
+    } else {
+        json_error(431, "request_header_too_large", "the Cookie header is too large", None)
+    };
+    reply.with_cookies(names.map(|n| remove_cookie(&n, &attrs)).collect::<Vec<_>>())
+}
+
+/// Whether a request header is a copy of one of `identity` (lower-case names) under a spelling an
+/// origin may fold into the same name: any case, and `_` for `-` (CGI-style servers, e.g. PHP,
+/// Rack, WSGI, turn both `X-Auth-Email` and `X_Auth_Email` into `HTTP_X_AUTH_EMAIL`).
+fn is_identity_copy(name: &str, identity: &[String]) -> bool {
+    identity.iter().any(|id| {
+        id.len() == name.len()
+            && id
+                .bytes()
+                .zip(name.bytes())
+                .all(|(a, b)| a == b.to_ascii_lowercase() || (a == b'-' && b == b'_') || (a == b'_' && b == b'-'))
     })
 }
 
@@ -171,8 +216,12 @@ fn to_response(reply: Reply) -> worker::Result<Response> {
 async fn pass_on(req: Request, env: &Env, app: &App, forward: Forward) -> worker::Result<Response> {
     let inner = req.inner();
     let headers = web_sys::Headers::new_with_headers(&inner.headers())?;
-    for name in &forward.remove_headers {
-        headers.delete(name)?;
+    for name in req
+        .headers()
+        .keys()
+        .filter(|n| is_identity_copy(n, &forward.remove_headers))
+    {
+        headers.delete(&name)?;
     }
     headers.delete("cookie")?;
     if let Some(cookie) = &forward.cookie {

@@ -91,16 +91,19 @@ impl App {
             .filter(|c| !c.is_empty())
             .ok_or_else(|| AppError::BadRequest("the callback has no code".into()))?;
         let redirect_uri = absolute(req, &self.config.redirect_path);
+        let client = self.client_for_callback(provider, &metadata, pending.registered.as_ref())?;
         let request = token::code_request(
             &metadata.token_endpoint,
-            provider,
+            &client,
             &code,
             &redirect_uri,
             pending.pkce_verifier.expose(),
-        );
+            io.clock.now(),
+            &io.random.token(),
+        )?;
         let tokens = token::parse_token_response(&io.http.send(request).await?)?;
         let session = self
-            .session_from_tokens(io, provider, &metadata, &pending, tokens)
+            .session_from_tokens(io, provider, &client.client_id, &metadata, &pending, tokens)
             .await?;
         if !email_allowed(
             session.verified_email(),
@@ -154,13 +157,14 @@ impl App {
         &self,
         io: &Io<'_, H, K>,
         provider: &ProviderConfig,
+        client_id: &str,
         metadata: &ProviderMetadata,
         pending: &PendingLogin,
         tokens: TokenResponse,
     ) -> Result<Session, AppError> {
         let raw_id_token = tokens.id_token.clone().unwrap_or_default();
         let claims = self
-            .validate_id_token(io, provider, metadata, &raw_id_token, pending.nonce.expose())
+            .validate_id_token(io, provider, client_id, metadata, &raw_id_token, pending.nonce.expose())
             .await?;
         // Core §3.1.3.8: at_hash is optional in the code flow, but when present it must match.
         if let Some(at_hash) = &claims.at_hash {
@@ -192,6 +196,7 @@ impl App {
         let now = io.clock.now();
         Ok(Session {
             provider: provider.name.clone(),
+            client_id: Some(client_id.to_owned()),
             sub: claims.sub.clone(),
             email,
             email_verified,
@@ -212,18 +217,20 @@ impl App {
         &self,
         io: &Io<'_, H, K>,
         provider: &ProviderConfig,
+        client_id: &str,
         metadata: &ProviderMetadata,
         raw: &str,
         nonce: &str,
     ) -> Result<IdTokenClaims, AppError> {
         let params = ValidationParams {
             issuer: &provider.issuer,
-            client_id: &provider.client_id,
+            client_id,
             allowed_algs: &provider.allowed_algs,
             expected_nonce: Some(nonce),
             now: io.clock.now(),
             leeway_secs: self.config.clock_leeway_secs,
-            max_age_secs: None,
+            // Core §3.1.3.7 step 13: with max_age requested, auth_time is required and checked.
+            max_age_secs: provider.max_age.and_then(|m| i64::try_from(m).ok()),
         };
         let jwks = self
             .jwks(provider, metadata, io, false)

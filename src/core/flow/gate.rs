@@ -7,7 +7,7 @@ use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
 use crate::core::seal::{clear_chunked, read_chunked};
 use crate::core::session::{email_allowed, Session};
-use crate::core::views::json_error;
+use crate::core::views::{json_error, Reply};
 use std::fmt::Write;
 
 impl App {
@@ -32,13 +32,22 @@ impl App {
                         session.email.clone().unwrap_or_else(|| session.sub.clone()),
                     ));
                 }
-                if self.config.provider(&session.provider).is_none() && !public {
-                    return self.unauthenticated(req, io, &jar).await;
+                // A session from a provider that may not be used for this path (or no longer
+                // exists) does not count here; it stays valid for the paths it may serve.
+                let path = req.url.path();
+                if !public
+                    && !self
+                        .config
+                        .providers_for(path)
+                        .iter()
+                        .any(|p| p.name == session.provider)
+                {
+                    return self.unauthenticated(req, io, &jar, false).await;
                 }
                 Ok(Outcome::Forward(self.forward(&jar, Some(&session))))
             }
             _ if public => Ok(Outcome::Forward(self.forward(&jar, None))),
-            _ => self.unauthenticated(req, io, &jar).await,
+            _ => self.unauthenticated(req, io, &jar, true).await,
         }
     }
 
@@ -49,8 +58,13 @@ impl App {
         req: &Incoming,
         io: &Io<'_, H, K>,
         jar: &CookieJar<'_>,
+        clear_session: bool,
     ) -> Result<Outcome, AppError> {
-        let clear = clear_chunked(&self.config.session.cookie_name, &self.session_attrs(req), jar);
+        let clear = if clear_session {
+            clear_chunked(&self.config.session.cookie_name, &self.session_attrs(req), jar)
+        } else {
+            Vec::new()
+        };
         if !req.is_navigation() {
             let mut login_url = self.config.login_path.clone();
             login_url.push_str("?return_to=");
@@ -63,14 +77,20 @@ impl App {
             );
             return Ok(Outcome::Reply(reply.with_cookies(clear)));
         }
-        let provider = self.default_provider()?;
-        let return_to = req.path_and_query();
-        let return_to = if return_to.len() > crate::core::return_url::MAX_RETURN_URL {
-            "/".to_owned()
-        } else {
-            return_to
+        // The path itself may be an open redirect (`//evil.example`, `/\evil.example`): it gets
+        // the same check as a `return_to` parameter; a refused or too long one returns to `/`.
+        let return_to = crate::core::return_url::check_return_url(&req.path_and_query(), &req.url)
+            .unwrap_or_else(|_| "/".to_owned());
+        let reply = match self.config.providers_for(req.url.path()).as_slice() {
+            [provider] => self.start_login(req, io, provider, &return_to, &[]).await?,
+            _ => {
+                // Several providers: the chooser, at the login path (it keeps the return URL).
+                let mut chooser = self.config.login_path.clone();
+                chooser.push_str("?return_to=");
+                chooser.extend(url::form_urlencoded::byte_serialize(return_to.as_bytes()));
+                Reply::redirect(&chooser)
+            }
         };
-        let reply = self.start_login(req, io, provider, &return_to, &[]).await?;
         Ok(Outcome::Reply(reply.with_cookies(clear)))
     }
 
@@ -86,6 +106,9 @@ impl App {
             }
             if let Some(name) = &s.name {
                 add.push((h.name.clone(), header_value(name)));
+            }
+            if let (Some(name), Some(acr)) = (&h.acr, &s.claims.acr) {
+                add.push((name.clone(), header_value(acr)));
             }
             if let Some(p) = &h.provider {
                 add.push((p.clone(), header_value(&s.provider)));

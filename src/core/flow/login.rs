@@ -1,4 +1,5 @@
-//! Starting a login: the pending login goes to KV, the browser to the provider.
+//! Starting a login: the pending login goes to KV, the browser to the provider; with several
+//! providers for a path, a chooser page first.
 
 use super::{absolute, App, Incoming, Io};
 use crate::core::authorize::{state_key, AuthorizationRequest, PendingLogin};
@@ -8,13 +9,14 @@ use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
 use crate::core::return_url::check_return_url;
 use crate::core::secret::Secret;
-use crate::core::views::Reply;
+use crate::core::views::{chooser_page, Reply};
 
-/// Parameters a login URL may pass through to the provider.
-const PASSTHROUGH: &[&str] = &["login_hint"];
+/// Longest passed-through parameter value.
+const MAX_PASSTHROUGH: usize = 256;
 
 impl App {
-    /// `GET {login_path}?return_to=/path[&provider=name][&login_hint=…]`.
+    /// `GET {login_path}?return_to=/path[&provider=name][&login_hint=…]`: with one provider
+    /// for the return path (or `provider` given) the login starts; with several, the chooser.
     pub(super) async fn login_endpoint<H: HttpClient, K: KvStore>(
         &self,
         req: &Incoming,
@@ -22,30 +24,34 @@ impl App {
     ) -> Result<Reply, AppError> {
         let mut return_to = "/".to_owned();
         let mut provider_name = None;
-        let mut passthrough = Vec::new();
+        let mut extra = Vec::new();
         for (k, v) in req.url.query_pairs() {
             match k.as_ref() {
                 "return_to" => return_to = check_return_url(&v, &req.url)?,
                 "provider" => provider_name = Some(v.into_owned()),
-                k if PASSTHROUGH.contains(&k) && v.len() <= 256 => passthrough.push((k.to_owned(), v.into_owned())),
+                _ if v.len() <= MAX_PASSTHROUGH => extra.push((k.into_owned(), v.into_owned())),
                 _ => {}
             }
         }
+        let path = return_to.split('?').next().unwrap_or("/");
+        let allowed = self.config.providers_for(path);
         let provider = match provider_name {
-            Some(name) => self
-                .config
-                .provider(&name)
-                .ok_or_else(|| AppError::BadRequest(format!("there is no provider named `{name}`")))?,
-            None => self.default_provider()?,
+            Some(name) => *allowed.iter().find(|p| p.name == name).ok_or_else(|| {
+                AppError::BadRequest(format!(
+                    "the provider `{name}` does not exist or may not be used for {path}"
+                ))
+            })?,
+            None => match allowed.as_slice() {
+                [only] => *only,
+                [] => return Err(AppError::Internal("no provider configured for this path".into())),
+                several => return Ok(chooser_page(several, &self.config.login_path, &return_to, &extra)),
+            },
         };
+        let passthrough: Vec<(String, String)> = extra
+            .into_iter()
+            .filter(|(k, _)| provider.passthrough_params.contains(k))
+            .collect();
         self.start_login(req, io, provider, &return_to, &passthrough).await
-    }
-
-    pub(super) fn default_provider(&self) -> Result<&ProviderConfig, AppError> {
-        self.config
-            .providers
-            .first()
-            .ok_or_else(|| AppError::Internal("no provider configured".into()))
     }
 
     /// Stores a pending login and redirects to the provider's authorization endpoint
@@ -59,6 +65,7 @@ impl App {
         passthrough: &[(String, String)],
     ) -> Result<Reply, AppError> {
         let metadata = self.metadata(provider, io).await?;
+        let (client, registered) = self.client_for_login(provider, &metadata, req, io).await?;
         let jar = CookieJar::parse(req.cookie.as_deref());
         // One binding cookie per browser, shared by every tab's pending login, so concurrent
         // logins never pile up cookies.
@@ -79,6 +86,7 @@ impl App {
             binding: Secret::new(binding.clone()),
             return_to: return_to.to_owned(),
             created_at: io.clock.now(),
+            registered,
         };
         let value = serde_json::to_string(&pending).map_err(|e| AppError::Internal(e.to_string()))?;
         io.kv
@@ -87,6 +95,7 @@ impl App {
         let url = AuthorizationRequest {
             provider,
             metadata: &metadata,
+            client_id: &client.client_id,
             redirect_uri: &redirect_uri,
             state: &state,
             nonce: &nonce,

@@ -3,6 +3,7 @@
 //! carries out the [`Outcome`].
 
 mod callback;
+mod client;
 mod gate;
 mod login;
 mod logout;
@@ -152,10 +153,26 @@ impl App {
         if path == c.logged_out_path {
             return Ok(Outcome::Reply(logout::logged_out_page()));
         }
+        if path == c.jwks_path && c.publishes_jwks() {
+            return Ok(Outcome::Reply(self.jwks_document()));
+        }
         if path == c.login_path {
             return self.login_endpoint(req, io).await.map(Outcome::Reply);
         }
         self.gate(req, io).await
+    }
+
+    /// The worker's public keys for `private_key_jwt` (RFC 7517 JWK Set).
+    fn jwks_document(&self) -> Reply {
+        let keys = self.config.providers.iter().filter_map(|p| p.private_key.as_deref());
+        Reply {
+            status: 200,
+            headers: vec![
+                ("content-type", "application/json".to_owned()),
+                ("cache-control", "public, max-age=300".to_owned()),
+            ],
+            body: crate::core::client_auth::public_jwks(keys),
+        }
     }
 
     fn cookie_attrs(&self, req: &Incoming, max_age: Option<u64>) -> CookieAttrs {

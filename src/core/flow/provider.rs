@@ -1,12 +1,14 @@
-//! Provider metadata and JWKS, fetched on first use and cached in the isolate, so a warm
-//! isolate does no discovery or JWKS fetch per login.
+//! Provider metadata and JWKS, cached in the isolate and in KV (so a new isolate does not
+//! rediscover either), and the dynamic registration cache.
 
 use super::{App, Io};
 use crate::core::config::{MetadataSource, ProviderConfig};
 use crate::core::discovery::{discovery_url, ProviderMetadata};
 use crate::core::error::AppError;
-use crate::core::http::{HttpClient, HttpRequest, HttpResponse, KvStore};
+use crate::core::http::{HttpClient, HttpError, HttpRequest, HttpResponse, KvStore};
 use crate::core::jwks::Jwks;
+use crate::core::registration::RegisteredClient;
+use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -22,6 +24,8 @@ struct Entry {
     metadata: Option<(Rc<ProviderMetadata>, i64)>,
     jwks: Option<(Rc<Jwks>, i64)>,
     last_refetch: Option<i64>,
+    registered: Option<RegisteredClient>,
+    registration_failure: Option<(i64, String)>,
 }
 
 /// Per-isolate cache. Borrows never span an `.await` (requests interleave on one thread).
@@ -30,38 +34,70 @@ pub(super) struct ProviderCache {
     entries: RefCell<HashMap<String, Entry>>,
 }
 
+impl ProviderCache {
+    fn with<R>(&self, provider: &str, f: impl FnOnce(&mut Entry) -> R) -> R {
+        f(self.entries.borrow_mut().entry(provider.to_owned()).or_default())
+    }
+    pub(super) fn registered(&self, provider: &str) -> Option<RegisteredClient> {
+        self.with(provider, |e| e.registered.clone())
+    }
+    pub(super) fn set_registered(&self, provider: &str, client: RegisteredClient) {
+        self.with(provider, |e| {
+            e.registered = Some(client);
+            e.registration_failure = None;
+        });
+    }
+    pub(super) fn registration_failure(&self, provider: &str) -> Option<(i64, String)> {
+        self.with(provider, |e| e.registration_failure.clone())
+    }
+    pub(super) fn set_registration_failure(&self, provider: &str, at: i64, why: String) {
+        self.with(provider, |e| e.registration_failure = Some((at, why)));
+    }
+}
+
+/// A document cached in KV with the time it was fetched.
+#[derive(Serialize, Deserialize)]
+struct Cached {
+    fetched_at: i64,
+    body: String,
+}
+
 impl App {
-    /// The provider's metadata: static, cached, or discovered now.
+    /// The provider's metadata: static, cached (isolate, then KV), or discovered now.
     pub(super) async fn metadata<H: HttpClient, K: KvStore>(
         &self,
         provider: &ProviderConfig,
         io: &Io<'_, H, K>,
     ) -> Result<Rc<ProviderMetadata>, AppError> {
         let now = io.clock.now();
-        if let Some((meta, at)) = self
-            .cache
-            .entries
-            .borrow()
-            .get(&provider.name)
-            .and_then(|e| e.metadata.clone())
-        {
-            if matches!(provider.metadata, MetadataSource::Static(_)) || now - at < CACHE_TTL_SECS {
+        if let MetadataSource::Static(meta) = &provider.metadata {
+            return Ok(self.cache.with(&provider.name, |e| {
+                e.metadata
+                    .get_or_insert_with(|| (Rc::new((**meta).clone()), now))
+                    .0
+                    .clone()
+            }));
+        }
+        if let Some((meta, at)) = self.cache.with(&provider.name, |e| e.metadata.clone()) {
+            if now - at < CACHE_TTL_SECS {
                 return Ok(meta);
             }
         }
-        let meta = match &provider.metadata {
-            MetadataSource::Static(meta) => Rc::new((**meta).clone()),
-            MetadataSource::Discover => {
+        let key = format!("metadata:{}", provider.name);
+        let (body, fetched_at) = match self.kv_cached(io, &key, now).await {
+            Some(hit) => hit,
+            None => {
                 let response = fetch_ok(io, HttpRequest::get_json(&discovery_url(&provider.issuer))).await?;
-                Rc::new(ProviderMetadata::from_json(&response.body, &provider.issuer)?)
+                (String::from_utf8_lossy(&response.body).into_owned(), now)
             }
         };
+        // Checked on every read, so a cached document never outlives a changed issuer.
+        let meta = Rc::new(ProviderMetadata::from_json(body.as_bytes(), &provider.issuer)?);
+        if fetched_at == now {
+            self.kv_store(io, &key, &body, now).await;
+        }
         self.cache
-            .entries
-            .borrow_mut()
-            .entry(provider.name.clone())
-            .or_default()
-            .metadata = Some((meta.clone(), now));
+            .with(&provider.name, |e| e.metadata = Some((meta.clone(), fetched_at)));
         Ok(meta)
     }
 
@@ -75,31 +111,62 @@ impl App {
         refetch: bool,
     ) -> Result<Option<Rc<Jwks>>, AppError> {
         let now = io.clock.now();
-        {
-            let entries = self.cache.entries.borrow();
-            let entry = entries.get(&provider.name);
-            if refetch {
-                if entry
-                    .and_then(|e| e.last_refetch)
-                    .is_some_and(|t| now - t < REFETCH_INTERVAL_SECS)
-                {
-                    return Ok(None);
-                }
-            } else if let Some((jwks, at)) = entry.and_then(|e| e.jwks.clone()) {
+        let key = format!("jwks:{}", provider.name);
+        if refetch {
+            if self
+                .cache
+                .with(&provider.name, |e| e.last_refetch)
+                .is_some_and(|t| now - t < REFETCH_INTERVAL_SECS)
+            {
+                return Ok(None);
+            }
+        } else {
+            if let Some((jwks, at)) = self.cache.with(&provider.name, |e| e.jwks.clone()) {
                 if now - at < CACHE_TTL_SECS {
+                    return Ok(Some(jwks));
+                }
+            }
+            if let Some((body, at)) = self.kv_cached(io, &key, now).await {
+                if let Ok(jwks) = Jwks::parse(body.as_bytes()) {
+                    let jwks = Rc::new(jwks);
+                    self.cache.with(&provider.name, |e| e.jwks = Some((jwks.clone(), at)));
                     return Ok(Some(jwks));
                 }
             }
         }
         let response = fetch_ok(io, HttpRequest::get_json(&metadata.jwks_uri)).await?;
         let jwks = Rc::new(Jwks::parse(&response.body)?);
-        let mut entries = self.cache.entries.borrow_mut();
-        let entry = entries.entry(provider.name.clone()).or_default();
-        entry.jwks = Some((jwks.clone(), now));
-        if refetch {
-            entry.last_refetch = Some(now);
-        }
+        self.kv_store(io, &key, &String::from_utf8_lossy(&response.body), now)
+            .await;
+        self.cache.with(&provider.name, |e| {
+            e.jwks = Some((jwks.clone(), now));
+            if refetch {
+                e.last_refetch = Some(now);
+            }
+        });
         Ok(Some(jwks))
+    }
+
+    /// A fresh cached document from KV. KV failures only cost a fetch.
+    async fn kv_cached<H: HttpClient, K: KvStore>(
+        &self,
+        io: &Io<'_, H, K>,
+        key: &str,
+        now: i64,
+    ) -> Option<(String, i64)> {
+        let value = io.kv.get(key).await.ok().flatten()?;
+        let cached: Cached = serde_json::from_str(&value).ok()?;
+        (now - cached.fetched_at < CACHE_TTL_SECS).then_some((cached.body, cached.fetched_at))
+    }
+
+    async fn kv_store<H: HttpClient, K: KvStore>(&self, io: &Io<'_, H, K>, key: &str, body: &str, now: i64) {
+        if let Ok(value) = serde_json::to_string(&Cached {
+            fetched_at: now,
+            body: body.to_owned(),
+        }) {
+            // A cache write that fails is not worth failing the login for.
+            let _ = io.kv.put(key, &value, CACHE_TTL_SECS as u64).await;
+        }
     }
 }
 
@@ -111,7 +178,7 @@ async fn fetch_ok<H: HttpClient, K: KvStore>(
     let url = request.url.clone();
     let response = io.http.send(request).await?;
     if response.status != 200 {
-        return Err(AppError::Upstream(crate::core::http::HttpError::Network(format!(
+        return Err(AppError::Upstream(HttpError::Network(format!(
             "{url} answered with HTTP status {}",
             response.status
         ))));

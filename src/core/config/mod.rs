@@ -3,10 +3,11 @@
 //!
 //! Every error names the key and the fix, because it is shown on every request until fixed.
 
-use crate::core::discovery::ProviderMetadata;
-use crate::core::jwks::Alg;
 use crate::core::seal::{parse_key_list, Sealer};
-use crate::core::secret::Secret;
+mod provider;
+
+use provider::{validate_provider, RawProvider};
+pub use provider::{ClientConfig, MetadataSource, ProviderConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -81,29 +82,21 @@ struct RawConfig {
     login_timeout_secs: u64,
     #[serde(default = "default_leeway")]
     clock_leeway_secs: i64,
+    #[serde(default)]
+    routes: Vec<RawRoute>,
+    #[serde(default = "default_jwks_path")]
+    jwks_path: String,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawProvider {
-    #[serde(default)]
-    display_name: Option<String>,
-    issuer: String,
-    #[serde(default)]
-    metadata: Option<serde_json::Value>,
-    client_id: String,
-    #[serde(default)]
-    client_secret_binding: Option<String>,
-    #[serde(default)]
-    token_endpoint_auth_method: Option<String>,
-    #[serde(default = "default_scope")]
-    scope: String,
-    #[serde(default)]
-    auth_params: BTreeMap<String, String>,
-    #[serde(default)]
-    id_token_signing_algs: Option<Vec<String>>,
-    #[serde(default = "yes")]
-    fetch_userinfo: bool,
+struct RawRoute {
+    path_prefix: String,
+    providers: Vec<String>,
+}
+
+fn default_jwks_path() -> String {
+    "/.well-known/jwks.json".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,6 +131,8 @@ struct RawIdentityHeaders {
     name: String,
     #[serde(default)]
     provider: Option<String>,
+    #[serde(default)]
+    acr: Option<String>,
 }
 
 impl Default for RawIdentityHeaders {
@@ -147,6 +142,7 @@ impl Default for RawIdentityHeaders {
             email: default_email_header(),
             name: default_name_header(),
             provider: None,
+            acr: None,
         }
     }
 }
@@ -162,9 +158,6 @@ fn default_login_path() -> String {
 }
 fn default_logged_out_path() -> String {
     "/logged-out".into()
-}
-fn default_scope() -> String {
-    "openid email profile".into()
 }
 fn default_cookie_name() -> String {
     "edge_oidc".into()
@@ -194,51 +187,6 @@ fn yes() -> bool {
     true
 }
 
-/// How the client authenticates at the token endpoint (OpenID Connect Core §9).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClientAuth {
-    /// HTTP Basic with the form-urlencoded id and secret (RFC 6749 §2.3.1).
-    SecretBasic(Secret),
-    /// `client_id` and `client_secret` in the form body.
-    SecretPost(Secret),
-    /// A public client: no secret, PKCE is what protects the code.
-    None,
-}
-
-/// Where the provider's metadata comes from.
-#[derive(Debug, Clone)]
-pub enum MetadataSource {
-    /// Fetched from `{issuer}/.well-known/openid-configuration`.
-    Discover,
-    /// Given in the configuration.
-    Static(Box<ProviderMetadata>),
-}
-
-/// One validated provider.
-#[derive(Debug, Clone)]
-pub struct ProviderConfig {
-    /// Key in `providers`; stored in the pending login and the session.
-    pub name: String,
-    /// Shown to people (chooser, error pages).
-    pub display_name: String,
-    /// The issuer identifier, compared exactly with `iss`.
-    pub issuer: String,
-    /// Discovery or static metadata.
-    pub metadata: MetadataSource,
-    /// The registered client id.
-    pub client_id: String,
-    /// Token endpoint authentication.
-    pub client_auth: ClientAuth,
-    /// Space-separated scopes; always contains `openid`.
-    pub scope: String,
-    /// Extra authentication request parameters (prompt, acr_values, …).
-    pub auth_params: Vec<(String, String)>,
-    /// ID token signature algorithms accepted.
-    pub allowed_algs: Vec<Alg>,
-    /// Whether to call the userinfo endpoint after login when the provider has one.
-    pub fetch_userinfo: bool,
-}
-
 /// Session cookie settings.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -261,6 +209,8 @@ pub struct IdentityHeaders {
     pub name: String,
     /// Provider name, when configured.
     pub provider: Option<String>,
+    /// Authentication context class (`acr` claim), when configured.
+    pub acr: Option<String>,
 }
 
 impl IdentityHeaders {
@@ -313,6 +263,19 @@ pub struct Config {
     pub clock_leeway_secs: i64,
     /// Seals and opens cookies.
     pub sealer: Sealer,
+    /// Which providers protect which path prefixes (first match wins; default: all).
+    pub routes: Vec<Route>,
+    /// Where the worker publishes its public keys (for `private_key_jwt`).
+    pub jwks_path: String,
+}
+
+/// Providers allowed under a path prefix.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Path prefix.
+    pub path_prefix: String,
+    /// Provider names, in the order the chooser lists them.
+    pub providers: Vec<String>,
 }
 
 impl Config {
@@ -343,6 +306,7 @@ impl Config {
             ("logout_path", &raw.logout_path),
             ("login_path", &raw.login_path),
             ("logged_out_path", &raw.logged_out_path),
+            ("jwks_path", &raw.jwks_path),
         ];
         for (key, path) in paths {
             check_path(key, path)?;
@@ -350,6 +314,7 @@ impl Config {
         for (i, p) in raw.public_paths.iter().enumerate() {
             check_path(&format!("public_paths[{i}]"), p)?;
         }
+        let routes = validate_routes(&raw.routes, &providers)?;
         let post_logout_redirect_uri = raw
             .post_logout_redirect_uri
             .unwrap_or_else(|| raw.logged_out_path.clone());
@@ -404,7 +369,23 @@ impl Config {
             login_timeout_secs: raw.login_timeout_secs,
             clock_leeway_secs: raw.clock_leeway_secs,
             sealer,
+            routes,
+            jwks_path: raw.jwks_path,
         })
+    }
+
+    /// The providers that may log a visitor in for `path`: the first matching route's, else all.
+    pub fn providers_for(&self, path: &str) -> Vec<&ProviderConfig> {
+        match self.routes.iter().find(|r| path.starts_with(r.path_prefix.as_str())) {
+            Some(route) => route.providers.iter().filter_map(|n| self.provider(n)).collect(),
+            None => self.providers.iter().collect(),
+        }
+    }
+
+    /// Whether any provider signs client assertions with a private key (then the public
+    /// JWKS is served at `jwks_path`).
+    pub fn publishes_jwks(&self) -> bool {
+        self.providers.iter().any(|p| p.private_key.is_some())
     }
 
     /// The provider with this name.
@@ -423,6 +404,33 @@ impl Config {
                 }
             })
     }
+}
+
+fn validate_routes(raw: &[RawRoute], providers: &[ProviderConfig]) -> Result<Vec<Route>, ConfigError> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            check_path(&format!("routes[{i}].path_prefix"), &r.path_prefix)?;
+            if r.providers.is_empty() {
+                return Err(err(
+                    format!("routes[{i}].providers"),
+                    "is empty",
+                    "list at least one provider name",
+                ));
+            }
+            if let Some(unknown) = r.providers.iter().find(|n| !providers.iter().any(|p| &p.name == *n)) {
+                return Err(err(
+                    format!("routes[{i}].providers"),
+                    format!("names `{unknown}`, which is not in `providers`"),
+                    "use a name from `providers`",
+                ));
+            }
+            Ok(Route {
+                path_prefix: r.path_prefix.clone(),
+                providers: r.providers.clone(),
+            })
+        })
+        .collect()
 }
 
 fn check_path(key: &str, path: &str) -> Result<(), ConfigError> {
@@ -447,158 +455,6 @@ fn check_post_logout(value: &str) -> Result<(), ConfigError> {
             KEY,
             format!("`{value}` is neither a path nor an http(s) URL"),
             "use a path such as `/logged-out`",
-        )),
-    }
-}
-
-fn validate_provider(
-    name: String,
-    p: RawProvider,
-    secret: &dyn Fn(&str) -> Option<String>,
-) -> Result<ProviderConfig, ConfigError> {
-    let key = |k: &str| format!("providers.{name}.{k}");
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(err(
-            format!("providers.{name}"),
-            "provider names may only hold letters, digits, `-` and `_`",
-            "rename it",
-        ));
-    }
-    let issuer_url = Url::parse(&p.issuer).map_err(|e| {
-        err(
-            key("issuer"),
-            format!("is not a URL ({e})"),
-            "use the provider's issuer, e.g. https://accounts.example.com",
-        )
-    })?;
-    if !matches!(issuer_url.scheme(), "https" | "http")
-        || issuer_url.query().is_some()
-        || issuer_url.fragment().is_some()
-    {
-        return Err(err(
-            key("issuer"),
-            "must be an https URL without query or fragment",
-            "use the provider's issuer identifier",
-        ));
-    }
-    let client_auth = client_auth(&name, &p, secret)?;
-    let metadata = match p.metadata {
-        None => MetadataSource::Discover,
-        Some(value) => {
-            let mut value = value;
-            if let Some(obj) = value.as_object_mut() {
-                obj.entry("issuer")
-                    .or_insert_with(|| serde_json::Value::String(p.issuer.clone()));
-            }
-            let meta = ProviderMetadata::from_value(value, &p.issuer).map_err(|e| {
-                err(
-                    key("metadata"),
-                    e.to_string(),
-                    "give issuer, authorization_endpoint, token_endpoint and jwks_uri",
-                )
-            })?;
-            MetadataSource::Static(Box::new(meta))
-        }
-    };
-    if p.client_id.is_empty() {
-        return Err(err(
-            key("client_id"),
-            "is empty",
-            "set the client id registered at the provider",
-        ));
-    }
-    if !p.scope.split(' ').any(|s| s == "openid") {
-        return Err(err(
-            key("scope"),
-            "does not contain `openid`",
-            "add `openid` to the scope",
-        ));
-    }
-    for reserved in [
-        "response_type",
-        "client_id",
-        "redirect_uri",
-        "state",
-        "nonce",
-        "code_challenge",
-        "code_challenge_method",
-        "scope",
-    ] {
-        if p.auth_params.contains_key(reserved) {
-            return Err(err(
-                key("auth_params"),
-                format!("sets `{reserved}`, which edge-oidc controls"),
-                format!("remove `{reserved}`"),
-            ));
-        }
-    }
-    let allowed_algs = match p.id_token_signing_algs {
-        None => Alg::DEFAULT_ALLOWED.to_vec(),
-        Some(names) => names
-            .iter()
-            .map(|n| {
-                Alg::from_name(n).ok_or_else(|| {
-                    err(
-                        key("id_token_signing_algs"),
-                        format!("`{n}` is not supported"),
-                        "use RS256, RS384, RS512, PS256, PS384, PS512, ES256 or EdDSA",
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-    };
-    if allowed_algs.is_empty() {
-        return Err(err(
-            key("id_token_signing_algs"),
-            "is empty",
-            "list at least one algorithm, e.g. [\"RS256\"]",
-        ));
-    }
-    Ok(ProviderConfig {
-        display_name: p.display_name.unwrap_or_else(|| name.clone()),
-        name,
-        issuer: p.issuer,
-        metadata,
-        client_id: p.client_id,
-        client_auth,
-        scope: p.scope,
-        auth_params: p.auth_params.into_iter().collect(),
-        allowed_algs,
-        fetch_userinfo: p.fetch_userinfo,
-    })
-}
-
-fn client_auth(
-    name: &str,
-    p: &RawProvider,
-    secret: &dyn Fn(&str) -> Option<String>,
-) -> Result<ClientAuth, ConfigError> {
-    let method = p.token_endpoint_auth_method.as_deref().unwrap_or("client_secret_basic");
-    let binding = p
-        .client_secret_binding
-        .clone()
-        .unwrap_or_else(|| "CLIENT_SECRET".to_owned());
-    let read_secret = || {
-        secret(&binding).filter(|s| !s.is_empty()).map(Secret::new).ok_or_else(|| {
-            err(
-                format!("providers.{name}.client_secret_binding"),
-                format!("the secret `{binding}` is not set"),
-                format!("run `wrangler secret put {binding}` (locally: add it to .dev.vars), or use token_endpoint_auth_method \"none\" for a public client"),
-            )
-        })
-    };
-    match method {
-        "client_secret_basic" => Ok(ClientAuth::SecretBasic(read_secret()?)),
-        "client_secret_post" => Ok(ClientAuth::SecretPost(read_secret()?)),
-        "none" => Ok(ClientAuth::None),
-        other => Err(err(
-            format!("providers.{name}.token_endpoint_auth_method"),
-            format!("`{other}` is not supported"),
-            "use client_secret_basic, client_secret_post or none",
         )),
     }
 }
@@ -656,6 +512,7 @@ fn validate_identity_headers(h: RawIdentityHeaders) -> Result<IdentityHeaders, C
         email: check("email", &h.email)?,
         name: check("name", &h.name)?,
         provider: h.provider.as_deref().map(|p| check("provider", p)).transpose()?,
+        acr: h.acr.as_deref().map(|p| check("acr", p)).transpose()?,
     })
 }
 

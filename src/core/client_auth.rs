@@ -1,0 +1,287 @@
+//! Client authentication at the token endpoint (OpenID Connect Core §9): `client_secret_basic`,
+//! `client_secret_post`, `client_secret_jwt`, `private_key_jwt` and `none`.
+
+use crate::core::secret::{b64url, Secret};
+use base64ct::{Base64, Encoding};
+use jwt_compact::alg::{Es256, Hs256, Hs256Key, Rsa};
+use jwt_compact::jwk::JsonWebKey;
+use jwt_compact::{AlgorithmExt, Claims, Header};
+use serde::Serialize;
+use std::fmt;
+use std::rc::Rc;
+use url::form_urlencoded;
+
+/// Why a client could not authenticate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientAuthError {
+    /// The private key is not a private JWK of a supported type.
+    #[error("the private key is not a private RSA or P-256 JSON Web Key: {0}")]
+    BadPrivateKey(String),
+    /// No method fits what the provider supports and what is configured.
+    #[error("no client authentication method fits: the provider supports {supported}, edge-oidc has {have}")]
+    NoMethod {
+        /// What the provider lists.
+        supported: String,
+        /// What the configuration allows.
+        have: String,
+    },
+    /// The method needs a secret or key that is not configured.
+    #[error("client authentication `{0}` needs a secret or key that is not configured")]
+    MissingCredential(&'static str),
+    /// Signing the client assertion failed.
+    #[error("the client assertion could not be signed")]
+    Signing,
+}
+
+/// A token endpoint authentication method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// HTTP Basic with the form-urlencoded id and secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+    /// A JWT MACed with the client secret (HS256).
+    ClientSecretJwt,
+    /// A JWT signed with the client's private key (RS256 or ES256).
+    PrivateKeyJwt,
+    /// A public client: PKCE protects the code.
+    None,
+}
+
+impl AuthMethod {
+    /// Parses the registered name.
+    pub fn from_name(name: &str) -> Option<AuthMethod> {
+        serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+    }
+
+    /// The registered name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::ClientSecretJwt => "client_secret_jwt",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::None => "none",
+        }
+    }
+}
+
+enum KeyKind {
+    Rsa(Box<rsa::RsaPrivateKey>),
+    P256(p256::ecdsa::SigningKey),
+}
+
+/// The client's private key for `private_key_jwt`. `Debug` prints no key material.
+pub struct PrivateKey {
+    kind: KeyKind,
+    kid: String,
+    public_jwk: serde_json::Value,
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PrivateKey {{ kid: {:?}, key: [redacted] }}", self.kid)
+    }
+}
+
+impl PrivateKey {
+    /// Parses a private JWK (RSA with `d`, `p`, `q`…, or EC P-256 with `d`). Without a `kid`,
+    /// the RFC 7638 thumbprint is used, so the provider can match it in our JWKS.
+    pub fn from_jwk(json: &str) -> Result<PrivateKey, ClientAuthError> {
+        let bad = |e: &dyn fmt::Display| ClientAuthError::BadPrivateKey(e.to_string());
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(&e))?;
+        let jwk: JsonWebKey<'_> = serde_json::from_value(value.clone()).map_err(|e| bad(&e))?;
+        // The public JWK and its RFC 7638 thumbprint, computed while the key is borrowed.
+        let public_parts = |public: JsonWebKey<'_>| -> Result<(serde_json::Value, String), ClientAuthError> {
+            let thumbprint = b64url(&public.thumbprint::<sha2::Sha256>());
+            Ok((serde_json::to_value(&public).map_err(|e| bad(&e))?, thumbprint))
+        };
+        let (kind, (mut public_jwk, thumbprint)) = match value.get("kty").and_then(|k| k.as_str()) {
+            Some("RSA") => {
+                let key = rsa::RsaPrivateKey::try_from(&jwk).map_err(|e| bad(&e))?;
+                let parts = public_parts(JsonWebKey::from(&key.to_public_key()))?;
+                (KeyKind::Rsa(Box::new(key)), parts)
+            }
+            Some("EC") => {
+                let key = p256::ecdsa::SigningKey::try_from(&jwk).map_err(|e| bad(&e))?;
+                let parts = public_parts(JsonWebKey::from(key.verifying_key()))?;
+                (KeyKind::P256(key), parts)
+            }
+            other => return Err(bad(&format!("unsupported kty {other:?}"))),
+        };
+        let kid = value
+            .get("kid")
+            .and_then(|k| k.as_str())
+            .map_or(thumbprint, str::to_owned);
+        if let Some(obj) = public_jwk.as_object_mut() {
+            obj.insert("kid".into(), kid.clone().into());
+            obj.insert("use".into(), "sig".into());
+        }
+        let mut key = PrivateKey { kind, kid, public_jwk };
+        let alg = key.alg();
+        if let Some(obj) = key.public_jwk.as_object_mut() {
+            obj.insert("alg".into(), alg.into());
+        }
+        Ok(key)
+    }
+
+    /// The public half, as a JWK (with `kid`, `use`, `alg`).
+    pub fn public_jwk(&self) -> &serde_json::Value {
+        &self.public_jwk
+    }
+
+    /// `RS256` or `ES256`.
+    pub fn alg(&self) -> &'static str {
+        match self.kind {
+            KeyKind::Rsa(_) => "RS256",
+            KeyKind::P256(_) => "ES256",
+        }
+    }
+}
+
+/// A JWK Set document of public keys (RFC 7517 §5), served at the worker's `jwks_path`.
+pub fn public_jwks<'a>(keys: impl Iterator<Item = &'a PrivateKey>) -> String {
+    let keys: Vec<&serde_json::Value> = keys.map(PrivateKey::public_jwk).collect();
+    serde_json::json!({ "keys": keys }).to_string()
+}
+
+/// The credentials a token request is made with.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// The client id.
+    pub client_id: String,
+    /// The method.
+    pub method: AuthMethod,
+    /// The client secret (secret methods).
+    pub secret: Option<Secret>,
+    /// The private key (`private_key_jwt`).
+    pub private_key: Option<Rc<PrivateKey>>,
+}
+
+/// Picks the method: the configured one, else the first of ours that the provider lists in
+/// `token_endpoint_auth_methods_supported` (default `client_secret_basic`, Discovery §3),
+/// strongest first.
+pub fn choose_method(
+    configured: Option<AuthMethod>,
+    supported: Option<&[String]>,
+    has_secret: bool,
+    has_key: bool,
+) -> Result<AuthMethod, ClientAuthError> {
+    if let Some(m) = configured {
+        return Ok(m);
+    }
+    let ours: Vec<AuthMethod> = [
+        (has_key, AuthMethod::PrivateKeyJwt),
+        (has_secret, AuthMethod::ClientSecretBasic),
+        (has_secret, AuthMethod::ClientSecretPost),
+        (has_secret, AuthMethod::ClientSecretJwt),
+        (!has_secret && !has_key, AuthMethod::None),
+    ]
+    .into_iter()
+    .filter_map(|(ok, m)| ok.then_some(m))
+    .collect();
+    let default = ["client_secret_basic".to_owned()];
+    let supported = supported.unwrap_or(&default);
+    ours.iter()
+        .copied()
+        .find(|m| supported.iter().any(|s| s == m.name()))
+        .ok_or_else(|| ClientAuthError::NoMethod {
+            supported: supported.join(", "),
+            have: ours.iter().map(|m| m.name()).collect::<Vec<_>>().join(", "),
+        })
+}
+
+#[derive(Serialize)]
+struct AssertionClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    jti: &'a str,
+    exp: i64,
+    iat: i64,
+}
+
+/// Adds the client's credentials to a token request (form body and headers).
+/// `jti` must be fresh randomness; `now` is unix seconds.
+pub fn authenticate(
+    client: &Client,
+    token_endpoint: &str,
+    form: &mut form_urlencoded::Serializer<'_, String>,
+    headers: &mut Vec<(&'static str, String)>,
+    now: i64,
+    jti: &str,
+) -> Result<(), ClientAuthError> {
+    let secret = || {
+        client
+            .secret
+            .as_ref()
+            .ok_or(ClientAuthError::MissingCredential(client.method.name()))
+    };
+    match client.method {
+        AuthMethod::ClientSecretBasic => headers.push(("authorization", basic_auth(&client.client_id, secret()?))),
+        AuthMethod::ClientSecretPost => {
+            form.append_pair("client_id", &client.client_id)
+                .append_pair("client_secret", secret()?.expose());
+        }
+        AuthMethod::None => {
+            form.append_pair("client_id", &client.client_id);
+        }
+        AuthMethod::ClientSecretJwt | AuthMethod::PrivateKeyJwt => {
+            // Core §9: iss = sub = client_id, aud = the token endpoint, a unique jti, short exp.
+            let claims = AssertionClaims {
+                iss: &client.client_id,
+                sub: &client.client_id,
+                aud: token_endpoint,
+                jti,
+                exp: now + 60,
+                iat: now,
+            };
+            let assertion = sign_assertion(client, &claims)?;
+            form.append_pair("client_id", &client.client_id)
+                .append_pair(
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                )
+                .append_pair("client_assertion", &assertion);
+        }
+    }
+    Ok(())
+}
+
+fn sign_assertion(client: &Client, claims: &AssertionClaims<'_>) -> Result<String, ClientAuthError> {
+    let claims = Claims::new(claims);
+    let signed = match client.method {
+        AuthMethod::ClientSecretJwt => {
+            let secret = client
+                .secret
+                .as_ref()
+                .ok_or(ClientAuthError::MissingCredential("client_secret_jwt"))?;
+            let key = Hs256Key::new(secret.expose().as_bytes());
+            Hs256.token(&Header::empty(), &claims, &key)
+        }
+        _ => {
+            let key = client
+                .private_key
+                .as_ref()
+                .ok_or(ClientAuthError::MissingCredential("private_key_jwt"))?;
+            let header = Header::empty().with_key_id(key.kid.clone());
+            match &key.kind {
+                KeyKind::Rsa(k) => Rsa::rs256().token(&header, &claims, k),
+                KeyKind::P256(k) => Es256.token(&header, &claims, k),
+            }
+        }
+    };
+    signed.map_err(|_| ClientAuthError::Signing)
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
+pub fn basic_auth(client_id: &str, secret: &Secret) -> String {
+    let id: String = form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
+    let pw: String = form_urlencoded::byte_serialize(secret.expose().as_bytes()).collect();
+    format!("Basic {}", Base64::encode_string(format!("{id}:{pw}").as_bytes()))
+}
+
+#[cfg(test)]
+#[path = "client_auth_tests.rs"]
+mod tests;

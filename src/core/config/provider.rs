@@ -1,0 +1,390 @@
+//! Provider settings: metadata source, client (static or dynamically registered), client
+//! authentication, and the authentication request parameters.
+
+use super::{err, ConfigError};
+use crate::core::client_auth::{AuthMethod, PrivateKey};
+use crate::core::discovery::ProviderMetadata;
+use crate::core::jwks::Alg;
+use crate::core::secret::Secret;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use url::Url;
+
+/// `providers.<name>` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProvider {
+    #[serde(default)]
+    display_name: Option<String>,
+    issuer: String,
+    #[serde(default)]
+    metadata: Option<serde_json::Value>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    registration: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    client_secret_binding: Option<String>,
+    #[serde(default)]
+    private_key_binding: Option<String>,
+    #[serde(default)]
+    token_endpoint_auth_method: Option<String>,
+    #[serde(default = "default_scope")]
+    scope: String,
+    #[serde(default)]
+    prompt: Option<String>,
+    #[serde(default)]
+    max_age: Option<u64>,
+    #[serde(default)]
+    acr_values: Option<String>,
+    #[serde(default)]
+    ui_locales: Option<String>,
+    #[serde(default)]
+    claims: Option<serde_json::Value>,
+    #[serde(default = "default_passthrough")]
+    passthrough_params: Vec<String>,
+    #[serde(default)]
+    auth_params: BTreeMap<String, String>,
+    #[serde(default)]
+    id_token_signing_algs: Option<Vec<String>>,
+    #[serde(default = "yes")]
+    fetch_userinfo: bool,
+}
+
+fn default_scope() -> String {
+    "openid email profile".into()
+}
+fn default_passthrough() -> Vec<String> {
+    vec!["login_hint".into(), "domain_hint".into()]
+}
+fn yes() -> bool {
+    true
+}
+
+/// Where the provider's metadata comes from.
+#[derive(Debug, Clone)]
+pub enum MetadataSource {
+    /// Fetched from `{issuer}/.well-known/openid-configuration`.
+    Discover,
+    /// Given in the configuration.
+    Static(Box<ProviderMetadata>),
+}
+
+/// How the client is known to the provider.
+#[derive(Debug, Clone)]
+pub enum ClientConfig {
+    /// Registered beforehand: a fixed client id.
+    Static {
+        /// The client id.
+        client_id: String,
+    },
+    /// Registered by edge-oidc itself (Dynamic Client Registration 1.0) on first use, with
+    /// these extra registration parameters (client_name, contacts, …).
+    Dynamic {
+        /// Extra client metadata sent in the registration request.
+        registration: serde_json::Map<String, serde_json::Value>,
+    },
+}
+
+/// One validated provider.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// Key in `providers`; stored in the pending login and the session.
+    pub name: String,
+    /// Shown to people (chooser, error pages).
+    pub display_name: String,
+    /// The issuer identifier, compared exactly with `iss`.
+    pub issuer: String,
+    /// Discovery or static metadata.
+    pub metadata: MetadataSource,
+    /// Static or dynamic client.
+    pub client: ClientConfig,
+    /// The configured method; `None`: chosen from the provider's supported methods.
+    pub auth_method: Option<AuthMethod>,
+    /// Client secret (secret-based methods).
+    pub client_secret: Option<Secret>,
+    /// Private key (`private_key_jwt`).
+    pub private_key: Option<Rc<PrivateKey>>,
+    /// Space-separated scopes; always contains `openid`.
+    pub scope: String,
+    /// Authentication request parameters (prompt, max_age, acr_values, ui_locales, claims and
+    /// free extras), already as strings.
+    pub auth_params: Vec<(String, String)>,
+    /// `max_age`: then `auth_time` is required and checked (Core §3.1.3.7 step 13).
+    pub max_age: Option<u64>,
+    /// Query parameters of the login URL passed through to the provider.
+    pub passthrough_params: Vec<String>,
+    /// ID token signature algorithms accepted.
+    pub allowed_algs: Vec<Alg>,
+    /// Whether to call the userinfo endpoint after login when the provider has one.
+    pub fetch_userinfo: bool,
+}
+
+/// Parameters edge-oidc sets itself.
+const RESERVED: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "scope",
+    "response_mode",
+    "request",
+    "request_uri",
+];
+
+pub(super) fn validate_provider(
+    name: String,
+    p: RawProvider,
+    secret: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProviderConfig, ConfigError> {
+    let key = |k: &str| format!("providers.{name}.{k}");
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(err(
+            format!("providers.{name}"),
+            "provider names may only hold letters, digits, `-` and `_`",
+            "rename it",
+        ));
+    }
+    check_issuer(&key("issuer"), &p.issuer)?;
+    let metadata = metadata_source(&key("metadata"), p.metadata.clone(), &p.issuer)?;
+    let client = match (&p.client_id, &p.registration) {
+        (Some(id), None) if !id.is_empty() => ClientConfig::Static { client_id: id.clone() },
+        (None, Some(reg)) => ClientConfig::Dynamic {
+            registration: reg.clone(),
+        },
+        (Some(_), Some(_)) => {
+            return Err(err(
+                key("registration"),
+                "is set together with client_id",
+                "use one of the two",
+            ))
+        }
+        _ => {
+            return Err(err(
+                key("client_id"),
+                "is missing",
+                "set the client id registered at the provider, or `registration` for dynamic registration",
+            ))
+        }
+    };
+    let (auth_method, client_secret, private_key) = credentials(&name, &p, secret)?;
+    if !p.scope.split(' ').any(|s| s == "openid") {
+        return Err(err(
+            key("scope"),
+            "does not contain `openid`",
+            "add `openid` to the scope",
+        ));
+    }
+    let auth_params = auth_params(&name, &p)?;
+    for param in &p.passthrough_params {
+        if RESERVED.contains(&param.as_str()) {
+            return Err(err(
+                key("passthrough_params"),
+                format!("lists `{param}`"),
+                format!("remove `{param}`"),
+            ));
+        }
+    }
+    let allowed_algs = match &p.id_token_signing_algs {
+        None => Alg::DEFAULT_ALLOWED.to_vec(),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                Alg::from_name(n).ok_or_else(|| {
+                    err(
+                        key("id_token_signing_algs"),
+                        format!("`{n}` is not supported"),
+                        "use RS256, RS384, RS512, PS256, PS384, PS512, ES256 or EdDSA",
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    if allowed_algs.is_empty() {
+        return Err(err(
+            key("id_token_signing_algs"),
+            "is empty",
+            "list at least one algorithm, e.g. [\"RS256\"]",
+        ));
+    }
+    Ok(ProviderConfig {
+        display_name: p.display_name.clone().unwrap_or_else(|| name.clone()),
+        name,
+        issuer: p.issuer,
+        metadata,
+        client,
+        auth_method,
+        client_secret,
+        private_key,
+        scope: p.scope,
+        auth_params,
+        max_age: p.max_age,
+        passthrough_params: p.passthrough_params,
+        allowed_algs,
+        fetch_userinfo: p.fetch_userinfo,
+    })
+}
+
+fn check_issuer(key: &str, issuer: &str) -> Result<(), ConfigError> {
+    let url = Url::parse(issuer).map_err(|e| {
+        err(
+            key,
+            format!("is not a URL ({e})"),
+            "use the provider's issuer, e.g. https://accounts.example.com",
+        )
+    })?;
+    if !matches!(url.scheme(), "https" | "http") || url.query().is_some() || url.fragment().is_some() {
+        return Err(err(
+            key,
+            "must be an https URL without query or fragment",
+            "use the provider's issuer identifier",
+        ));
+    }
+    Ok(())
+}
+
+fn metadata_source(key: &str, value: Option<serde_json::Value>, issuer: &str) -> Result<MetadataSource, ConfigError> {
+    let Some(mut value) = value else {
+        return Ok(MetadataSource::Discover);
+    };
+    if let Some(obj) = value.as_object_mut() {
+        obj.entry("issuer")
+            .or_insert_with(|| serde_json::Value::String(issuer.to_owned()));
+    }
+    let meta = ProviderMetadata::from_value(value, issuer).map_err(|e| {
+        err(
+            key,
+            e.to_string(),
+            "give authorization_endpoint, token_endpoint and jwks_uri",
+        )
+    })?;
+    Ok(MetadataSource::Static(Box::new(meta)))
+}
+
+type Credentials = (Option<AuthMethod>, Option<Secret>, Option<Rc<PrivateKey>>);
+
+/// The method, secret and key. A method that needs a credential which is not configured is
+/// an error now rather than at the first login.
+fn credentials(
+    name: &str,
+    p: &RawProvider,
+    secret: &dyn Fn(&str) -> Option<String>,
+) -> Result<Credentials, ConfigError> {
+    let key = |k: &str| format!("providers.{name}.{k}");
+    let method = match p.token_endpoint_auth_method.as_deref() {
+        None | Some("auto") => None,
+        Some(m) => Some(AuthMethod::from_name(m).ok_or_else(|| {
+            err(
+                key("token_endpoint_auth_method"),
+                format!("`{m}` is not supported"),
+                "use client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, none, or auto",
+            )
+        })?),
+    };
+    let secret_binding = p
+        .client_secret_binding
+        .clone()
+        .unwrap_or_else(|| "CLIENT_SECRET".to_owned());
+    let key_binding = p
+        .private_key_binding
+        .clone()
+        .unwrap_or_else(|| "CLIENT_PRIVATE_KEY".to_owned());
+    let client_secret = secret(&secret_binding).filter(|s| !s.is_empty()).map(Secret::new);
+    let private_key = match secret(&key_binding).filter(|s| !s.is_empty()) {
+        Some(jwk) => Some(Rc::new(PrivateKey::from_jwk(&jwk).map_err(|e| {
+            err(
+                key("private_key_binding"),
+                format!("the secret `{key_binding}`: {e}"),
+                "put a private JWK (RSA or EC P-256) there",
+            )
+        })?)),
+        None => None,
+    };
+    let needs_secret = matches!(
+        method,
+        Some(AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost | AuthMethod::ClientSecretJwt)
+    );
+    // A dynamically registered client gets its secret from the provider.
+    if needs_secret && client_secret.is_none() && p.registration.is_none() {
+        return Err(err(
+            key("client_secret_binding"),
+            format!("the secret `{secret_binding}` is not set"),
+            format!(
+                "run `wrangler secret put {secret_binding}` (locally: add it to .dev.vars), or use token_endpoint_auth_method \"none\" for a public client"
+            ),
+        ));
+    }
+    if method == Some(AuthMethod::PrivateKeyJwt) && private_key.is_none() {
+        return Err(err(
+            key("private_key_binding"),
+            format!("the secret `{key_binding}` is not set"),
+            format!("put a private JWK there: `wrangler secret put {key_binding}`"),
+        ));
+    }
+    Ok((method, client_secret, private_key))
+}
+
+fn auth_params(name: &str, p: &RawProvider) -> Result<Vec<(String, String)>, ConfigError> {
+    let key = |k: &str| format!("providers.{name}.{k}");
+    for reserved in RESERVED {
+        if p.auth_params.contains_key(*reserved) {
+            return Err(err(
+                key("auth_params"),
+                format!("sets `{reserved}`, which edge-oidc controls"),
+                format!("remove `{reserved}`"),
+            ));
+        }
+    }
+    let mut params: Vec<(String, String)> = Vec::new();
+    if let Some(prompt) = &p.prompt {
+        if !prompt
+            .split(' ')
+            .all(|v| matches!(v, "none" | "login" | "consent" | "select_account"))
+        {
+            return Err(err(
+                key("prompt"),
+                format!("`{prompt}` is not a prompt value"),
+                "use none, login, consent or select_account",
+            ));
+        }
+        params.push(("prompt".into(), prompt.clone()));
+    }
+    if let Some(max_age) = p.max_age {
+        params.push(("max_age".into(), max_age.to_string()));
+    }
+    if let Some(acr) = &p.acr_values {
+        params.push(("acr_values".into(), acr.clone()));
+    }
+    if let Some(locales) = &p.ui_locales {
+        params.push(("ui_locales".into(), locales.clone()));
+    }
+    if let Some(claims) = &p.claims {
+        if !claims.is_object() {
+            return Err(err(
+                key("claims"),
+                "is not a JSON object",
+                "see OpenID Connect Core §5.5",
+            ));
+        }
+        params.push(("claims".into(), claims.to_string()));
+    }
+    for (k, v) in &p.auth_params {
+        if params.iter().any(|(n, _)| n == k) {
+            return Err(err(
+                key("auth_params"),
+                format!("sets `{k}` twice"),
+                format!("set `{k}` only once"),
+            ));
+        }
+        params.push((k.clone(), v.clone()));
+    }
+    Ok(params)
+}

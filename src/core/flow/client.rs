@@ -1,0 +1,166 @@
+//! The client a login uses: static from the configuration, or registered dynamically at the
+//! provider on first use (Dynamic Client Registration 1.0), stored in KV and reused by every
+//! isolate until its secret expires.
+
+use super::{absolute, App, Incoming, Io};
+use crate::core::client_auth::{choose_method, Client};
+use crate::core::config::{ClientConfig, ProviderConfig};
+use crate::core::discovery::ProviderMetadata;
+use crate::core::error::AppError;
+use crate::core::http::{HttpClient, KvStore};
+use crate::core::registration::{parse_response, RegisteredClient, RegistrationError, RegistrationRequest};
+
+/// After a failed registration, no new attempt for this long (no tight retry loop).
+const REGISTRATION_BACKOFF_SECS: i64 = 30;
+/// KV lifetime of a registration without expiry (KV needs a TTL in our store trait).
+const REGISTRATION_KV_TTL: u64 = 365 * 86400;
+
+/// KV key of a provider's registration.
+pub(crate) fn registration_key(provider: &str) -> String {
+    format!("registration:{provider}")
+}
+
+impl App {
+    /// The client for a new login, and the registration to remember in the pending login.
+    pub(super) async fn client_for_login<H: HttpClient, K: KvStore>(
+        &self,
+        provider: &ProviderConfig,
+        metadata: &ProviderMetadata,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+    ) -> Result<(Client, Option<RegisteredClient>), AppError> {
+        match &provider.client {
+            ClientConfig::Static { client_id } => Ok((static_client(provider, metadata, client_id)?, None)),
+            ClientConfig::Dynamic { registration } => {
+                let registered = self
+                    .registered_client(provider, metadata, registration, req, io)
+                    .await?;
+                Ok((dynamic_client(provider, &registered), Some(registered)))
+            }
+        }
+    }
+
+    /// The client for a callback: the one the login was started with.
+    pub(super) fn client_for_callback(
+        &self,
+        provider: &ProviderConfig,
+        metadata: &ProviderMetadata,
+        registered: Option<&RegisteredClient>,
+    ) -> Result<Client, AppError> {
+        match (&provider.client, registered) {
+            (ClientConfig::Static { client_id }, _) => static_client(provider, metadata, client_id),
+            (ClientConfig::Dynamic { .. }, Some(reg)) => Ok(dynamic_client(provider, reg)),
+            (ClientConfig::Dynamic { .. }, None) => Err(AppError::UnknownState),
+        }
+    }
+
+    async fn registered_client<H: HttpClient, K: KvStore>(
+        &self,
+        provider: &ProviderConfig,
+        metadata: &ProviderMetadata,
+        extra: &serde_json::Map<String, serde_json::Value>,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+    ) -> Result<RegisteredClient, AppError> {
+        let now = io.clock.now();
+        let redirect_uri = absolute(req, &self.config.redirect_path);
+        let usable =
+            |c: &RegisteredClient| !c.expired(now) && c.issuer == provider.issuer && c.redirect_uri == redirect_uri;
+        if let Some(c) = self.cache.registered(&provider.name).filter(|c| usable(c)) {
+            return Ok(c);
+        }
+        if let Some((at, why)) = self.cache.registration_failure(&provider.name) {
+            if now - at < REGISTRATION_BACKOFF_SECS {
+                return Err(RegistrationError::Backoff(why).into());
+            }
+        }
+        let key = registration_key(&provider.name);
+        if let Some(stored) = io.kv.get(&key).await? {
+            if let Some(c) = serde_json::from_str::<RegisteredClient>(&stored)
+                .ok()
+                .filter(|c| usable(c))
+            {
+                self.cache.set_registered(&provider.name, c.clone());
+                return Ok(c);
+            }
+        }
+        match self.register(provider, metadata, extra, &redirect_uri, req, io).await {
+            Ok(c) => {
+                let ttl = match c.client_secret_expires_at {
+                    0 => REGISTRATION_KV_TTL,
+                    at => u64::try_from(at - now).unwrap_or(60).max(60),
+                };
+                let value = serde_json::to_string(&c).map_err(|e| AppError::Internal(e.to_string()))?;
+                // Two isolates registering at once both succeed; the last write wins and
+                // each pending login keeps the client it was started with.
+                io.kv.put(&key, &value, ttl).await?;
+                self.cache.set_registered(&provider.name, c.clone());
+                Ok(c)
+            }
+            Err(e) => {
+                self.cache.set_registration_failure(&provider.name, now, e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    async fn register<H: HttpClient, K: KvStore>(
+        &self,
+        provider: &ProviderConfig,
+        metadata: &ProviderMetadata,
+        extra: &serde_json::Map<String, serde_json::Value>,
+        redirect_uri: &str,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+    ) -> Result<RegisteredClient, AppError> {
+        let endpoint = metadata
+            .registration_endpoint
+            .as_deref()
+            .ok_or(RegistrationError::NotSupported)?;
+        let method = choose_method(
+            provider.auth_method,
+            metadata.token_endpoint_auth_methods_supported.as_deref(),
+            true,
+            provider.private_key.is_some(),
+        )?;
+        let jwks_uri = provider
+            .private_key
+            .as_ref()
+            .map(|_| absolute(req, &self.config.jwks_path));
+        let post_logout = absolute(req, &self.config.post_logout_redirect_uri);
+        let request = RegistrationRequest {
+            endpoint,
+            redirect_uri,
+            post_logout_redirect_uri: &post_logout,
+            method,
+            jwks_uri: jwks_uri.as_deref(),
+            extra,
+        };
+        let response = io.http.send(request.to_http()).await?;
+        Ok(parse_response(&response, method, &provider.issuer, redirect_uri)?)
+    }
+}
+
+fn static_client(provider: &ProviderConfig, metadata: &ProviderMetadata, client_id: &str) -> Result<Client, AppError> {
+    let method = choose_method(
+        provider.auth_method,
+        metadata.token_endpoint_auth_methods_supported.as_deref(),
+        provider.client_secret.is_some(),
+        provider.private_key.is_some(),
+    )?;
+    Ok(Client {
+        client_id: client_id.to_owned(),
+        method,
+        secret: provider.client_secret.clone(),
+        private_key: provider.private_key.clone(),
+    })
+}
+
+fn dynamic_client(provider: &ProviderConfig, reg: &RegisteredClient) -> Client {
+    Client {
+        client_id: reg.client_id.clone(),
+        method: reg.method,
+        secret: reg.client_secret.clone(),
+        private_key: provider.private_key.clone(),
+    }
+}
