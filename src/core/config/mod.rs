@@ -533,3 +533,6 @@ fn validate_origin(o: &str) -> Result<Url, ConfigError> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests;
