@@ -14,7 +14,7 @@ pub struct EndSessionRequest<'a> {
     /// Opaque value echoed back to the post-logout URI.
     pub state: &'a str,
     /// Our client id (§2: lets the provider check the redirect URI without a hint).
-    pub client_id: &'a str,
+    pub client_id: Option<&'a str>,
 }
 
 impl EndSessionRequest<'_> {
@@ -27,8 +27,10 @@ impl EndSessionRequest<'_> {
                 q.append_pair("id_token_hint", hint);
             }
             q.append_pair("post_logout_redirect_uri", self.post_logout_redirect_uri)
-                .append_pair("state", self.state)
-                .append_pair("client_id", self.client_id);
+                .append_pair("state", self.state);
+            if let Some(id) = self.client_id {
+                q.append_pair("client_id", id);
+            }
         }
         Ok(url)
     }
@@ -45,7 +47,7 @@ mod tests {
             id_token_hint: Some("a.b.c"),
             post_logout_redirect_uri: "https://rp.example/logged-out",
             state: "xyz",
-            client_id: "rp",
+            client_id: Some("rp"),
         }
         .url()
         .unwrap();

@@ -221,6 +221,7 @@ impl IdentityHeaders {
             Some(&self.email),
             Some(&self.name),
             self.provider.as_ref(),
+            self.acr.as_ref(),
         ]
         .into_iter()
         .flatten()

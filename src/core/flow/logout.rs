@@ -44,7 +44,7 @@ impl App {
             id_token_hint: Some(&session.id_token),
             post_logout_redirect_uri: &post_logout,
             state: &state,
-            client_id: session.client_id.as_deref().unwrap_or_default(),
+            client_id: session.client_id.as_deref(),
         }
         .url()
         .map_err(|e| AppError::Internal(format!("end_session_endpoint: {e}")))?;

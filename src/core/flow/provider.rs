@@ -84,16 +84,17 @@ impl App {
             }
         }
         let key = format!("metadata:{}", provider.name);
-        let (body, fetched_at) = match self.kv_cached(io, &key, now).await {
-            Some(hit) => hit,
+        let (body, fetched_at, fresh) = match self.kv_cached(io, &key, now).await {
+            Some((body, at)) => (body, at, false),
             None => {
                 let response = fetch_ok(io, HttpRequest::get_json(&discovery_url(&provider.issuer))).await?;
-                (String::from_utf8_lossy(&response.body).into_owned(), now)
+                (String::from_utf8_lossy(&response.body).into_owned(), now, true)
             }
         };
         // Checked on every read, so a cached document never outlives a changed issuer.
         let meta = Rc::new(ProviderMetadata::from_json(body.as_bytes(), &provider.issuer)?);
-        if fetched_at == now {
+        // Only a document fetched now is written: KV allows one write per second per key.
+        if fresh {
             self.kv_store(io, &key, &body, now).await;
         }
         self.cache
@@ -120,6 +121,8 @@ impl App {
             {
                 return Ok(None);
             }
+            // Counted before the fetch, so failing refetches are rate-limited too.
+            self.cache.with(&provider.name, |e| e.last_refetch = Some(now));
         } else {
             if let Some((jwks, at)) = self.cache.with(&provider.name, |e| e.jwks.clone()) {
                 if now - at < CACHE_TTL_SECS {
@@ -138,12 +141,7 @@ impl App {
         let jwks = Rc::new(Jwks::parse(&response.body)?);
         self.kv_store(io, &key, &String::from_utf8_lossy(&response.body), now)
             .await;
-        self.cache.with(&provider.name, |e| {
-            e.jwks = Some((jwks.clone(), now));
-            if refetch {
-                e.last_refetch = Some(now);
-            }
-        });
+        self.cache.with(&provider.name, |e| e.jwks = Some((jwks.clone(), now)));
         Ok(Some(jwks))
     }
 

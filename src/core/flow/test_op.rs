@@ -1,0 +1,730 @@
+//! In-memory fakes for the flow tests: a fixed clock, counter-based randomness, a counting KV
+//! store, a fake OpenID Provider reached through a fake HTTP client, a browser cookie jar, and a
+//! [`Harness`] that wires them to an [`App`].
+//!
+//! The fake OP checks what a real one checks (single-use codes, the PKCE verifier against the
+//! challenge, the redirect URI, client authentication), so a flow test fails when the RP sends
+//! the wrong thing, not only when it answers the wrong thing.
+
+use crate::core::authorize::{pkce_challenge, state_key, PendingLogin};
+use crate::core::client_auth::basic_auth;
+use crate::core::config::Config;
+use crate::core::flow::{App, Forward, Handled, Incoming, Io, Outcome};
+use crate::core::http::{Clock, HttpClient, HttpError, HttpRequest, HttpResponse, KvStore, Random, StoreError};
+use crate::core::secret::{b64url, Secret};
+use crate::core::views::Reply;
+use jwt_compact::alg::Es256;
+use jwt_compact::jwk::JsonWebKey;
+use jwt_compact::{Algorithm, AlgorithmExt, Claims, Header};
+use rand::Rng as _;
+use serde_json::{json, Value};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use url::Url;
+
+type SigningKey = <Es256 as Algorithm>::SigningKey;
+
+/// The fixed start time of every test.
+pub const NOW: i64 = 1_700_000_000;
+/// The RP's callback.
+pub const REDIRECT_URI: &str = "https://rp.example/redirect_uri";
+/// The single provider of most tests.
+pub const ISSUER: &str = "https://op.example";
+/// The statically registered client's secret (secret binding `CLIENT_SECRET`).
+pub const CLIENT_SECRET: &str = "rp-secret";
+/// One provider, a static client, a one-hour session.
+pub const SINGLE: &str = r#"{"providers":{"main":{"issuer":"https://op.example","client_id":"rp"}},
+    "session":{"lifetime_secs":3600},"public_paths":["/public/"]}"#;
+
+// ---- clock, randomness, KV ----
+
+/// A clock that only moves when told to.
+pub struct TestClock(Cell<i64>);
+
+impl TestClock {
+    pub fn advance(&self, secs: i64) {
+        self.0.set(self.0.get() + secs);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> i64 {
+        self.0.get()
+    }
+}
+
+/// Deterministic bytes: every call gives different output (a counter mixed with the position).
+#[derive(Default)]
+pub struct CounterRandom(Cell<u64>);
+
+impl Random for CounterRandom {
+    fn fill(&self, buf: &mut [u8]) {
+        let n = self.0.get() + 1;
+        self.0.set(n);
+        let seed = n.to_le_bytes();
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = seed[i % 8] ^ (i as u8).wrapping_mul(37);
+        }
+    }
+}
+
+/// Workers KV in memory: expiry follows the test clock, every call is counted, and the whole
+/// store can be made to fail.
+pub struct MemKv {
+    clock: Rc<TestClock>,
+    map: RefCell<HashMap<String, (String, i64)>>,
+    log: RefCell<Vec<(&'static str, String)>>,
+    pub gets: Cell<usize>,
+    pub puts: Cell<usize>,
+    pub deletes: Cell<usize>,
+    pub failing: Cell<bool>,
+}
+
+impl MemKv {
+    fn new(clock: Rc<TestClock>) -> MemKv {
+        MemKv {
+            clock,
+            map: RefCell::default(),
+            log: RefCell::default(),
+            gets: Cell::new(0),
+            puts: Cell::new(0),
+            deletes: Cell::new(0),
+            failing: Cell::new(false),
+        }
+    }
+
+    /// (gets, puts, deletes) so far.
+    pub fn ops(&self) -> (usize, usize, usize) {
+        (self.gets.get(), self.puts.get(), self.deletes.get())
+    }
+
+    /// How often the app called `op` ("get", "put", "delete") for `key`.
+    pub fn calls(&self, op: &str, key: &str) -> usize {
+        self.log.borrow().iter().filter(|(o, k)| *o == op && k == key).count()
+    }
+
+    /// A live value, looked at without counting (the test's view, not the app's).
+    pub fn peek(&self, key: &str) -> Option<String> {
+        let now = self.clock.now();
+        self.map
+            .borrow()
+            .get(key)
+            .filter(|(_, expires)| now < *expires)
+            .map(|(v, _)| v.clone())
+    }
+
+    /// Seconds until `key` expires.
+    pub fn ttl(&self, key: &str) -> Option<i64> {
+        self.map
+            .borrow()
+            .get(key)
+            .map(|(_, expires)| expires - self.clock.now())
+    }
+
+    /// Writes without counting (test setup).
+    pub fn seed(&self, key: &str, value: &str, ttl: i64) {
+        let expires = self.clock.now() + ttl;
+        self.map
+            .borrow_mut()
+            .insert(key.to_owned(), (value.to_owned(), expires));
+    }
+
+    /// Live keys starting with `prefix`.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        let now = self.clock.now();
+        let mut keys: Vec<String> = self
+            .map
+            .borrow()
+            .iter()
+            .filter(|(k, (_, expires))| k.starts_with(prefix) && now < *expires)
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        match self.failing.get() {
+            true => Err(StoreError("the namespace is unavailable".into())),
+            false => Ok(()),
+        }
+    }
+}
+
+impl KvStore for MemKv {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.gets.set(self.gets.get() + 1);
+        self.log.borrow_mut().push(("get", key.to_owned()));
+        self.check()?;
+        Ok(self.peek(key))
+    }
+
+    async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), StoreError> {
+        self.puts.set(self.puts.get() + 1);
+        self.log.borrow_mut().push(("put", key.to_owned()));
+        self.check()?;
+        // Workers KV refuses expirations under 60 s; the app must never ask for one.
+        assert!(ttl_secs >= 60, "KV put of {key} with ttl {ttl_secs} < 60");
+        self.seed(key, value, i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2));
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.deletes.set(self.deletes.get() + 1);
+        self.log.borrow_mut().push(("delete", key.to_owned()));
+        self.check()?;
+        self.map.borrow_mut().remove(key);
+        Ok(())
+    }
+}
+
+// ---- the network and the fake provider ----
+
+/// Outbound HTTP: routes each request by URL to the provider whose issuer it starts with,
+/// logs it, and can be told to fail for a URL.
+pub struct Net {
+    pub ops: Vec<FakeOp>,
+    log: RefCell<Vec<HttpRequest>>,
+    failures: RefCell<HashMap<String, HttpError>>,
+}
+
+impl Net {
+    /// Requests sent to exactly this URL.
+    pub fn count(&self, url: &str) -> usize {
+        self.log.borrow().iter().filter(|r| r.url == url).count()
+    }
+
+    /// All requests sent.
+    pub fn total(&self) -> usize {
+        self.log.borrow().len()
+    }
+
+    /// From now on, requests to `url` fail with `error`.
+    pub fn fail(&self, url: &str, error: HttpError) {
+        self.failures.borrow_mut().insert(url.to_owned(), error);
+    }
+}
+
+impl HttpClient for Net {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        self.log.borrow_mut().push(request.clone());
+        if let Some(e) = self.failures.borrow().get(&request.url) {
+            return Err(e.clone());
+        }
+        match self
+            .ops
+            .iter()
+            .find(|op| request.url.starts_with(&format!("{}/", op.issuer)))
+        {
+            Some(op) => Ok(op.serve(&request)),
+            None => Err(HttpError::Network(format!("no route to {}", request.url))),
+        }
+    }
+}
+
+/// How the fake provider answers registration requests.
+#[derive(Debug, Clone, Copy)]
+pub enum Registration {
+    /// 201 with a new client; the secret expires after this many seconds (`None`: never).
+    Accept { lifetime_secs: Option<i64> },
+    /// 400 `invalid_client_metadata`.
+    Refuse,
+}
+
+/// What the authorization endpoint handed out for a code.
+struct Grant {
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
+    nonce: String,
+}
+
+/// A fake OpenID Provider. Signs ES256 ID tokens with keys made at setup: key 0 is published
+/// and signs; [`FakeOp::rotate`] moves signing to the next key and publishes it.
+pub struct FakeOp {
+    pub issuer: String,
+    clock: Rc<TestClock>,
+    keys: Vec<(String, SigningKey)>,
+    signing: Cell<usize>,
+    published: RefCell<Vec<usize>>,
+    /// Whether the metadata lists an `end_session_endpoint`.
+    pub end_session: Cell<bool>,
+    pub registration: Cell<Registration>,
+    /// Bodies of the registration requests received.
+    pub registrations: RefCell<Vec<Value>>,
+    /// Misbehaviour: put this nonce into ID tokens instead of the requested one.
+    pub nonce_override: RefCell<Option<String>>,
+    /// Extra claims for ID tokens.
+    pub extra_claims: RefCell<serde_json::Map<String, Value>>,
+    /// client_id → secret (`None`: public client).
+    clients: RefCell<HashMap<String, Option<String>>>,
+    codes: RefCell<HashMap<String, Grant>>,
+    access_tokens: RefCell<Vec<String>>,
+    /// Every ID token issued, in order.
+    pub id_tokens: RefCell<Vec<String>>,
+    counter: Cell<u32>,
+}
+
+fn random_p256() -> SigningKey {
+    // A random 32-byte string is a valid scalar except with ~2^-32 odds.
+    loop {
+        if let Ok(k) = SigningKey::from_slice(&rand::thread_rng().gen::<[u8; 32]>()) {
+            return k;
+        }
+    }
+}
+
+fn json_response(status: u16, body: &Value) -> HttpResponse {
+    HttpResponse {
+        status,
+        content_type: Some("application/json".into()),
+        body: body.to_string().into_bytes(),
+    }
+}
+
+fn oauth_error(status: u16, error: &str, description: &str) -> HttpResponse {
+    json_response(status, &json!({ "error": error, "error_description": description }))
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+}
+
+impl FakeOp {
+    fn new(issuer: &str, clock: Rc<TestClock>) -> FakeOp {
+        let mut clients = HashMap::new();
+        clients.insert("rp".to_owned(), Some(CLIENT_SECRET.to_owned()));
+        FakeOp {
+            issuer: issuer.to_owned(),
+            clock,
+            keys: (1..=3).map(|i| (format!("key-{i}"), random_p256())).collect(),
+            signing: Cell::new(0),
+            published: RefCell::new(vec![0]),
+            end_session: Cell::new(true),
+            registration: Cell::new(Registration::Accept { lifetime_secs: None }),
+            registrations: RefCell::default(),
+            nonce_override: RefCell::default(),
+            extra_claims: RefCell::default(),
+            clients: RefCell::new(clients),
+            codes: RefCell::default(),
+            access_tokens: RefCell::default(),
+            id_tokens: RefCell::default(),
+            counter: Cell::new(0),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// Signs with the next key from now on and publishes it (the old key stays published).
+    pub fn rotate(&self) {
+        let next = self.signing.get() + 1;
+        assert!(next < self.keys.len(), "no more test keys");
+        self.signing.set(next);
+        self.published.borrow_mut().push(next);
+    }
+
+    fn next(&self) -> u32 {
+        self.counter.set(self.counter.get() + 1);
+        self.counter.get()
+    }
+
+    /// The provider's login page, with the user consenting: checks the authentication
+    /// request, remembers it for the code, and returns the URL the browser is sent back to.
+    pub fn authorize(&self, auth: &Url) -> Url {
+        assert!(
+            auth.as_str().starts_with(&self.url("/authorize?")),
+            "not our endpoint: {auth}"
+        );
+        let param = |k: &str| query(auth, k).unwrap_or_else(|| panic!("authorization request without {k}"));
+        assert_eq!(param("response_type"), "code");
+        assert_eq!(param("code_challenge_method"), "S256");
+        let client_id = param("client_id");
+        assert!(
+            self.clients.borrow().contains_key(&client_id),
+            "unknown client {client_id}"
+        );
+        let code = format!("code-{}", self.next());
+        let grant = Grant {
+            client_id,
+            redirect_uri: param("redirect_uri"),
+            challenge: param("code_challenge"),
+            nonce: param("nonce"),
+        };
+        let mut back = Url::parse(&grant.redirect_uri).expect("redirect_uri is a URL");
+        back.query_pairs_mut()
+            .append_pair("code", &code)
+            .append_pair("state", &param("state"))
+            .append_pair("iss", &self.issuer);
+        self.codes.borrow_mut().insert(code, grant);
+        back
+    }
+
+    fn serve(&self, req: &HttpRequest) -> HttpResponse {
+        let path = req.url.strip_prefix(&self.issuer).unwrap_or_default();
+        match (req.method, path) {
+            ("GET", "/.well-known/openid-configuration") => json_response(200, &self.metadata()),
+            ("GET", "/jwks") => json_response(200, &self.jwks()),
+            ("POST", "/token") => self.token(req),
+            ("GET", "/userinfo") => self.userinfo(req),
+            ("POST", "/register") => self.register(req),
+            _ => oauth_error(404, "not_found", req.url.as_str()),
+        }
+    }
+
+    fn metadata(&self) -> Value {
+        let mut m = json!({
+            "issuer": self.issuer,
+            "authorization_endpoint": self.url("/authorize"),
+            "token_endpoint": self.url("/token"),
+            "jwks_uri": self.url("/jwks"),
+            "userinfo_endpoint": self.url("/userinfo"),
+            "registration_endpoint": self.url("/register"),
+            "authorization_response_iss_parameter_supported": true,
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "code_challenge_methods_supported": ["S256"],
+            "response_types_supported": ["code"],
+        });
+        if self.end_session.get() {
+            m["end_session_endpoint"] = json!(self.url("/logout"));
+        }
+        m
+    }
+
+    fn jwks(&self) -> Value {
+        let keys: Vec<Value> = self
+            .published
+            .borrow()
+            .iter()
+            .map(|&i| {
+                let (kid, key) = &self.keys[i];
+                let mut jwk = serde_json::to_value(JsonWebKey::from(key.verifying_key())).unwrap();
+                jwk["kid"] = json!(kid);
+                jwk["alg"] = json!("ES256");
+                jwk["use"] = json!("sig");
+                jwk
+            })
+            .collect();
+        json!({ "keys": keys })
+    }
+
+    /// RFC 6749 §4.1.3 / RFC 7636 §4.6: single-use code, client authentication, PKCE verifier,
+    /// redirect URI.
+    fn token(&self, req: &HttpRequest) -> HttpResponse {
+        let form: HashMap<String, String> = url::form_urlencoded::parse(req.body.as_deref().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+        let field = |k: &str| form.get(k).map(String::as_str);
+        if field("grant_type") != Some("authorization_code") {
+            return oauth_error(400, "unsupported_grant_type", "only authorization_code");
+        }
+        let Some(grant) = field("code").and_then(|c| self.codes.borrow_mut().remove(c)) else {
+            return oauth_error(400, "invalid_grant", "unknown or already used code");
+        };
+        let secret = self.clients.borrow().get(&grant.client_id).cloned().flatten();
+        let authenticated = match header(req, "authorization") {
+            Some(h) => secret.is_some_and(|s| h == basic_auth(&grant.client_id, &Secret::new(s))),
+            None => field("client_id") == Some(grant.client_id.as_str()) && field("client_secret") == secret.as_deref(),
+        };
+        if !authenticated {
+            return oauth_error(401, "invalid_client", "client authentication failed");
+        }
+        if field("code_verifier").map(pkce_challenge) != Some(grant.challenge.clone()) {
+            return oauth_error(400, "invalid_grant", "PKCE verification failed");
+        }
+        if field("redirect_uri") != Some(grant.redirect_uri.as_str()) {
+            return oauth_error(400, "invalid_grant", "redirect_uri does not match");
+        }
+        let now = self.clock.now();
+        let nonce = self.nonce_override.borrow().clone().unwrap_or(grant.nonce);
+        let mut claims = json!({
+            "iss": self.issuer, "sub": "alice", "aud": grant.client_id, "exp": now + 300, "iat": now,
+            "nonce": nonce, "email": "alice@example.com", "email_verified": true,
+        });
+        if let Some(obj) = claims.as_object_mut() {
+            obj.extend(self.extra_claims.borrow().clone());
+        }
+        let id_token = self.sign(claims);
+        self.id_tokens.borrow_mut().push(id_token.clone());
+        let access_token = format!("at-{}", self.next());
+        self.access_tokens.borrow_mut().push(access_token.clone());
+        json_response(
+            200,
+            &json!({ "access_token": access_token, "token_type": "Bearer", "id_token": id_token, "expires_in": 3600 }),
+        )
+    }
+
+    fn sign(&self, claims: Value) -> String {
+        let (kid, key) = &self.keys[self.signing.get()];
+        let Value::Object(claims) = claims else {
+            panic!("claims must be an object")
+        };
+        Es256
+            .token(&Header::empty().with_key_id(kid.as_str()), &Claims::new(claims), key)
+            .unwrap()
+    }
+
+    /// Core §5.3: the name comes only from here, so the flow tests see UserInfo being used.
+    fn userinfo(&self, req: &HttpRequest) -> HttpResponse {
+        let token = header(req, "authorization").and_then(|h| h.strip_prefix("Bearer "));
+        if !token.is_some_and(|t| self.access_tokens.borrow().iter().any(|a| a == t)) {
+            return oauth_error(401, "invalid_token", "unknown access token");
+        }
+        json_response(
+            200,
+            &json!({ "sub": "alice", "name": "Zoë Alice", "email": "alice@example.com" }),
+        )
+    }
+
+    /// Dynamic Client Registration §3.
+    fn register(&self, req: &HttpRequest) -> HttpResponse {
+        let body: Value = serde_json::from_str(req.body.as_deref().unwrap_or("")).unwrap_or(Value::Null);
+        self.registrations.borrow_mut().push(body.clone());
+        let Registration::Accept { lifetime_secs } = self.registration.get() else {
+            return oauth_error(400, "invalid_client_metadata", "contacts are required");
+        };
+        let n = 1 + self.clients.borrow().keys().filter(|c| c.starts_with("dyn-")).count();
+        let (client_id, secret) = (format!("dyn-{n}"), format!("dyn-secret-{n}"));
+        self.clients
+            .borrow_mut()
+            .insert(client_id.clone(), Some(secret.clone()));
+        json_response(
+            201,
+            &json!({
+                "client_id": client_id,
+                "client_secret": secret,
+                "client_secret_expires_at": lifetime_secs.map_or(0, |l| self.clock.now() + l),
+                "token_endpoint_auth_method": body["token_endpoint_auth_method"],
+                "redirect_uris": body["redirect_uris"],
+            }),
+        )
+    }
+}
+
+// ---- the browser ----
+
+/// A browser's cookies for the RP's origin.
+#[derive(Debug, Default, Clone)]
+pub struct Browser {
+    cookies: BTreeMap<String, String>,
+}
+
+impl Browser {
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.cookies.insert(name.to_owned(), value.to_owned());
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+
+    /// The `Cookie` header it sends.
+    pub fn header(&self) -> Option<String> {
+        let pairs: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        (!pairs.is_empty()).then(|| pairs.join("; "))
+    }
+
+    /// Applies the `Set-Cookie` headers of a reply (`Max-Age=0` deletes).
+    pub fn store(&mut self, reply: &Reply) {
+        for (_, value) in reply.headers.iter().filter(|(n, _)| *n == "set-cookie") {
+            let pair = value.split(';').next().unwrap_or_default();
+            let (name, v) = pair.split_once('=').expect("name=value");
+            if value.contains("; Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), v.to_owned());
+            }
+        }
+    }
+
+    /// A top-level navigation (GET) to `url`.
+    pub fn navigate(&self, url: &str) -> Incoming {
+        Incoming {
+            method: "GET".into(),
+            url: Url::parse(url).expect("test URL"),
+            cookie: self.header(),
+            accept: Some("text/html,application/xhtml+xml".into()),
+            sec_fetch_mode: Some("navigate".into()),
+            x_requested_with: None,
+        }
+    }
+
+    /// A `fetch()` from a page of the site.
+    pub fn fetch(&self, method: &str, url: &str) -> Incoming {
+        Incoming {
+            method: method.into(),
+            url: Url::parse(url).expect("test URL"),
+            cookie: self.header(),
+            accept: Some("application/json".into()),
+            sec_fetch_mode: Some("cors".into()),
+            x_requested_with: None,
+        }
+    }
+}
+
+/// The first value of a query parameter.
+pub fn query(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// `url` with parameter `name` set to `value` (or removed), other parameters kept in order.
+pub fn with_param(url: &Url, name: &str, value: Option<&str>) -> Url {
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().filter(|(k, _)| k != name).collect();
+    let mut out = url.clone();
+    {
+        let mut q = out.query_pairs_mut();
+        q.clear().extend_pairs(&pairs);
+        if let Some(v) = value {
+            q.append_pair(name, v);
+        }
+    }
+    out
+}
+
+/// The `Set-Cookie` values of a reply.
+pub fn set_cookies(reply: &Reply) -> Vec<&str> {
+    reply
+        .headers
+        .iter()
+        .filter(|(n, _)| *n == "set-cookie")
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+// ---- the harness ----
+
+/// One isolate's [`App`] plus the I/O it sees. Isolates made with [`Harness::new_isolate`]
+/// share the network, KV, clock and randomness, but not the in-memory caches.
+pub struct Harness {
+    pub app: App,
+    config: String,
+    cookie_key: String,
+    pub net: Rc<Net>,
+    pub kv: Rc<MemKv>,
+    pub clock: Rc<TestClock>,
+    random: Rc<CounterRandom>,
+}
+
+fn build_app(config: &str, cookie_key: &str) -> App {
+    let secret = |name: &str| match name {
+        "COOKIE_KEYS" => Some(cookie_key.to_owned()),
+        "CLIENT_SECRET" => Some(CLIENT_SECRET.to_owned()),
+        _ => None,
+    };
+    App::new(Config::from_json(config, &secret).expect("test configuration is valid"))
+}
+
+impl Harness {
+    /// An isolate with this configuration and one fake provider per issuer.
+    pub fn new(config: &str, issuers: &[&str]) -> Harness {
+        let clock = Rc::new(TestClock(Cell::new(NOW)));
+        let net = Rc::new(Net {
+            ops: issuers.iter().map(|i| FakeOp::new(i, clock.clone())).collect(),
+            log: RefCell::default(),
+            failures: RefCell::default(),
+        });
+        let cookie_key = b64url(&rand::thread_rng().gen::<[u8; 32]>());
+        Harness {
+            app: build_app(config, &cookie_key),
+            config: config.to_owned(),
+            cookie_key,
+            net,
+            kv: Rc::new(MemKv::new(clock.clone())),
+            clock,
+            random: Rc::default(),
+        }
+    }
+
+    /// [`SINGLE`] with its provider.
+    pub fn single() -> Harness {
+        Harness::new(SINGLE, &[ISSUER])
+    }
+
+    /// Another isolate of the same worker: same KV, network, clock; empty caches.
+    pub fn new_isolate(&self) -> Harness {
+        Harness {
+            app: build_app(&self.config, &self.cookie_key),
+            config: self.config.clone(),
+            cookie_key: self.cookie_key.clone(),
+            net: self.net.clone(),
+            kv: self.kv.clone(),
+            clock: self.clock.clone(),
+            random: self.random.clone(),
+        }
+    }
+
+    /// The first provider.
+    pub fn op(&self) -> &FakeOp {
+        &self.net.ops[0]
+    }
+
+    /// The provider a URL belongs to.
+    pub fn op_for(&self, url: &Url) -> &FakeOp {
+        let op = self
+            .net
+            .ops
+            .iter()
+            .find(|op| url.as_str().starts_with(&format!("{}/", op.issuer)));
+        op.unwrap_or_else(|| panic!("no provider at {url}"))
+    }
+
+    pub fn handle(&self, req: &Incoming) -> Handled {
+        let io = Io {
+            http: &*self.net,
+            kv: &*self.kv,
+            clock: &*self.clock,
+            random: &*self.random,
+        };
+        futures::executor::block_on(self.app.handle(req, &io))
+    }
+
+    /// Handles a request that must be answered by the worker itself.
+    pub fn reply(&self, req: &Incoming) -> Reply {
+        match self.handle(req).outcome {
+            Outcome::Reply(r) => r,
+            Outcome::Forward(f) => panic!("expected a reply, got a forward: {f:?}"),
+        }
+    }
+
+    /// Handles a request that must be passed on to the origin.
+    pub fn forward(&self, req: &Incoming) -> Forward {
+        match self.handle(req).outcome {
+            Outcome::Forward(f) => f,
+            Outcome::Reply(r) => panic!("expected a forward, got {} {:?}: {}", r.status, r.headers, r.body),
+        }
+    }
+
+    /// Navigates to `url` without a session: must be sent to a provider. Returns the
+    /// authorization URL; the browser keeps the login cookie.
+    pub fn start_login(&self, browser: &mut Browser, url: &str) -> Url {
+        let reply = self.reply(&browser.navigate(url));
+        assert_eq!(reply.status, 302, "{}", reply.body);
+        browser.store(&reply);
+        Url::parse(reply.header("location").expect("location")).expect("absolute authorization URL")
+    }
+
+    /// The browser arrives at the callback URL.
+    pub fn callback(&self, browser: &mut Browser, callback: &Url) -> Reply {
+        let reply = self.reply(&browser.navigate(callback.as_str()));
+        browser.store(&reply);
+        reply
+    }
+
+    /// A whole login starting at `url`; returns the callback's reply (302 back to `url`).
+    pub fn login(&self, browser: &mut Browser, url: &str) -> Reply {
+        let auth = self.start_login(browser, url);
+        let back = self.op_for(&auth).authorize(&auth);
+        let reply = self.callback(browser, &back);
+        assert_eq!(reply.status, 302, "{}", reply.body);
+        reply
+    }
+
+    /// The pending login stored for an authorization URL's `state`.
+    pub fn pending(&self, auth: &Url) -> Option<PendingLogin> {
+        let state = query(auth, "state")?;
+        let value = self.kv.peek(&state_key(&state))?;
+        Some(serde_json::from_str(&value).expect("pending login JSON"))
+    }
+}
