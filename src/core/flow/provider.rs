@@ -58,6 +58,10 @@ impl ProviderCache {
 /// A document cached in KV with the time it was fetched.
 #[derive(Serialize, Deserialize)]
 struct Cached {
+    /// Where the document came from: a cached copy is only used for the same URL, so a
+    /// provider moved to another issuer (or JWKS location) is refetched at once.
+    #[serde(default)]
+    url: String,
     fetched_at: i64,
     body: String,
 }
@@ -84,10 +88,11 @@ impl App {
             }
         }
         let key = format!("metadata:{}", provider.name);
-        let (body, fetched_at, fresh) = match self.kv_cached(io, &key, now).await {
+        let url = discovery_url(&provider.issuer);
+        let (body, fetched_at, fresh) = match self.kv_cached(io, &key, &url, now).await {
             Some((body, at)) => (body, at, false),
             None => {
-                let response = fetch_ok(io, HttpRequest::get_json(&discovery_url(&provider.issuer))).await?;
+                let response = fetch_ok(io, HttpRequest::get_json(&url)).await?;
                 (String::from_utf8_lossy(&response.body).into_owned(), now, true)
             }
         };
@@ -95,7 +100,7 @@ impl App {
         let meta = Rc::new(ProviderMetadata::from_json(body.as_bytes(), &provider.issuer)?);
         // Only a document fetched now is written: KV allows one write per second per key.
         if fresh {
-            self.kv_store(io, &key, &body, now).await;
+            self.kv_store(io, &key, &url, &body, now).await;
         }
         self.cache
             .with(&provider.name, |e| e.metadata = Some((meta.clone(), fetched_at)));
@@ -129,7 +134,7 @@ impl App {
                     return Ok(Some(jwks));
                 }
             }
-            if let Some((body, at)) = self.kv_cached(io, &key, now).await {
+            if let Some((body, at)) = self.kv_cached(io, &key, &metadata.jwks_uri, now).await {
                 if let Ok(jwks) = Jwks::parse(body.as_bytes()) {
                     let jwks = Rc::new(jwks);
                     self.cache.with(&provider.name, |e| e.jwks = Some((jwks.clone(), at)));
@@ -139,8 +144,14 @@ impl App {
         }
         let response = fetch_ok(io, HttpRequest::get_json(&metadata.jwks_uri)).await?;
         let jwks = Rc::new(Jwks::parse(&response.body)?);
-        self.kv_store(io, &key, &String::from_utf8_lossy(&response.body), now)
-            .await;
+        self.kv_store(
+            io,
+            &key,
+            &metadata.jwks_uri,
+            &String::from_utf8_lossy(&response.body),
+            now,
+        )
+        .await;
         self.cache.with(&provider.name, |e| e.jwks = Some((jwks.clone(), now)));
         Ok(Some(jwks))
     }
@@ -150,15 +161,17 @@ impl App {
         &self,
         io: &Io<'_, H, K>,
         key: &str,
+        url: &str,
         now: i64,
     ) -> Option<(String, i64)> {
         let value = io.kv.get(key).await.ok().flatten()?;
         let cached: Cached = serde_json::from_str(&value).ok()?;
-        (now - cached.fetched_at < CACHE_TTL_SECS).then_some((cached.body, cached.fetched_at))
+        (cached.url == url && now - cached.fetched_at < CACHE_TTL_SECS).then_some((cached.body, cached.fetched_at))
     }
 
-    async fn kv_store<H: HttpClient, K: KvStore>(&self, io: &Io<'_, H, K>, key: &str, body: &str, now: i64) {
+    async fn kv_store<H: HttpClient, K: KvStore>(&self, io: &Io<'_, H, K>, key: &str, url: &str, body: &str, now: i64) {
         if let Ok(value) = serde_json::to_string(&Cached {
+            url: url.to_owned(),
             fetched_at: now,
             body: body.to_owned(),
         }) {

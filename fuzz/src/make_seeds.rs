@@ -1,0 +1,230 @@
+//! Writes the seed corpora into `fuzz/seeds/<target>/`: valid and almost-valid inputs signed or
+//! sealed with the fixed keys of `edge_oidc_fuzz`, so the fuzzers start past the signature and
+//! AEAD checks. Run by scripts/fuzz.sh before fuzzing (`cargo run --bin make_seeds`).
+
+use edge_oidc_fuzz::edge_oidc::core::cookies::{CookieAttrs, CookieJar};
+use edge_oidc_fuzz::edge_oidc::core::id_token::token_hash;
+use edge_oidc_fuzz::edge_oidc::core::jwks::Alg;
+use edge_oidc_fuzz::edge_oidc::core::seal::{parse_key_list, write_chunked, Sealer};
+use edge_oidc_fuzz::{
+    claims, config_json, jwks_json, sign, valid_session_cookie, BINDING, CLIENT_ID, COOKIE_KEYS, ISSUER, NOW, STATE,
+};
+use serde_json::{json, Value};
+use std::fs;
+use std::path::Path;
+
+fn write(target: &str, name: &str, data: impl AsRef<[u8]>) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds").join(target);
+    fs::create_dir_all(&dir).expect("seed directory");
+    fs::write(dir.join(name), data).expect("seed file");
+}
+
+fn with(mut c: Value, key: &str, value: Value) -> Value {
+    if let Some(o) = c.as_object_mut() {
+        o.insert(key.to_owned(), value);
+    }
+    c
+}
+
+fn without(mut c: Value, key: &str) -> Value {
+    if let Some(o) = c.as_object_mut() {
+        o.remove(key);
+    }
+    c
+}
+
+fn b64(v: &Value) -> String {
+    edge_oidc_fuzz::edge_oidc::core::secret::b64url(v.to_string().as_bytes())
+}
+
+fn id_tokens() {
+    let c = claims();
+    let mut seeds: Vec<(&str, String)> = vec![
+        ("rs256", sign("RS256", Some("rsa-1"), &c)),
+        ("es256", sign("ES256", Some("ec-1"), &c)),
+        ("eddsa", sign("EdDSA", Some("ed-1"), &c)),
+        ("eddsa-no-kid", sign("EdDSA", None, &c)),
+        (
+            "auth-time",
+            sign("ES256", Some("ec-1"), &with(c.clone(), "auth_time", json!(NOW - 100))),
+        ),
+        (
+            "at-hash",
+            sign(
+                "ES256",
+                Some("ec-1"),
+                &with(c.clone(), "at_hash", json!(token_hash(Alg::ES256, "access-token"))),
+            ),
+        ),
+        (
+            "multi-aud-azp",
+            sign(
+                "EdDSA",
+                Some("ed-1"),
+                &with(
+                    with(c.clone(), "aud", json!([CLIENT_ID, "other"])),
+                    "azp",
+                    json!(CLIENT_ID),
+                ),
+            ),
+        ),
+        (
+            "expired",
+            sign("EdDSA", Some("ed-1"), &with(c.clone(), "exp", json!(NOW - 3600))),
+        ),
+        (
+            "nbf",
+            sign("EdDSA", Some("ed-1"), &with(c.clone(), "nbf", json!(NOW + 3600))),
+        ),
+        (
+            "wrong-iss",
+            sign(
+                "EdDSA",
+                Some("ed-1"),
+                &with(c.clone(), "iss", json!(format!("{ISSUER}/"))),
+            ),
+        ),
+        (
+            "wrong-nonce",
+            sign("EdDSA", Some("ed-1"), &with(c.clone(), "nonce", json!("other"))),
+        ),
+        ("no-sub", sign("EdDSA", Some("ed-1"), &without(c.clone(), "sub"))),
+        ("unknown-kid", sign("EdDSA", Some("ed-9"), &c)),
+        ("wrong-key-type", sign("EdDSA", Some("rsa-1"), &c)),
+        (
+            "email-verified-string",
+            sign("EdDSA", Some("ed-1"), &with(c.clone(), "email_verified", json!("true"))),
+        ),
+    ];
+    let body = b64(&c);
+    seeds.push(("alg-none", format!("{}.{body}.", b64(&json!({"alg": "none"})))));
+    seeds.push((
+        "hs256",
+        format!("{}.{body}.c2lnbmF0dXJl", b64(&json!({"alg": "HS256", "kid": "hmac-1"}))),
+    ));
+    seeds.push((
+        "crit",
+        format!("{}.{body}.AAAA", b64(&json!({"alg": "ES256", "crit": ["exp"]}))),
+    ));
+    seeds.push((
+        "jwe",
+        format!("{}.a.b.c.d", b64(&json!({"alg": "RSA-OAEP", "enc": "A256GCM"}))),
+    ));
+    for (name, token) in seeds {
+        write("id_token", name, token);
+    }
+}
+
+fn jwks() {
+    write("jwks", "fixture", jwks_json());
+    write("jwks", "empty", r#"{"keys":[]}"#);
+    write(
+        "jwks",
+        "rfc7517-a1",
+        r#"{"keys":[{"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM","use":"enc","kid":"1"},{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}]}"#,
+    );
+    write(
+        "jwks",
+        "okp-and-junk",
+        r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"ed"},{"kty":"OKP","crv":"X448","x":"AA"},{"kty":"RSA","n":"AQAB","e":"AQAB"},{"kty":"EC","crv":"P-384","x":"AA","y":"AA"},{"kty":"oct","k":"AA"},{"use":"sig"},1,null]}"#,
+    );
+}
+
+fn configs() {
+    write("config", "fixture", config_json());
+    write(
+        "config",
+        "minimal",
+        r#"{"providers":{"main":{"issuer":"https://accounts.example.com","client_id":"edge-oidc"}}}"#,
+    );
+    let full = json!({
+        "providers": {
+            "main": {
+                "display_name": "Example", "issuer": "https://accounts.example.com", "client_id": "c",
+                "client_secret_binding": "CLIENT_SECRET", "token_endpoint_auth_method": "client_secret_post",
+                "scope": "openid email profile", "auth_params": {"prompt": "login"},
+                "id_token_signing_algs": ["RS256", "ES256"], "fetch_userinfo": false
+            },
+            "public-op": {"issuer": "http://127.0.0.1:9/op", "client_id": "p", "token_endpoint_auth_method": "none"}
+        },
+        "redirect_path": "/oidc/callback", "logout_path": "/oidc/logout", "login_path": "/oidc/login",
+        "logged_out_path": "/bye", "post_logout_redirect_uri": "https://www.example.com/",
+        "session": {"lifetime_secs": 3600, "permanent": false, "cookie_name": "sess"},
+        "public_paths": ["/public/", "/robots.txt"], "allowed_emails": ["a@example.com"],
+        "allowed_email_domains": ["@Example.org"],
+        "identity_headers": {"subject": "X-User", "email": "X-Email", "name": "X-Name", "provider": "X-Provider"},
+        "origin": "https://origin.example.com", "http_timeout_ms": 3000, "login_timeout_secs": 300,
+        "clock_leeway_secs": 30
+    });
+    write("config", "full", full.to_string());
+    write(
+        "config",
+        "discovery",
+        r#"{"issuer":"https://op.example","authorization_endpoint":"https://op.example/a","token_endpoint":"https://op.example/t","jwks_uri":"https://op.example/j","userinfo_endpoint":"https://op.example/u","authorization_response_iss_parameter_supported":true}"#,
+    );
+    write(
+        "config",
+        "token-response",
+        r#"{"access_token":"a","token_type":"Bearer","id_token":"x.y.z","refresh_token":"r","expires_in":60}"#,
+    );
+    write(
+        "config",
+        "cookie-keys",
+        format!("{COOKIE_KEYS}, AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+    );
+}
+
+fn cookies() {
+    write("cookie_open", "session", valid_session_cookie());
+    write(
+        "cookie_open",
+        "session-among-others",
+        format!(
+            "theme=dark; {}; edge_oidc_login={BINDING}; \"q\"=\"v\"",
+            valid_session_cookie()
+        ),
+    );
+    let sealer = Sealer::new(parse_key_list(COOKIE_KEYS).expect("key")).expect("sealer");
+    let big = json!({"sub": "alice", "blob": "x".repeat(5000)}).to_string();
+    let sealed = sealer.seal("edge_oidc", big.as_bytes(), [1u8; 24]);
+    let chunks = write_chunked("edge_oidc", &sealed, &CookieAttrs::default(), &CookieJar::parse(None)).expect("chunks");
+    let header: Vec<&str> = chunks.iter().filter_map(|c| c.split(';').next()).collect();
+    write("cookie_open", "chunked", header.join("; "));
+}
+
+fn requests() {
+    let iss = "https%3A%2F%2Fop.example";
+    let userinfo =
+        r#"200 application/json {"sub":"alice","email":"alice@example.com","email_verified":true,"name":"Alice"}"#;
+    let seeds = [
+        ("callback-valid", format!("GET\n/redirect_uri?code=c&state={STATE}&iss={iss}\n\nhnbt\n\n{userinfo}")),
+        ("callback-token-body", format!("GET\n/redirect_uri?code=c&state={STATE}&iss={iss}\ntheme=1\nhb\n200 {{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"id_token\":\"e30.e30.e30\"}}\n{userinfo}")),
+        ("callback-token-error", format!("GET\n/redirect_uri?code=c&state={STATE}&iss={iss}\n\nnb\n400 {{\"error\":\"invalid_grant\",\"error_description\":\"used\"}}\n")),
+        ("callback-error", format!("GET\n/redirect_uri?error=access_denied&error_description=no%20way&state={STATE}&iss={iss}\n\nnb\n\n")),
+        ("callback-no-state", "GET\n/redirect_uri?code=c\n\nh\n\n".to_owned()),
+        ("callback-timeout", format!("GET\n/redirect_uri?code=c&state={STATE}&iss={iss}\n\nnbt0\n\n")),
+        ("callback-userinfo-other-sub", format!("GET\n/redirect_uri?code=c&state={STATE}&iss={iss}\n\nnbt\n\n200 application/json {{\"sub\":\"bob\",\"name\":\"Zo\\u00eb\\r\\nX: y\"}}")),
+        ("callback-userinfo-big", format!("GET\n/redirect_uri?code=c&state={STATE}&iss={iss}\n\nnbt\n\n200 application/json {{\"sub\":\"alice\",\"bio\":\"{}\"}}", "b".repeat(9000))),
+        ("login", "GET\n/login?return_to=%2Fdocs%3Fa%3D1&provider=op&login_hint=alice\n\nn\n\n".to_owned()),
+        ("login-evil", "GET\n/login?return_to=%2F%2Fevil.example\n\nn\n\n".to_owned()),
+        ("gate-evil-path", "GET\n//evil.example/x?y=1\n\nn\n\n".to_owned()),
+        ("gate-session", "GET\n/private?a=b\nsite=1\nns\n\n".to_owned()),
+        ("gate-api", "GET\n/api/items\n\ncx\n\n".to_owned()),
+        ("post", "POST\n/form\nedge_oidc=abc\nh\n\n".to_owned()),
+        ("logout-session", "GET\n/logout?post_logout_redirect_uri=https://evil.example\n\nns\n\n".to_owned()),
+        ("public", "GET\n/public/x\nedge_oidc.0=a; edge_oidc.1=b\nn\n\n".to_owned()),
+        ("logged-out", "GET\n/logged-out?state=x\n\nn\n\n".to_owned()),
+    ];
+    for (name, seed) in seeds {
+        write("request", name, seed);
+    }
+}
+
+fn main() {
+    id_tokens();
+    jwks();
+    configs();
+    cookies();
+    requests();
+    println!("seeds written under {}/seeds", env!("CARGO_MANIFEST_DIR"));
+}
