@@ -74,12 +74,13 @@ for t in "${TARGETS[@]}"; do
     grep -m5 -E 'panicked|ERROR' "$artifacts/fuzz.log" >&2 || true
   fi
 
-  # Keep the inputs that reach new edges (hit counts ignored): a small corpus for the repository.
+  # A greedy set cover of the edges reached (hit counts ignored): the fewest inputs that keep the
+  # coverage, a small corpus for the repository.
   log "$t: minimising the corpus"
   fresh="fuzz/corpus-work/$t.min"
   rm -rf "$fresh"
   mkdir -p "$fresh"
-  "$BIN/$t" -merge=1 -use_counters=0 "$fresh" "$work" "fuzz/corpus/$t" "fuzz/seeds/$t" >"$artifacts/merge.log" 2>&1
+  "$BIN/$t" -set_cover_merge=1 -use_counters=0 "$fresh" "$work" "fuzz/corpus/$t" "fuzz/seeds/$t" >"$artifacts/merge.log" 2>&1
   rm -rf "fuzz/corpus/$t"
   mv "$fresh" "fuzz/corpus/$t"
   FILES[$t]=$(find "fuzz/corpus/$t" -type f | wc -l)

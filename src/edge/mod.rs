@@ -11,8 +11,10 @@ use crate::core::seal::MAX_CHUNKS;
 use crate::core::views::{html_page, json_error, Reply};
 use std::cell::OnceCell;
 use std::rc::Rc;
-use wasm_bindgen::JsValue;
-use worker::{console_error, event, Context, Env, Request, Response};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Request, Response};
+use worker::{console_error, event, Context, Env};
 
 /// The KV namespace binding holding pending logins.
 const KV_BINDING: &str = "EDGE_OIDC_KV";
@@ -32,15 +34,18 @@ impl Clock for JsClock {
     }
 }
 
+// The handler takes and returns the runtime's own Request and Response (web_sys) rather than
+// `worker::Request` / `worker::Response`: converting costs on every request (the `cf` object is
+// rebuilt on each read, and a response is rebuilt with copied headers), which on the
+// authenticated path is more CPU than the session check itself (BENCHMARKS.md).
 #[event(fetch)]
 async fn main(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     // Nothing below may surface as an uncaught exception: every failure becomes a response.
-    let api = !is_navigation_guess(&req);
-    match handle(req, &env).await {
+    match handle(&req, &env).await {
         Ok(response) => Ok(response),
         Err(e) => {
             console_error!("edge-oidc: internal error: {e}");
-            let reply = if api {
+            let reply = if !is_navigation_guess(&req) {
                 json_error(500, "internal_error", "the request could not be processed", None)
             } else {
                 html_page(
@@ -56,7 +61,7 @@ async fn main(req: Request, env: Env, _ctx: Context) -> worker::Result<Response>
     }
 }
 
-async fn handle(req: Request, env: &Env) -> worker::Result<Response> {
+async fn handle(req: &Request, env: &Env) -> worker::Result<Response> {
     let app = match app(env) {
         Ok(app) => app,
         Err(message) => {
@@ -70,7 +75,7 @@ async fn handle(req: Request, env: &Env) -> worker::Result<Response> {
             ));
         }
     };
-    let incoming = match incoming(&req, &app) {
+    let incoming = match incoming(req, &app) {
         Ok(incoming) => incoming,
         Err(refusal) => return to_response(refusal),
     };
@@ -125,6 +130,11 @@ fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
+/// The request URL, parsed.
+fn request_url(req: &Request) -> Option<url::Url> {
+    url::Url::parse(&req.url()).ok()
+}
+
 fn is_navigation_guess(req: &Request) -> bool {
     header(req, "sec-fetch-mode").map_or_else(
         || header(req, "accept").is_some_and(|a| a.contains("text/html")),
@@ -133,20 +143,22 @@ fn is_navigation_guess(req: &Request) -> bool {
 }
 
 fn incoming(req: &Request, app: &App) -> Result<Incoming, Reply> {
-    let url = req
-        .url()
-        .map_err(|_| json_error(400, "invalid_request", "the request URL is not valid", None))?;
-    let cookie = header(req, "cookie");
+    let url =
+        request_url(req).ok_or_else(|| json_error(400, "invalid_request", "the request URL is not valid", None))?;
+    // One Headers object for every read (each `req.headers()` is a call into the runtime).
+    let headers = req.headers();
+    let get = |name: &str| headers.get(name).ok().flatten();
+    let cookie = get("cookie");
     if cookie.as_ref().is_some_and(|c| c.len() > MAX_COOKIE_HEADER) {
         return Err(cookie_too_large(app, &url, is_navigation_guess(req)));
     }
     Ok(Incoming {
-        method: req.method().to_string(),
+        method: req.method(),
         url,
         cookie,
-        accept: header(req, "accept"),
-        sec_fetch_mode: header(req, "sec-fetch-mode"),
-        x_requested_with: header(req, "x-requested-with"),
+        accept: get("accept"),
+        sec_fetch_mode: get("sec-fetch-mode"),
+        x_requested_with: get("x-requested-with"),
     })
 }
 
@@ -207,20 +219,21 @@ fn to_response(reply: Reply) -> worker::Result<Response> {
     } else {
         Some(reply.body.as_str())
     };
-    let response = web_sys::Response::new_with_opt_str_and_init(body, &init)?;
-    Ok(Response::from(response))
+    Ok(Response::new_with_opt_str_and_init(body, &init)?)
 }
 
 /// Passes an authenticated (or public) request on: to the configured origin, else to the
 /// static assets binding, else to the request's own URL (the zone's origin).
-async fn pass_on(req: Request, env: &Env, app: &App, forward: Forward) -> worker::Result<Response> {
-    let inner = req.inner();
-    let headers = web_sys::Headers::new_with_headers(&inner.headers())?;
-    for name in req
-        .headers()
-        .keys()
+async fn pass_on(req: &Request, env: &Env, app: &App, forward: Forward) -> worker::Result<Response> {
+    let original = req.headers();
+    let headers = web_sys::Headers::new_with_headers(&original)?;
+    let names: Vec<String> = js_sys::try_iter(&original.keys())?
+        .into_iter()
+        .flatten()
+        .filter_map(|name| name.ok()?.as_string())
         .filter(|n| is_identity_copy(n, &forward.remove_headers))
-    {
+        .collect();
+    for name in names {
         headers.delete(&name)?;
     }
     headers.delete("cookie")?;
@@ -231,41 +244,53 @@ async fn pass_on(req: Request, env: &Env, app: &App, forward: Forward) -> worker
         headers.set(name, value)?;
     }
     let init = web_sys::RequestInit::new();
-    init.set_method(&inner.method());
+    init.set_method(&req.method());
     init.set_headers(&headers);
     init.set_redirect(web_sys::RequestRedirect::Manual);
-    if let Some(body) = inner.body() {
+    if let Some(body) = req.body() {
         init.set_body(&body);
     }
     let target = match &app.config().origin {
         Some(origin) => {
-            let mut url = req.url()?;
+            let mut url =
+                request_url(req).ok_or_else(|| worker::Error::RustError("the request URL is not valid".into()))?;
             url.set_scheme(origin.scheme()).ok();
             url.set_host(origin.host_str())
                 .map_err(|e| worker::Error::RustError(e.to_string()))?;
             url.set_port(origin.port()).ok();
             url.to_string()
         }
-        None => inner.url(),
+        None => req.url(),
     };
-    let outgoing = Request::from(web_sys::Request::new_with_str_and_init(&target, &init)?);
-    let response = match (&app.config().origin, env.assets(ASSETS_BINDING)) {
-        (None, Ok(assets)) => assets.fetch_request(outgoing).await?,
-        _ => worker::Fetch::Request(outgoing).send().await?,
+    let outgoing = Request::new_with_str_and_init(&target, &init)?;
+    let assets = match app.config().origin {
+        Some(_) => JsValue::UNDEFINED,
+        None => js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(ASSETS_BINDING))?,
     };
+    let pending = if assets.is_object() {
+        assets
+            .unchecked_into::<worker::worker_sys::Fetcher>()
+            .fetch(&outgoing)?
+    } else {
+        js_sys::global()
+            .unchecked_into::<web_sys::WorkerGlobalScope>()
+            .fetch_with_request(&outgoing)
+    };
+    let response: Response = JsFuture::from(pending).await?.dyn_into()?;
     if forward.set_cookies.is_empty() {
         return Ok(response);
     }
     // Responses from fetch have immutable headers: copy them into a new response.
-    let inner = web_sys::Response::from(response);
-    let headers = web_sys::Headers::new_with_headers(&inner.headers())?;
+    let headers = web_sys::Headers::new_with_headers(&response.headers())?;
     for cookie in &forward.set_cookies {
         headers.append("set-cookie", cookie)?;
     }
     let init = web_sys::ResponseInit::new();
-    init.set_status(inner.status());
-    init.set_status_text(&inner.status_text());
+    init.set_status(response.status());
+    init.set_status_text(&response.status_text());
     init.set_headers(&headers);
-    let copy = web_sys::Response::new_with_opt_readable_stream_and_init(inner.body().as_ref(), &init)?;
-    Ok(Response::from(copy))
+    Ok(Response::new_with_opt_readable_stream_and_init(
+        response.body().as_ref(),
+        &init,
+    )?)
 }

@@ -1,0 +1,286 @@
+// The benchmark of issue 5, in one run (started by bench/run.sh, which builds and installs first):
+//   1. hot path: bare worker vs edge-oidc (session / no cookie) in workerd, under wrk;
+//   2. the peer: Apache without and with mod_auth_openidc, same wrk settings;
+//   3. CPU of the core in wasm (bench/micro.mjs, in a child process);
+//   4. size of the deployable bundle, and start-to-first-response;
+//   5. soak: mixed traffic, errors and workerd memory;
+// then writes bench/out/results.json and BENCHMARKS.md (bench/report.mjs).
+//
+// Settings (environment): BENCH_SECONDS (throughput run, 8), BENCH_LATENCY_SECONDS (4),
+// BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_SOAK_SECONDS (60), BENCH_STARTS (5),
+// BENCH_QUICK=1 (short everything: a smoke test of the harness, not a result).
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
+import { startNodeOp, freePort } from '../tests/e2e/lib/peers.mjs';
+import { opConfig, rpOptions, RP } from '../tests/e2e/lib/fixture.mjs';
+import { BENCH, startApache, startWorkerd } from './lib/servers.mjs';
+import { BROWSER_HEADERS, MARKER, loginApache, loginEdge } from './lib/logins.mjs';
+import { wrk } from './lib/wrk.mjs';
+import { machineLoad, treeCpuSeconds } from './lib/proc.mjs';
+import { soak } from './lib/soak.mjs';
+import { bundleSize } from './lib/size.mjs';
+import { writeReport } from './report.mjs';
+
+const ROOT = path.resolve(BENCH, '..');
+const OUT = path.join(BENCH, 'out');
+const quick = process.env.BENCH_QUICK === '1';
+const num = (name, dflt, q) => Number(process.env[name] ?? (quick ? q : dflt));
+const S = {
+  seconds: num('BENCH_SECONDS', 8, 2),
+  latencySeconds: num('BENCH_LATENCY_SECONDS', 4, 1),
+  rounds: num('BENCH_ROUNDS', 3, 1),
+  connections: num('BENCH_CONNECTIONS', 32, 32),
+  soakSeconds: num('BENCH_SOAK_SECONDS', 60, 8),
+  starts: num('BENCH_STARTS', 5, 2),
+  threads: 1,
+};
+
+const log = (...a) => console.error('[bench]', ...a);
+const median = (xs) => { const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
+
+function sh(cmd, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { cwd: ROOT, maxBuffer: 16 << 20, ...opts }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stdout}\n${stderr}`));
+      else resolve({ stdout, stderr });
+    });
+  });
+}
+
+async function shOr(cmd, args, fallback = '?') {
+  try {
+    return (await sh(cmd, args)).stdout.trim();
+  } catch {
+    return fallback;
+  }
+}
+
+// ---- machine -----------------------------------------------------------------------------------
+
+async function machine() {
+  const cpu = cpus();
+  const dpkg = async (pkg) => shOr('dpkg-query', ['-W', '-f=${Version}', pkg]);
+  const pkgVersion = (name) => JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+  return {
+    date: new Date().toISOString(),
+    cpu: `${cpu[0]?.model ?? '?'} x ${cpu.length}`,
+    memory_gib: Math.round(totalmem() / 2 ** 30),
+    kernel: await shOr('uname', ['-sr']),
+    commit: await shOr('git', ['rev-parse', '--short', 'HEAD']),
+    dirty: (await shOr('git', ['status', '--porcelain', '--untracked-files=no'], '')).length > 0,
+    versions: {
+      node: process.version,
+      v8: process.versions.v8,
+      workerd: `miniflare ${pkgVersion('miniflare')}`,
+      rustc: await shOr('rustc', ['--version']),
+      wrk: (await shOr('sh', ['-c', 'wrk -v 2>&1 | head -1'])).split(' [')[0],
+      apache2: await dpkg('apache2'),
+      mod_auth_openidc: await dpkg('libapache2-mod-auth-openidc'),
+      oidc_provider: pkgVersion('oidc-provider'),
+    },
+    settings: S,
+  };
+}
+
+// ---- 4b. start ---------------------------------------------------------------------------------
+
+async function startTimes({ edgeOptions, cookie }) {
+  const runs = { bare: [], edge: [] };
+  for (let i = 0; i < S.starts; i += 1) {
+    for (const kind of ['bare', 'edge']) {
+      const w = await startWorkerd({ worker: kind, site: 'assets', ...(kind === 'edge' ? edgeOptions : {}) });
+      try {
+        const headers = { ...BROWSER_HEADERS, cookie };
+        let t = performance.now();
+        const first = await w.fetch(`${RP}/`, { headers });
+        const firstBody = await first.text();
+        const firstMs = performance.now() - t;
+        if (first.status !== 200 || !firstBody.includes(MARKER)) throw new Error(`${kind}: first response ${first.status}`);
+        t = performance.now();
+        await (await w.fetch(`${RP}/`, { headers })).text();
+        const secondMs = performance.now() - t;
+        runs[kind].push({ start_ms: w.startMs, first_ms: firstMs, second_ms: secondMs, total_ms: w.startMs + firstMs });
+      } finally {
+        await w.stop();
+      }
+    }
+  }
+  const summary = (kind) => Object.fromEntries(['start_ms', 'first_ms', 'second_ms', 'total_ms'].map((k) => [k, median(runs[kind].map((r) => r[k]))]));
+  return { bare: summary('bare'), edge: summary('edge'), runs };
+}
+
+// ---- 1 + 2. load -------------------------------------------------------------------------------
+
+async function loadRun(target) {
+  const cpu0 = treeCpuSeconds(target.pid);
+  const thr = await wrk(target.url, { headers: target.headers, threads: S.threads, connections: S.connections, seconds: S.seconds, expect: target.expect });
+  const cpu = treeCpuSeconds(target.pid) - cpu0;
+  const lat = await wrk(target.url, { headers: target.headers, threads: 1, connections: 1, seconds: S.latencySeconds, expect: target.expect });
+  const errors = thr.socket_errors + thr.non_2xx_3xx + thr.unexpected_status + lat.socket_errors + lat.non_2xx_3xx + lat.unexpected_status;
+  return {
+    rps: thr.rps,
+    p50_ms: thr.p50_ms,
+    p99_ms: thr.p99_ms,
+    cpu_us: (cpu * 1e6) / thr.requests,
+    c1_rps: lat.rps,
+    c1_p50_ms: lat.p50_ms,
+    c1_p99_ms: lat.p99_ms,
+    errors,
+    first_unexpected: thr.first_unexpected ?? lat.first_unexpected,
+    requests: thr.requests + lat.requests,
+  };
+}
+
+async function loadTests(targets) {
+  const rounds = {};
+  for (let r = 0; r < S.rounds; r += 1) {
+    for (const t of targets) {
+      log(`round ${r + 1}/${S.rounds}: ${t.name}`);
+      (rounds[t.id] ??= []).push(await loadRun(t));
+    }
+  }
+  const out = {};
+  for (const t of targets) {
+    const rs = rounds[t.id];
+    const m = (k) => median(rs.map((x) => x[k]));
+    out[t.id] = {
+      name: t.name,
+      expect: t.expect,
+      rps: m('rps'),
+      p50_ms: m('p50_ms'),
+      p99_ms: m('p99_ms'),
+      cpu_us: m('cpu_us'),
+      c1_rps: m('c1_rps'),
+      c1_p50_ms: m('c1_p50_ms'),
+      c1_p99_ms: m('c1_p99_ms'),
+      errors: rs.reduce((a, x) => a + x.errors, 0),
+      requests: rs.reduce((a, x) => a + x.requests, 0),
+      first_unexpected: rs.find((x) => x.first_unexpected)?.first_unexpected ?? null,
+      rounds: rs.map(({ rps, cpu_us, c1_p50_ms, c1_p99_ms }) => ({ rps, cpu_us, c1_p50_ms, c1_p99_ms })),
+    };
+  }
+  return out;
+}
+
+// ---- 3. micro ------------------------------------------------------------------------------------
+
+async function micro() {
+  const { stdout } = await sh(process.execPath, [path.join(BENCH, 'micro.mjs'), path.join(OUT, 'wasm-pkg')], { timeout: 300_000 });
+  return JSON.parse(stdout);
+}
+
+// ---- the KV / subrequest proof (tests/e2e/budget.test.mjs) -------------------------------------
+
+async function budgetTest() {
+  try {
+    const { stdout } = await sh(process.execPath, ['--test', '--test-reporter=tap', 'tests/e2e/budget.test.mjs'], { timeout: 300_000 });
+    return { passed: true, summary: stdout.split('\n').filter((l) => /^# (pass|fail|todo)/.test(l)).join(', ') };
+  } catch (e) {
+    return { passed: false, summary: e.message.split('\n').filter((l) => /not ok|^# (pass|fail|todo)/.test(l)).slice(0, 8).join('\n') };
+  }
+}
+
+// ---- main ----------------------------------------------------------------------------------------
+
+async function main() {
+  mkdirSync(OUT, { recursive: true });
+  const started = Date.now();
+  const results = { machine: await machine(), load_before: machineLoad() };
+
+  log('size of the deployable bundle (wrangler deploy --dry-run)');
+  results.size = await bundleSize();
+
+  log('CPU in wasm (bench/micro.mjs)');
+  results.micro = await micro();
+
+  const apachePort = await freePort();
+  const apacheClient = {
+    client_id: 'apache-rp',
+    client_secret: 'apache-secret-0123456789',
+    token_endpoint_auth_method: 'client_secret_basic',
+    redirect_uris: [`http://127.0.0.1:${apachePort}/redirect_uri`],
+  };
+  const op = await startNodeOp(opConfig({ extraClients: [apacheClient] }));
+  const stops = [() => op.stop()];
+  try {
+    const rp = rpOptions(op, 'client_secret_basic');
+    const edgeOptions = { config: rp.config, secrets: { ...rp.secrets, COOKIE_KEYS: randomBytes(32).toString('base64url') } };
+
+    log('starting workerd (bare, edge-oidc; site from assets and from memory) and Apache (plain, mod_auth_openidc)');
+    const servers = {};
+    for (const [id, opts] of [
+      ['bare_assets', { worker: 'bare', site: 'assets' }],
+      ['edge_assets', { worker: 'edge', site: 'assets', ...edgeOptions }],
+      ['bare_memory', { worker: 'bare', site: 'memory' }],
+      ['edge_memory', { worker: 'edge', site: 'memory', ...edgeOptions }],
+    ]) {
+      servers[id] = await startWorkerd(opts);
+      stops.push(() => servers[id].stop());
+    }
+    servers.apache = await startApache({ port: await freePort(), op });
+    stops.push(() => servers.apache.stop());
+    servers.apache_oidc = await startApache({ port: apachePort, op, auth: { clientId: apacheClient.client_id, clientSecret: apacheClient.client_secret } });
+    stops.push(() => servers.apache_oidc.stop());
+
+    log('logging in (edge-oidc and mod_auth_openidc, scripted browser against node oidc-provider)');
+    const edgeCookie = await loginEdge(servers.edge_assets.fetch, op);
+    const apacheCookie = await loginApache(servers.apache_oidc.url, op);
+    results.sessions = { edge_cookie_bytes: edgeCookie.length, apache_cookie_bytes: apacheCookie.length };
+
+    log('start to first response (fresh workerd each time)');
+    results.start = await startTimes({ edgeOptions, cookie: edgeCookie });
+
+    // Every target gets the same headers as its peer: the same Cookie bytes go to the bare
+    // worker as to edge-oidc, and to plain Apache as to mod_auth_openidc.
+    const edgeHeaders = { ...BROWSER_HEADERS, host: new URL(RP).host, cookie: edgeCookie };
+    const anonHeaders = { ...BROWSER_HEADERS, host: new URL(RP).host };
+    const apacheHeaders = { ...BROWSER_HEADERS, cookie: apacheCookie };
+    const w = (id, name, server, headers, expect) => ({ id, name, url: `${server.url}/`, pid: server.pid, headers, expect });
+    const targets = [
+      w('bare_assets', '(a) bare worker', servers.bare_assets, edgeHeaders, 200),
+      w('edge_assets', '(b) edge-oidc, valid session', servers.edge_assets, edgeHeaders, 200),
+      w('edge_anon', '(c) edge-oidc, no cookie: redirect to login', servers.edge_assets, anonHeaders, 302),
+      w('bare_memory', '(a) bare worker, site from memory', servers.bare_memory, edgeHeaders, 200),
+      w('edge_memory', '(b) edge-oidc, valid session, site from memory', servers.edge_memory, edgeHeaders, 200),
+      w('apache', 'Apache, no auth', servers.apache, apacheHeaders, 200),
+      w('apache_oidc', 'Apache + mod_auth_openidc, valid session', servers.apache_oidc, apacheHeaders, 200),
+      w('apache_anon', 'Apache + mod_auth_openidc, no cookie: redirect to login', servers.apache_oidc, BROWSER_HEADERS, 302),
+    ];
+    log(`load: ${targets.length} targets x ${S.rounds} rounds (wrk -t${S.threads} -c${S.connections} -d${S.seconds}s, then -c1 -d${S.latencySeconds}s)`);
+    results.load = await loadTests(targets);
+
+    for (const id of ['bare_assets', 'edge_assets', 'bare_memory', 'edge_memory', 'apache', 'apache_oidc']) {
+      await servers[id].stop();
+    }
+
+    log(`soak: ${S.soakSeconds} s of mixed traffic`);
+    const soakDir = mkdtempSync(path.join(tmpdir(), 'bench-soak-kv-'));
+    stops.push(() => rmSync(soakDir, { recursive: true, force: true }));
+    const soakWorker = await startWorkerd({ worker: 'edge', site: 'assets', ...edgeOptions, kvPersist: soakDir });
+    stops.push(() => soakWorker.stop());
+    results.soak = await soak({ worker: soakWorker, op, sessions: [edgeCookie], seconds: S.soakSeconds });
+  } finally {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (e) {
+        log(`stop failed: ${e.message}`);
+      }
+    }
+  }
+
+  log('zero KV reads / extra subrequests on the hot path (tests/e2e/budget.test.mjs)');
+  results.budget_test = await budgetTest();
+  results.load_after = machineLoad();
+  results.duration_s = Math.round((Date.now() - started) / 1000);
+
+  writeFileSync(path.join(OUT, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  const md = writeReport(results, { write: !quick });
+  console.log(md);
+  log(quick ? 'quick run: BENCHMARKS.md left unchanged' : 'wrote BENCHMARKS.md');
+}
+
+await main();

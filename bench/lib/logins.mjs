@@ -1,0 +1,40 @@
+// Real logins against the local provider, with the scripted browser of the end-to-end tests,
+// to obtain the session cookies that wrk then sends.
+import { Client } from '../../tests/e2e/lib/client.mjs';
+import { RP, sessionCookies } from '../../tests/e2e/lib/fixture.mjs';
+import { httpFetch } from '../../tests/e2e/lib/worker.mjs';
+
+/** The headers every load-generator request carries (constant User-Agent: mod_auth_openidc binds
+ * its state to it; an HTML Accept header: both relying parties then redirect, not 401). */
+export const BROWSER_HEADERS = { accept: 'text/html', 'user-agent': 'edge-oidc-e2e' };
+
+export const MARKER = 'edge-oidc benchmark page';
+
+/** Logs in to edge-oidc (listening behind `fetchRp`) and returns its session Cookie header. */
+export async function loginEdge(fetchRp, op, path = '/') {
+  const client = new Client({ rpOrigin: RP, rpFetch: fetchRp });
+  const { hops, final } = await client.follow(`${RP}${path}`);
+  if (!hops[0].location?.startsWith(op.url)) throw new Error(`edge-oidc did not redirect to the provider: ${JSON.stringify(hops)}`);
+  if (final.status !== 200 || !final.body.includes(MARKER)) {
+    throw new Error(`edge-oidc login did not end on the site: ${final.status} ${JSON.stringify(hops)}`);
+  }
+  const cookies = sessionCookies(client);
+  if (cookies.length === 0) throw new Error('edge-oidc set no session cookie');
+  return cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+}
+
+/** Logs in to Apache + mod_auth_openidc at `url` and returns its session Cookie header. */
+export async function loginApache(url, op) {
+  // Raw HTTP, as wrk sends it (Node's fetch would add `Sec-Fetch-Mode: cors`, for which
+  // mod_auth_openidc answers 401 instead of redirecting).
+  const client = new Client({ rpOrigin: url, rpFetch: httpFetch(url) });
+  const { hops, final } = await client.follow(`${url}/`);
+  if (!hops[0].location?.startsWith(op.url)) throw new Error(`mod_auth_openidc did not redirect to the provider: ${JSON.stringify(hops)}`);
+  if (final.status !== 200 || !final.body.includes(MARKER)) {
+    throw new Error(`mod_auth_openidc login did not end on the site: ${final.status} ${JSON.stringify(hops)}`);
+  }
+  // Provider and Apache share the host name 127.0.0.1: keep only mod_auth_openidc's cookies.
+  const cookies = [...client.jar.values()].filter((c) => c.domain === '127.0.0.1' && c.name.startsWith('mod_auth_openidc_session'));
+  if (cookies.length === 0) throw new Error('mod_auth_openidc set no session cookie');
+  return cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+}

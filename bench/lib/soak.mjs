@@ -1,0 +1,126 @@
+// Section 5: mixed traffic for a while against one edge-oidc workerd, watching for errors and the
+// workerd process's memory.
+//
+// Virtual users run concurrently, each in its own loop:
+// - `auth` users: authenticated page views (random site file, a random session of the pool);
+// - one `anon` user: unauthenticated requests, alternately a navigation (302 to the provider)
+//   and an API call (401 JSON);
+// - one `login` user: complete logins through the provider (each adds its session to the pool).
+// Every response is checked; anything unexpected counts as an error (first few kept).
+import { Client } from '../../tests/e2e/lib/client.mjs';
+import { RP, sessionCookies } from '../../tests/e2e/lib/fixture.mjs';
+import { rssKiB } from './proc.mjs';
+import { BROWSER_HEADERS, MARKER } from './logins.mjs';
+
+const PAGES = ['/', '/style.css', '/app.js', '/logo.svg'];
+
+function pick(list) {
+  return list[Math.floor(Math.random() * list.length)];
+}
+
+/** Least-squares slope of (t seconds, v) points, per minute. */
+function slopePerMinute(points) {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mt = points.reduce((a, p) => a + p.t, 0) / n;
+  const mv = points.reduce((a, p) => a + p.v, 0) / n;
+  const num = points.reduce((a, p) => a + (p.t - mt) * (p.v - mv), 0);
+  const den = points.reduce((a, p) => a + (p.t - mt) ** 2, 0);
+  return den === 0 ? 0 : (num / den) * 60;
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+/**
+ * Runs the soak against `worker` ({ url, pid, fetch }) with provider `op` for `seconds`.
+ * `sessions`: initial session Cookie headers. Returns counts, errors and the memory series.
+ */
+export async function soak({ worker, op, sessions, seconds = 60, authUsers = 6, warmupSeconds = 10 }) {
+  const pool = [...sessions];
+  const counts = { auth: 0, anon_navigation: 0, anon_api: 0, login: 0 };
+  const errors = [];
+  let errorCount = 0;
+  const fail = (kind, what) => {
+    errorCount += 1;
+    if (errors.length < 10) errors.push(`${kind}: ${what}`);
+  };
+  const start = Date.now();
+  const deadline = start + seconds * 1000;
+  const memory = [];
+  const sampler = setInterval(() => memory.push({ t: (Date.now() - start) / 1000, v: rssKiB(worker.pid) }), 1000);
+  sampler.unref();
+  memory.push({ t: 0, v: rssKiB(worker.pid) });
+
+  const authUser = async () => {
+    while (Date.now() < deadline) {
+      const page = pick(PAGES);
+      try {
+        const res = await worker.fetch(`${RP}${page}`, { headers: { ...BROWSER_HEADERS, cookie: pick(pool) } });
+        const body = await res.text();
+        if (res.status !== 200 || (page === '/' && !body.includes(MARKER))) fail('auth', `${page} -> ${res.status}`);
+      } catch (e) {
+        fail('auth', e.message);
+      }
+      counts.auth += 1;
+    }
+  };
+  const anonUser = async () => {
+    for (let i = 0; Date.now() < deadline; i += 1) {
+      const navigation = i % 2 === 0;
+      try {
+        const res = await worker.fetch(`${RP}/reports/q${i % 7}`, {
+          headers: navigation ? BROWSER_HEADERS : { accept: 'application/json', 'user-agent': BROWSER_HEADERS['user-agent'] },
+        });
+        const body = await res.text();
+        if (navigation && !(res.status === 302 && res.headers.get('location')?.startsWith(op.url))) {
+          fail('anon navigation', `${res.status} ${res.headers.get('location')}`);
+        }
+        if (!navigation && !(res.status === 401 && body.includes('login_required'))) fail('anon api', `${res.status} ${body.slice(0, 100)}`);
+      } catch (e) {
+        fail('anon', e.message);
+      }
+      counts[navigation ? 'anon_navigation' : 'anon_api'] += 1;
+    }
+  };
+  const loginUser = async () => {
+    while (Date.now() < deadline) {
+      try {
+        const client = new Client({ rpOrigin: RP, rpFetch: worker.fetch });
+        const { final } = await client.follow(`${RP}/?soak=${counts.login}`);
+        const cookies = sessionCookies(client);
+        if (final.status !== 200 || !final.body.includes(MARKER) || cookies.length === 0) {
+          fail('login', `ended with ${final.status} at ${final.url}`);
+        } else {
+          const header = cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+          if (pool.length < 50) pool.push(header); else pool[counts.login % 50] = header;
+        }
+      } catch (e) {
+        fail('login', e.message);
+      }
+      counts.login += 1;
+    }
+  };
+  await Promise.all([...Array.from({ length: authUsers }, authUser), anonUser(), loginUser()]);
+  clearInterval(sampler);
+  const elapsed = (Date.now() - start) / 1000;
+  memory.push({ t: elapsed, v: rssKiB(worker.pid) });
+
+  const after = memory.filter((p) => p.t >= warmupSeconds);
+  const first = median(after.filter((p) => p.t < warmupSeconds + 10).map((p) => p.v));
+  const last = median(after.filter((p) => p.t >= elapsed - 10).map((p) => p.v));
+  return {
+    seconds: elapsed,
+    counts,
+    requests: counts.auth + counts.anon_navigation + counts.anon_api,
+    errors: errorCount,
+    error_samples: errors,
+    memory_kib: {
+      start: memory[0].v,
+      after_warmup: first,
+      end: last,
+      max: Math.max(...memory.map((p) => p.v)),
+      slope_per_min: slopePerMinute(after),
+      series: memory.map((p) => [Math.round(p.t), p.v]),
+    },
+  };
+}

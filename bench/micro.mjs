@@ -1,0 +1,165 @@
+// Section 3 of the benchmark: CPU of the core compiled to wasm, timed in V8 (Node's; workerd
+// embeds the same engine). The wasm comes from bench/wasm (built by bench/run.sh with the release
+// profile of the deployed bundle and the same wasm-opt pass).
+//
+//   node bench/micro.mjs [pkgDir]      prints the results as JSON
+//
+// Work measured (each repeated in a loop inside wasm, median of 7 batches of >= 150 ms):
+// - hot path: App::handle for a request with a valid session cookie -> forward with identity
+//   headers (cookie parse, AEAD open, JSON parse, allow-lists, header values);
+// - callback: App::handle for the redirect back from the provider, warm isolate, provider answers
+//   canned (KV read of the pending login, token response parse, ID token signature + claims,
+//   at_hash, UserInfo parse, session JSON + seal, Set-Cookie) -- everything but the network wait;
+// - its parts on their own, and the unauthenticated redirect.
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { signingKey, idToken, opaqueToken } from './lib/tokens.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ISSUER = 'https://op.example';
+const CLIENT_ID = 'bench-rp';
+const RP = 'https://rp.example';
+const COOKIE = 'edge_oidc';
+
+const META = {
+  authorization_endpoint: `${ISSUER}/auth`,
+  token_endpoint: `${ISSUER}/token`,
+  jwks_uri: `${ISSUER}/jwks`,
+  userinfo_endpoint: `${ISSUER}/me`,
+  end_session_endpoint: `${ISSUER}/session/end`,
+};
+
+/** Times `fn(n)` (which must return n: every repetition succeeded); microseconds per call. */
+export function measure(name, fn, { minMs = 150, samples = 7 } = {}) {
+  // CPU time of this process (user + system), not wall time: on a shared machine other
+  // processes' work shows up in wall time only. After warm-up no compiler threads run, so this
+  // is the wasm's own CPU.
+  const run = (n) => {
+    const c = process.cpuUsage();
+    const ok = fn(n);
+    const { user, system } = process.cpuUsage(c);
+    if (ok !== n) throw new Error(`${name}: ${ok} of ${n} repetitions gave the expected result`);
+    return (user + system) / 1000;
+  };
+  for (let i = 0; i < 3; i += 1) run(1); // first calls: lazy compilation, caches
+  let n = 1;
+  let dt = run(n);
+  while (dt < minMs / 4) {
+    n *= 4;
+    dt = run(n);
+  }
+  n = Math.max(1, Math.ceil((n * minMs) / dt));
+  const per = [];
+  for (let i = 0; i < samples; i += 1) per.push((run(n) * 1000) / n);
+  per.sort((a, b) => a - b);
+  return { name, us: per[Math.floor(per.length / 2)], min_us: per[0], max_us: per.at(-1), n };
+}
+
+function cookieHeader(setCookies, extra = []) {
+  const pairs = setCookies.map(([, v]) => v.split(';')[0]).filter((p) => !p.endsWith('='));
+  return [...extra, ...pairs].join('; ');
+}
+
+/** The sealed session value: the cookie, or its chunks joined in order (seal.rs chunking). */
+function sealedFrom(setCookies) {
+  const values = new Map();
+  for (const [, v] of setCookies) {
+    const pair = v.split(';')[0];
+    const i = pair.indexOf('=');
+    values.set(pair.slice(0, i), pair.slice(i + 1));
+  }
+  if (values.has(`${COOKIE}.0`)) {
+    const parts = [];
+    for (let i = 0; values.has(`${COOKIE}.${i}`); i += 1) parts.push(values.get(`${COOKIE}.${i}`));
+    return { sealed: parts.join(''), chunks: parts.length };
+  }
+  return { sealed: values.get(COOKIE), chunks: 1 };
+}
+
+/** One login through App::handle with canned provider answers; returns what the benches need. */
+export function setUp(wasm, alg, now) {
+  const key = signingKey(alg);
+  const jwks = JSON.stringify({ keys: [key.jwk] });
+  const keys = randomBytes(32).toString('base64url');
+  const config = {
+    providers: { main: { issuer: ISSUER, client_id: CLIENT_ID, token_endpoint_auth_method: 'client_secret_basic', metadata: META } },
+    session: { lifetime_secs: 28800 },
+  };
+  const rp = new wasm.Rp(JSON.stringify(config), JSON.stringify({ COOKIE_KEYS: keys, CLIENT_SECRET: 'bench-secret-0123456789' }), now);
+  const ask = (method, url, cookie, accept = 'text/html') => JSON.parse(rp.request(method, url, cookie, accept));
+
+  // 1. A navigation without a session: the redirect to the provider.
+  const start = ask('GET', `${RP}/docs/page.html`, 'theme=dark');
+  if (start.kind !== 'reply' || start.status !== 302) throw new Error(`login start: ${JSON.stringify(start)}`);
+  const location = new URL(start.headers.find(([k]) => k === 'location')[1]);
+  const state = location.searchParams.get('state');
+  const nonce = location.searchParams.get('nonce');
+  const loginCookie = cookieHeader(start.headers.filter(([k]) => k === 'set-cookie'));
+
+  // 2. The provider's answers for this login.
+  const accessToken = opaqueToken();
+  const token = idToken(key, { issuer: ISSUER, clientId: CLIENT_ID, nonce, now, accessToken });
+  const tokenBody = JSON.stringify({ access_token: accessToken, token_type: 'Bearer', expires_in: 3600, id_token: token, scope: 'openid email profile' });
+  rp.respond('POST', META.token_endpoint, 200, tokenBody);
+  rp.respond('GET', META.jwks_uri, 200, jwks);
+  rp.respond('GET', META.userinfo_endpoint, 200, JSON.stringify({ sub: 'alice', email: 'alice@example.com', email_verified: true, name: 'Alice Example' }));
+  rp.keep_pending(true); // the callback deletes the pending login; keep it for replays
+
+  // 3. The callback, twice: the first fetches the JWKS, the second is the warm-isolate case.
+  const callbackUrl = `${RP}/redirect_uri?code=${opaqueToken()}&state=${state}&iss=${encodeURIComponent(ISSUER)}`;
+  const cookie = `theme=dark; ${loginCookie}`;
+  const first = ask('GET', callbackUrl, cookie);
+  const warm = ask('GET', callbackUrl, cookie);
+  for (const r of [first, warm]) {
+    if (r.kind !== 'reply' || r.status !== 302) throw new Error(`callback: ${JSON.stringify(r).slice(0, 2000)}`);
+  }
+  const setCookies = warm.headers.filter(([k, v]) => k === 'set-cookie' && v.startsWith(COOKIE));
+  const { sealed, chunks } = sealedFrom(setCookies);
+  const sessionCookie = cookieHeader(setCookies.filter(([, v]) => !v.startsWith(`${COOKIE}_login`)), ['theme=dark']);
+
+  // 4. The hot path once, to check it forwards with identity and touches neither KV nor HTTP.
+  const hot = ask('GET', `${RP}/docs/page.html`, sessionCookie);
+  if (hot.kind !== 'forward' || !hot.add_headers.some(([, v]) => v === 'alice')) {
+    throw new Error(`hot path: ${JSON.stringify(hot)}`);
+  }
+  return {
+    rp, keys, jwks, token, tokenBody, nonce, callbackUrl, callbackCookie: cookie, sessionCookie, sealed, chunks,
+    io: { callback_first: first.io, callback_warm: warm.io, hot: hot.io, login_start: start.io },
+    sizes: { id_token: token.length, session_cookie_header: sessionCookie.length, sealed: sealed.length },
+  };
+}
+
+export async function runMicro(pkgDir = path.join(HERE, 'out/wasm-pkg')) {
+  const require = createRequire(import.meta.url);
+  const wasm = require(path.resolve(pkgDir, 'edge_oidc_bench.js'));
+  const now = Math.floor(Date.now() / 1000);
+  const results = { engine: `V8 ${process.versions.v8} (Node ${process.version})`, algs: {} };
+
+  for (const alg of ['RS256', 'ES256']) {
+    const f = setUp(wasm, alg, now);
+    const r = {};
+    const hotPath = `${RP}/docs/page.html`;
+    r.hot_path = measure('hot path: App::handle, valid session -> forward', (n) => f.rp.run(n, 'GET', hotPath, f.sessionCookie, 'text/html', 0));
+    r.callback = measure('callback: App::handle, warm isolate, no network wait', (n) => f.rp.run(n, 'GET', f.callbackUrl, f.callbackCookie, 'text/html', 302), { minMs: 300 });
+    r.parse_token_response = measure('token response parse', (n) => wasm.run_parse_token_response(n, f.tokenBody));
+    r.validate_id_token = measure('ID token signature + claims', (n) => wasm.run_validate_id_token(n, f.token, f.jwks, ISSUER, CLIENT_ID, f.nonce, now));
+    const sessionJson = wasm.open_session_json(f.keys, COOKIE, f.sealed, now);
+    r.seal_session = measure('session JSON + seal (XChaCha20-Poly1305)', (n) => wasm.run_seal_session(n, f.keys, COOKIE, sessionJson));
+    r.open_session = measure('session open (AEAD + JSON)', (n) => wasm.run_open_session(n, f.keys, COOKIE, f.sealed, now));
+    r.parse_jwks = measure('JWKS parse (once per isolate and hour)', (n) => wasm.run_parse_jwks(n, f.jwks));
+    r.unauthenticated = measure('unauthenticated navigation -> 302 to provider', (n) => f.rp.run(n, 'GET', hotPath, 'theme=dark', 'text/html', 302));
+    // I/O during the hot-path batches: must be none (KV gets/puts/deletes, HTTP requests).
+    const ioBefore = Array.from(f.rp.io());
+    f.rp.run(1000, 'GET', hotPath, f.sessionCookie, 'text/html', 0);
+    const hotOnly = Array.from(f.rp.io()).map((v, i) => v - ioBefore[i]);
+    results.algs[alg] = { ...r, io: { ...f.io, hot_path_x1000: hotOnly }, sizes: f.sizes, chunks: f.chunks };
+  }
+  return results;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const out = await runMicro(process.argv[2]);
+  console.log(JSON.stringify(out, null, 2));
+}

@@ -1,0 +1,327 @@
+//! Micro-benchmarks of the edge-oidc core, compiled to wasm32 and driven from Node (V8, the
+//! engine workerd embeds) by `bench/micro.mjs`.
+//!
+//! Every `run_*` function repeats one piece of real work `n` times inside wasm (so the JS↔wasm
+//! call is paid once per batch, not per operation) and returns how many repetitions gave the
+//! expected result; the driver fails the run unless that is `n`. Inputs (keys, signed ID
+//! tokens, JWKS) are made by the driver with node:crypto, as a provider would.
+//!
+//! Two levels:
+//! - [`Rp`]: whole requests through `App::handle` with in-memory I/O (a fixed clock, a KV map,
+//!   canned provider responses). This is exactly the core's per-request work in the worker,
+//!   minus the JS glue and the network; it also counts KV and HTTP calls.
+//! - `run_open_session`, `run_validate_id_token`, …: the components on their own.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use edge_oidc::core::config::Config;
+use edge_oidc::core::flow::{App, Incoming, Io, Outcome};
+use edge_oidc::core::http::{
+    Clock, HttpClient, HttpError, HttpRequest, HttpResponse, KvStore, OsRandom, StoreError,
+};
+use edge_oidc::core::id_token::{self, ValidationParams};
+use edge_oidc::core::jwks::{Alg, Jwks};
+use edge_oidc::core::seal::{parse_key_list, Sealer};
+use edge_oidc::core::session::Session;
+use edge_oidc::core::token;
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+
+/// Drives a future that never waits: every fake here answers at once. A future that is still
+/// pending after one poll would mean real I/O, which the benchmark must not hide.
+fn now_or_never<F: Future>(f: F) -> Result<F::Output, JsError> {
+    let mut f = pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => Ok(v),
+        Poll::Pending => Err(JsError::new("the future did not complete in one poll")),
+    }
+}
+
+struct FixedClock(Cell<i64>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> i64 {
+        self.0.get()
+    }
+}
+
+/// KV in memory, counting operations. With `keep_on_delete` a deleted key stays readable, so
+/// one pending login can be replayed by the callback benchmark.
+#[derive(Default)]
+struct MemKv {
+    map: RefCell<HashMap<String, String>>,
+    gets: Cell<u32>,
+    puts: Cell<u32>,
+    deletes: Cell<u32>,
+    keep_on_delete: Cell<bool>,
+}
+
+impl KvStore for MemKv {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.gets.set(self.gets.get() + 1);
+        Ok(self.map.borrow().get(key).cloned())
+    }
+
+    async fn put(&self, key: &str, value: &str, _ttl_secs: u64) -> Result<(), StoreError> {
+        self.puts.set(self.puts.get() + 1);
+        self.map.borrow_mut().insert(key.to_owned(), value.to_owned());
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.deletes.set(self.deletes.get() + 1);
+        if !self.keep_on_delete.get() {
+            self.map.borrow_mut().remove(key);
+        }
+        Ok(())
+    }
+}
+
+/// Canned provider answers by `METHOD url`, counting requests.
+#[derive(Default)]
+struct CannedHttp {
+    responses: RefCell<HashMap<String, (u16, Vec<u8>)>>,
+    sent: Cell<u32>,
+}
+
+impl HttpClient for CannedHttp {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        self.sent.set(self.sent.get() + 1);
+        let key = format!("{} {}", request.method, request.url);
+        match self.responses.borrow().get(&key) {
+            Some((status, body)) => Ok(HttpResponse {
+                status: *status,
+                content_type: Some("application/json".to_owned()),
+                body: body.clone(),
+            }),
+            None => Err(HttpError::Network(format!("no canned response for {key}"))),
+        }
+    }
+}
+
+/// One relying party (one isolate's `App`) with in-memory I/O.
+#[wasm_bindgen]
+pub struct Rp {
+    app: App,
+    kv: MemKv,
+    http: CannedHttp,
+    clock: FixedClock,
+}
+
+#[wasm_bindgen]
+impl Rp {
+    /// `config`: EDGE_OIDC_CONFIG JSON; `secrets`: JSON object of secret bindings.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: &str, secrets: &str, now: f64) -> Result<Rp, JsError> {
+        let secrets: HashMap<String, String> = serde_json::from_str(secrets)?;
+        let config = Config::from_json(config, &|name| secrets.get(name).cloned())
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(Rp {
+            app: App::new(config),
+            kv: MemKv::default(),
+            http: CannedHttp::default(),
+            clock: FixedClock(Cell::new(now as i64)),
+        })
+    }
+
+    /// Answer `method url` with `status` and `body` from now on.
+    pub fn respond(&self, method: &str, url: &str, status: u16, body: &str) {
+        self.http
+            .responses
+            .borrow_mut()
+            .insert(format!("{method} {url}"), (status, body.as_bytes().to_vec()));
+    }
+
+    /// Keep pending logins readable after the callback deletes them (for replays).
+    pub fn keep_pending(&self, keep: bool) {
+        self.kv.keep_on_delete.set(keep);
+    }
+
+    /// One request through `App::handle`; returns JSON describing the outcome and the I/O it
+    /// caused: `{kind, status, headers, body, add_headers, kv: [gets, puts, deletes], http}`.
+    pub fn request(&self, method: &str, url: &str, cookie: Option<String>, accept: Option<String>) -> Result<String, JsError> {
+        let before = self.io_counts();
+        let incoming = incoming(method, url, cookie, accept)?;
+        let handled = self.handle(&incoming)?;
+        let after = self.io_counts();
+        let io = json!({
+            "kv": [after.0 - before.0, after.1 - before.1, after.2 - before.2],
+            "http": after.3 - before.3,
+        });
+        let out = match handled {
+            Outcome::Reply(r) => json!({
+                "kind": "reply", "status": r.status, "headers": r.headers, "body": r.body, "io": io,
+            }),
+            Outcome::Forward(f) => json!({
+                "kind": "forward", "add_headers": f.add_headers, "remove_headers": f.remove_headers,
+                "cookie": f.cookie, "set_cookies": f.set_cookies, "io": io,
+            }),
+        };
+        Ok(out.to_string())
+    }
+
+    /// Repeats a request `n` times; counts the outcomes that are a forward with identity
+    /// headers (`expect_status` 0) or a reply with `expect_status`.
+    pub fn run(&self, n: u32, method: &str, url: &str, cookie: Option<String>, accept: Option<String>, expect_status: u16) -> Result<u32, JsError> {
+        let incoming = incoming(method, url, cookie, accept)?;
+        let mut ok = 0;
+        for _ in 0..n {
+            // Building `Incoming` is the edge shell's work, but parsing the URL is per request
+            // too: clone the parsed one, as cheap as the shell's copy of its strings.
+            let outcome = self.handle(&incoming.clone())?;
+            let good = match (&outcome, expect_status) {
+                (Outcome::Forward(f), 0) => !f.add_headers.is_empty(),
+                (Outcome::Reply(r), s) => r.status == s,
+                _ => false,
+            };
+            ok += u32::from(good);
+        }
+        Ok(ok)
+    }
+
+    /// KV gets, puts, deletes and HTTP requests so far.
+    pub fn io(&self) -> Vec<u32> {
+        let (g, p, d, h) = self.io_counts();
+        vec![g, p, d, h]
+    }
+}
+
+impl Rp {
+    fn handle(&self, incoming: &Incoming) -> Result<Outcome, JsError> {
+        let io = Io {
+            http: &self.http,
+            kv: &self.kv,
+            clock: &self.clock,
+            random: &OsRandom,
+        };
+        Ok(now_or_never(self.app.handle(incoming, &io))?.outcome)
+    }
+
+    fn io_counts(&self) -> (u32, u32, u32, u32) {
+        (self.kv.gets.get(), self.kv.puts.get(), self.kv.deletes.get(), self.http.sent.get())
+    }
+}
+
+fn incoming(method: &str, url: &str, cookie: Option<String>, accept: Option<String>) -> Result<Incoming, JsError> {
+    Ok(Incoming {
+        method: method.to_owned(),
+        url: url::Url::parse(url)?,
+        cookie,
+        accept,
+        sec_fetch_mode: None,
+        x_requested_with: None,
+    })
+}
+
+fn sealer(keys: &str) -> Result<Sealer, JsError> {
+    let keys = parse_key_list(keys).map_err(|e| JsError::new(&e.to_string()))?;
+    Sealer::new(keys).map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// Opens (AEAD) and parses a sealed session `n` times; counts the unexpired ones.
+#[wasm_bindgen]
+pub fn run_open_session(n: u32, keys: &str, name: &str, sealed: &str, now: f64) -> Result<u32, JsError> {
+    let sealer = sealer(keys)?;
+    let mut ok = 0;
+    for _ in 0..n {
+        ok += u32::from(Session::open(&sealer, name, sealed, now as i64).is_ok());
+    }
+    Ok(ok)
+}
+
+/// The session inside a sealed value, as JSON (input for [`run_seal_session`]).
+#[wasm_bindgen]
+pub fn open_session_json(keys: &str, name: &str, sealed: &str, now: f64) -> Result<String, JsError> {
+    let session = Session::open(&sealer(keys)?, name, sealed, now as i64).map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(serde_json::to_string(&session)?)
+}
+
+/// Seals a session (JSON of `Session`) `n` times; counts non-empty results.
+#[wasm_bindgen]
+pub fn run_seal_session(n: u32, keys: &str, name: &str, session: &str) -> Result<u32, JsError> {
+    let sealer = sealer(keys)?;
+    let session: Session = serde_json::from_str(session)?;
+    let mut ok = 0;
+    for i in 0..n {
+        let mut nonce = [7u8; 24];
+        nonce[..4].copy_from_slice(&i.to_le_bytes());
+        ok += u32::from(session.seal(&sealer, name, nonce).is_ok_and(|s| !s.is_empty()));
+    }
+    Ok(ok)
+}
+
+/// Parses a token endpoint response `n` times.
+#[wasm_bindgen]
+pub fn run_parse_token_response(n: u32, body: &str) -> u32 {
+    let response = HttpResponse {
+        status: 200,
+        content_type: Some("application/json".to_owned()),
+        body: body.as_bytes().to_vec(),
+    };
+    (0..n)
+        .map(|_| u32::from(token::parse_token_response(&response).is_ok()))
+        .sum()
+}
+
+/// Parses a JWKS `n` times (once per hour per isolate in the worker: it is cached).
+#[wasm_bindgen]
+pub fn run_parse_jwks(n: u32, jwks: &str) -> u32 {
+    (0..n).map(|_| u32::from(Jwks::parse(jwks.as_bytes()).is_ok())).sum()
+}
+
+/// Validates an ID token (signature + Core §3.1.3.7 claims) `n` times.
+#[wasm_bindgen]
+pub fn run_validate_id_token(n: u32, token: &str, jwks: &str, issuer: &str, client_id: &str, nonce: &str, now: f64) -> Result<u32, JsError> {
+    let jwks = Jwks::parse(jwks.as_bytes()).map_err(|e| JsError::new(&e.to_string()))?;
+    let algs = [Alg::RS256, Alg::ES256];
+    let params = ValidationParams {
+        issuer,
+        client_id,
+        allowed_algs: &algs,
+        expected_nonce: Some(nonce),
+        now: now as i64,
+        leeway_secs: 60,
+        max_age_secs: None,
+    };
+    let mut ok = 0;
+    let mut last = None;
+    for _ in 0..n {
+        match id_token::validate(token, &jwks, &params) {
+            Ok(_) => ok += 1,
+            Err(e) => last = Some(e),
+        }
+    }
+    match (ok, last) {
+        (0, Some(e)) => Err(JsError::new(&e.to_string())),
+        _ => Ok(ok),
+    }
+}
+
+/// The claims of a validated ID token, as JSON (for the driver to build a session from).
+#[wasm_bindgen]
+pub fn validated_claims(token: &str, jwks: &str, issuer: &str, client_id: &str, nonce: &str, now: f64) -> Result<String, JsError> {
+    let jwks = Jwks::parse(jwks.as_bytes()).map_err(|e| JsError::new(&e.to_string()))?;
+    let algs = [Alg::RS256, Alg::ES256];
+    let params = ValidationParams {
+        issuer,
+        client_id,
+        allowed_algs: &algs,
+        expected_nonce: Some(nonce),
+        now: now as i64,
+        leeway_secs: 60,
+        max_age_secs: None,
+    };
+    let claims = id_token::validate(token, &jwks, &params).map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(serde_json::to_string(&claims)?)
+}
+
+/// Sanity check that the driver and this crate agree on JSON (used once at start).
+#[wasm_bindgen]
+pub fn echo_json(s: &str) -> Result<String, JsError> {
+    let v: Value = serde_json::from_str(s)?;
+    Ok(v.to_string())
+}
