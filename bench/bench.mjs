@@ -20,7 +20,7 @@ import { BENCH, startApache, startWorkerd } from './lib/servers.mjs';
 import { BROWSER_HEADERS, MARKER, loginApache, loginEdge } from './lib/logins.mjs';
 import { wrk } from './lib/wrk.mjs';
 import { machineLoad, treeCpuSeconds } from './lib/proc.mjs';
-import { soak } from './lib/soak.mjs';
+import { memoryVersusControl, soak, soakControl } from './lib/soak.mjs';
 import { bundleSize } from './lib/size.mjs';
 import { writeReport } from './report.mjs';
 
@@ -88,9 +88,10 @@ async function machine() {
 // ---- 4b. start ---------------------------------------------------------------------------------
 
 async function startTimes({ edgeOptions, cookie }) {
-  const runs = { bare: [], edge: [] };
+  const kinds = ['bare', 'wasm-compile', 'wasm-instantiate', 'edge'];
+  const runs = Object.fromEntries(kinds.map((k) => [k, []]));
   for (let i = 0; i < S.starts; i += 1) {
-    for (const kind of ['bare', 'edge']) {
+    for (const kind of kinds) {
       const w = await startWorkerd({ worker: kind, site: 'assets', ...(kind === 'edge' ? edgeOptions : {}) });
       try {
         const headers = { ...BROWSER_HEADERS, cookie };
@@ -109,7 +110,7 @@ async function startTimes({ edgeOptions, cookie }) {
     }
   }
   const summary = (kind) => Object.fromEntries(['start_ms', 'first_ms', 'second_ms', 'total_ms'].map((k) => [k, median(runs[kind].map((r) => r[k]))]));
-  return { bare: summary('bare'), edge: summary('edge'), runs };
+  return { ...Object.fromEntries(kinds.map((k) => [k, summary(k)])), runs };
 }
 
 // ---- 1 + 2. load -------------------------------------------------------------------------------
@@ -119,7 +120,10 @@ async function loadRun(target) {
   const thr = await wrk(target.url, { headers: target.headers, threads: S.threads, connections: S.connections, seconds: S.seconds, expect: target.expect });
   const cpu = treeCpuSeconds(target.pid) - cpu0;
   const lat = await wrk(target.url, { headers: target.headers, threads: 1, connections: 1, seconds: S.latencySeconds, expect: target.expect });
-  const errors = thr.socket_errors + thr.non_2xx_3xx + thr.unexpected_status + lat.socket_errors + lat.non_2xx_3xx + lat.unexpected_status;
+  // Responses with another status than expected (the Lua hook sees every one, >= 400 included),
+  // and connection-level failures (timeouts included) separately.
+  const unexpected = thr.unexpected_status + lat.unexpected_status;
+  const socketErrors = thr.socket_errors + lat.socket_errors;
   return {
     rps: thr.rps,
     p50_ms: thr.p50_ms,
@@ -128,7 +132,9 @@ async function loadRun(target) {
     c1_rps: lat.rps,
     c1_p50_ms: lat.p50_ms,
     c1_p99_ms: lat.p99_ms,
-    errors,
+    unexpected,
+    socket_errors: socketErrors,
+    timeouts: thr.timeouts + lat.timeouts,
     first_unexpected: thr.first_unexpected ?? lat.first_unexpected,
     requests: thr.requests + lat.requests,
   };
@@ -156,7 +162,9 @@ async function loadTests(targets) {
       c1_rps: m('c1_rps'),
       c1_p50_ms: m('c1_p50_ms'),
       c1_p99_ms: m('c1_p99_ms'),
-      errors: rs.reduce((a, x) => a + x.errors, 0),
+      unexpected: rs.reduce((a, x) => a + x.unexpected, 0),
+      socket_errors: rs.reduce((a, x) => a + x.socket_errors, 0),
+      timeouts: rs.reduce((a, x) => a + x.timeouts, 0),
       requests: rs.reduce((a, x) => a + x.requests, 0),
       first_unexpected: rs.find((x) => x.first_unexpected)?.first_unexpected ?? null,
       rounds: rs.map(({ rps, cpu_us, c1_p50_ms, c1_p99_ms }) => ({ rps, cpu_us, c1_p50_ms, c1_p99_ms })),
@@ -256,12 +264,17 @@ async function main() {
       await servers[id].stop();
     }
 
-    log(`soak: ${S.soakSeconds} s of mixed traffic`);
+    log(`soak: ${S.soakSeconds} s of mixed traffic, then ${S.soakSeconds} s of page views on a bare worker (memory control)`);
     const soakDir = mkdtempSync(path.join(tmpdir(), 'bench-soak-kv-'));
     stops.push(() => rmSync(soakDir, { recursive: true, force: true }));
-    const soakWorker = await startWorkerd({ worker: 'edge', site: 'assets', ...edgeOptions, kvPersist: soakDir });
+    const soakWorker = await startWorkerd({ worker: 'edge', site: 'memory', ...edgeOptions, kvPersist: soakDir });
     stops.push(() => soakWorker.stop());
     results.soak = await soak({ worker: soakWorker, op, sessions: [edgeCookie], seconds: S.soakSeconds });
+    await soakWorker.stop();
+    const controlWorker = await startWorkerd({ worker: 'bare', site: 'memory' });
+    stops.push(() => controlWorker.stop());
+    results.soak.control = await soakControl({ worker: controlWorker, seconds: S.soakSeconds });
+    results.soak.versus_control = memoryVersusControl(results.soak.memory_kib.series, results.soak.control.series);
   } finally {
     for (const stop of stops.reverse()) {
       try {

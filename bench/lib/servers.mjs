@@ -14,6 +14,7 @@ import { children, comm } from './proc.mjs';
 
 export const BENCH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const SITE = path.join(BENCH, 'site');
+const ROOT_DIR = path.resolve(BENCH, '..');
 
 /** workerd's own output: kept (last 20 kB) for error messages, never echoed. */
 function quietRuntime() {
@@ -40,7 +41,7 @@ async function withWorkerdPid(start) {
   return { ...server, pid: pids[0] };
 }
 
-const BUILD = path.join(BENCH, '..', 'build');
+const BUILD = path.join(ROOT_DIR, 'build');
 const MIME = { '.html': 'text/html; charset=utf-8', '.css': 'text/css', '.js': 'text/javascript', '.svg': 'image/svg+xml' };
 
 /**
@@ -75,16 +76,25 @@ const edgeModules = (build) => [
 ];
 
 /**
- * workerd (via miniflare) on 127.0.0.1 running `worker` ('bare': bench/workers/bare.mjs, or
- * 'edge': the built edge-oidc bundle) in front of bench/site, served by miniflare's asset server
+ * workerd (via miniflare) on 127.0.0.1 running `worker` ('bare': bench/workers/bare.mjs;
+ * 'edge': the built edge-oidc bundle; 'wasm-compile' / 'wasm-instantiate': start-time probes)
+ * in front of bench/site, served by miniflare's asset server
  * (`site: 'assets'`, the real [assets] binding) or from memory (`site: 'memory'`).
  * Returns { url, pid (the workerd process), fetch (raw HTTP, see worker.mjs), stop }.
  */
 export function startWorkerd({ worker, site = 'assets', config, secrets = {}, kvPersist, port = 0, build = BUILD, inspectorPort }) {
   return withWorkerdPid(async () => {
+    const probe = { 'wasm-compile': 'wasm-compile.mjs', 'wasm-instantiate': 'wasm-instantiate.mjs' }[worker];
     const main = worker === 'bare'
       ? { modules: [{ type: 'ESModule', path: path.join(BENCH, 'workers/bare.mjs') }], modulesRoot: path.join(BENCH, 'workers') }
-      : {
+      : probe ? {
+        // Start-time probes: the bare worker plus the bundle's wasm (see bench/workers/).
+        modules: [
+          { type: 'ESModule', path: path.join(BENCH, 'workers', probe) },
+          { type: 'CompiledWasm', path: path.join(build, 'index_bg.wasm') },
+        ],
+        modulesRoot: ROOT_DIR,
+      } : {
         modules: edgeModules(build),
         modulesRoot: build,
         bindings: { EDGE_OIDC_CONFIG: config, ...secrets },

@@ -47,9 +47,12 @@ export async function soak({ worker, op, sessions, seconds = 60, authUsers = 6, 
   const start = Date.now();
   const deadline = start + seconds * 1000;
   const memory = [];
-  const sampler = setInterval(() => memory.push({ t: (Date.now() - start) / 1000, v: rssKiB(worker.pid) }), 1000);
+  // A login is three requests to the worker (start, callback, the page).
+  const done = () => counts.auth + counts.anon_navigation + counts.anon_api + 3 * counts.login;
+  const sample = () => memory.push({ t: (Date.now() - start) / 1000, n: done(), v: rssKiB(worker.pid) });
+  const sampler = setInterval(sample, 1000);
   sampler.unref();
-  memory.push({ t: 0, v: rssKiB(worker.pid) });
+  sample();
 
   const authUser = async () => {
     while (Date.now() < deadline) {
@@ -103,7 +106,7 @@ export async function soak({ worker, op, sessions, seconds = 60, authUsers = 6, 
   await Promise.all([...Array.from({ length: authUsers }, authUser), anonUser(), loginUser()]);
   clearInterval(sampler);
   const elapsed = (Date.now() - start) / 1000;
-  memory.push({ t: elapsed, v: rssKiB(worker.pid) });
+  sample();
 
   const after = memory.filter((p) => p.t >= warmupSeconds);
   const first = median(after.filter((p) => p.t < warmupSeconds + 10).map((p) => p.v));
@@ -120,7 +123,67 @@ export async function soak({ worker, op, sessions, seconds = 60, authUsers = 6, 
       end: last,
       max: Math.max(...memory.map((p) => p.v)),
       slope_per_min: slopePerMinute(after),
-      series: memory.map((p) => [Math.round(p.t), p.v]),
+      series: memory.map((p) => [Math.round(p.t), p.n, p.v]),
     },
   };
 }
+
+/**
+ * The control for the memory figures: the same number of users making page views against a bare
+ * worker for the same time. workerd's resident memory grows under any load until V8's heaps and
+ * the allocator settle (several hundred MiB under miniflare, bare worker included), so edge-oidc's
+ * memory is judged against this curve at equal request counts, not against a flat line.
+ */
+export async function soakControl({ worker, seconds = 60, users = 8 }) {
+  let n = 0;
+  let errors = 0;
+  const start = Date.now();
+  const deadline = start + seconds * 1000;
+  const memory = [];
+  const sample = () => memory.push({ t: (Date.now() - start) / 1000, n, v: rssKiB(worker.pid) });
+  const sampler = setInterval(sample, 1000);
+  sampler.unref();
+  sample();
+  const user = async () => {
+    while (Date.now() < deadline) {
+      try {
+        const res = await worker.fetch(`${RP}${pick(PAGES)}`, { headers: BROWSER_HEADERS });
+        await res.arrayBuffer();
+        if (res.status !== 200) errors += 1;
+      } catch {
+        errors += 1;
+      }
+      n += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: users }, user));
+  clearInterval(sampler);
+  sample();
+  return { requests: n, errors, series: memory.map((p) => [Math.round(p.t), p.n, p.v]) };
+}
+
+/** RSS of `series` ([t, n, kib]) at request count `n`, linearly interpolated; NaN outside. */
+function rssAt(series, n) {
+  for (let i = 1; i < series.length; i += 1) {
+    const [, n0, v0] = series[i - 1];
+    const [, n1, v1] = series[i];
+    if (n >= n0 && n <= n1) return n1 === n0 ? v1 : v0 + ((v1 - v0) * (n - n0)) / (n1 - n0);
+  }
+  return NaN;
+}
+
+/**
+ * edge-oidc's RSS minus the control's at the same request count, from the end of the warm-up to
+ * the last count both reached: its start, end and change (KiB). Flat when the change is small.
+ */
+export function memoryVersusControl(edgeSeries, controlSeries, warmupSeconds = 10) {
+  const points = edgeSeries
+    .filter(([t]) => t >= warmupSeconds)
+    .map(([, n, v]) => ({ n, d: v - rssAt(controlSeries, n) }))
+    .filter((p) => Number.isFinite(p.d));
+  if (points.length < 2) return null;
+  const first = points[0];
+  const last = points.at(-1);
+  return { from_requests: first.n, to_requests: last.n, diff_start_kib: first.d, diff_end_kib: last.d, change_kib: last.d - first.d };
+}
+

@@ -45,6 +45,7 @@ export function parseWrk(out) {
     p50_ms: lat.p50,
     p99_ms: lat.p99,
     socket_errors: sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+    timeouts: sock ? Number(sock[4]) : 0,
     non_2xx_3xx: num(/Non-2xx or 3xx responses: (\d+)/) || 0,
     unexpected_status: unexpected ? Number(unexpected[1]) : NaN,
     first_unexpected: unexpected?.[2] || null,
@@ -56,7 +57,8 @@ export function parseWrk(out) {
  * Returns the parsed report plus the raw output.
  */
 export function wrk(url, { headers = {}, threads = 1, connections = 32, seconds = 10, expect = 200 } = {}) {
-  const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '-s', scriptPath];
+  // A response slower than 5 s counts as a timeout (a socket error), not as latency.
+  const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '--latency', '-s', scriptPath];
   // wrk replaces its own Host header only when given as exactly `Host` (else it sends two).
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k.toLowerCase() === 'host' ? 'Host' : k}: ${v}`);
   args.push(url, '--', String(expect));
