@@ -21,6 +21,7 @@ import { BROWSER_HEADERS, MARKER, loginApache, loginEdge } from './lib/logins.mj
 import { wrk } from './lib/wrk.mjs';
 import { machineLoad, treeCpuSeconds } from './lib/proc.mjs';
 import { memoryVersusControl, soak, soakControl } from './lib/soak.mjs';
+import { attachIsolate } from './lib/inspector.mjs';
 import { bundleSize } from './lib/size.mjs';
 import { writeReport } from './report.mjs';
 
@@ -267,9 +268,13 @@ async function main() {
     log(`soak: ${S.soakSeconds} s of mixed traffic, then ${S.soakSeconds} s of page views on a bare worker (memory control)`);
     const soakDir = mkdtempSync(path.join(tmpdir(), 'bench-soak-kv-'));
     stops.push(() => rmSync(soakDir, { recursive: true, force: true }));
-    const soakWorker = await startWorkerd({ worker: 'edge', site: 'memory', ...edgeOptions, kvPersist: soakDir });
+    const inspectorPort = await freePort();
+    const soakWorker = await startWorkerd({ worker: 'edge', site: 'memory', ...edgeOptions, kvPersist: soakDir, inspectorPort });
     stops.push(() => soakWorker.stop());
-    results.soak = await soak({ worker: soakWorker, op, sessions: [edgeCookie], seconds: S.soakSeconds });
+    const isolate = await attachIsolate(inspectorPort);
+    stops.push(() => isolate.close());
+    results.soak = await soak({ worker: soakWorker, op, sessions: [edgeCookie], seconds: S.soakSeconds, isolate });
+    isolate.close();
     await soakWorker.stop();
     const controlWorker = await startWorkerd({ worker: 'bare', site: 'memory' });
     stops.push(() => controlWorker.stop());

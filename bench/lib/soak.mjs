@@ -35,7 +35,10 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
  * Runs the soak against `worker` ({ url, pid, fetch }) with provider `op` for `seconds`.
  * `sessions`: initial session Cookie headers. Returns counts, errors and the memory series.
  */
-export async function soak({ worker, op, sessions, seconds = 60, authUsers = 6, warmupSeconds = 10 }) {
+export async function soak({ worker, op, sessions, seconds = 60, authUsers = 6, warmupSeconds = 10, isolate, isolateEverySeconds = 10 }) {
+  // Short (smoke) runs: warm-up and isolate samples scaled down so there is something to compare.
+  warmupSeconds = Math.min(warmupSeconds, seconds / 4);
+  isolateEverySeconds = Math.min(isolateEverySeconds, seconds / 4);
   const pool = [...sessions];
   const counts = { auth: 0, anon_navigation: 0, anon_api: 0, login: 0 };
   const errors = [];
@@ -53,6 +56,19 @@ export async function soak({ worker, op, sessions, seconds = 60, authUsers = 6, 
   const sampler = setInterval(sample, 1000);
   sampler.unref();
   sample();
+  // The isolate's own memory (bench/lib/inspector.mjs): JS heap after a full GC, Wasm memory.
+  const heap = [];
+  const sampleIsolate = async () => {
+    const t = (Date.now() - start) / 1000;
+    const n = done();
+    heap.push({ t, n, ...(await isolate.measure()) });
+  };
+  let isolateBusy = Promise.resolve();
+  const isolateSampler = isolate
+    ? setInterval(() => { isolateBusy = isolateBusy.then(sampleIsolate).catch((e) => fail('inspector', e.message)); }, isolateEverySeconds * 1000)
+    : null;
+  isolateSampler?.unref();
+  if (isolate) await sampleIsolate();
 
   const authUser = async () => {
     while (Date.now() < deadline) {
@@ -105,8 +121,12 @@ export async function soak({ worker, op, sessions, seconds = 60, authUsers = 6, 
   };
   await Promise.all([...Array.from({ length: authUsers }, authUser), anonUser(), loginUser()]);
   clearInterval(sampler);
+  clearInterval(isolateSampler);
   const elapsed = (Date.now() - start) / 1000;
   sample();
+  await isolateBusy;
+  if (isolate) await sampleIsolate();
+  const warm = heap.filter((p) => p.t >= warmupSeconds);
 
   const after = memory.filter((p) => p.t >= warmupSeconds);
   const first = median(after.filter((p) => p.t < warmupSeconds + 10).map((p) => p.v));
@@ -125,7 +145,22 @@ export async function soak({ worker, op, sessions, seconds = 60, authUsers = 6, 
       slope_per_min: slopePerMinute(after),
       series: memory.map((p) => [Math.round(p.t), p.n, p.v]),
     },
+    isolate: isolate && warm.length >= 2 ? {
+      heap_kib: { start: heap[0].heap_kib, after_warmup: warm[0].heap_kib, end: warm.at(-1).heap_kib, max: Math.max(...heap.map((p) => p.heap_kib)) },
+      wasm_kib: { start: heap[0].wasm_kib, after_warmup: warm[0].wasm_kib, end: warm.at(-1).wasm_kib, max: Math.max(...heap.map((p) => p.wasm_kib)) },
+      series: heap.map((p) => [Math.round(p.t), p.n, p.heap_kib, p.wasm_kib]),
+    } : null,
   };
+}
+
+/**
+ * Whether the isolate kept no memory: after the warm-up, the JS heap after a full GC and the Wasm
+ * memory grew by at most `toleranceKib` each. null without isolate figures.
+ */
+export function isolateFlat(isolate, toleranceKib = 1024) {
+  if (!isolate) return null;
+  return isolate.heap_kib.end - isolate.heap_kib.after_warmup <= toleranceKib
+    && isolate.wasm_kib.end - isolate.wasm_kib.after_warmup <= toleranceKib;
 }
 
 /**
