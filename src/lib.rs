@@ -8,3 +8,7 @@ pub mod core;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;
+
+/// The runtime's WebCrypto as [`core::crypto::Signatures`] (wasm32 only; the benchmarks use it).
+#[cfg(target_arch = "wasm32")]
+pub use edge::webcrypto::WebCrypto;

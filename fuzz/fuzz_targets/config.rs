@@ -49,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
         kv: &kv,
         clock: &FixedClock,
         random: &CounterRandom::default(),
+        signatures: &edge_oidc_fuzz::edge_oidc::core::crypto::rust::RustCrypto,
     };
     for path in &paths {
         if let Some(req) = navigation(path, Some("edge_oidc=x; edge_oidc_login=y".into())) {

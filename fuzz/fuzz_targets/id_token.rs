@@ -3,6 +3,7 @@
 //! satisfies every rule.
 #![no_main]
 
+use edge_oidc_fuzz::edge_oidc::core::crypto::rust::RustCrypto;
 use edge_oidc_fuzz::edge_oidc::core::id_token::{self, ValidationParams};
 use edge_oidc_fuzz::edge_oidc::core::jwks::{Alg, Jwks};
 use edge_oidc_fuzz::{jwks_json, CLIENT_ID, ISSUER, NONCE, NOW};
@@ -32,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         leeway_secs: LEEWAY,
         max_age_secs: max_age,
     };
-    let result = id_token::validate(token, jwks(), &params);
+    let result = futures::executor::block_on(id_token::validate(token, jwks(), &params, &RustCrypto));
     if let Ok(claims) = result {
         let (alg, _) = header.expect("a valid token has a readable header");
         assert_eq!(claims.iss, ISSUER);

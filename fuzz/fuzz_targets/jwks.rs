@@ -3,6 +3,7 @@
 //! carries the requested kid.
 #![no_main]
 
+use edge_oidc_fuzz::edge_oidc::core::crypto::rust::RustCrypto;
 use edge_oidc_fuzz::edge_oidc::core::id_token::{self, ValidationParams};
 use edge_oidc_fuzz::edge_oidc::core::jwks::{Alg, Jwks};
 use edge_oidc_fuzz::{claims, sign, CLIENT_ID, ISSUER, NONCE, NOW};
@@ -46,5 +47,5 @@ fuzz_target!(|data: &[u8]| {
         leeway_secs: 60,
         max_age_secs: None,
     };
-    let _ = id_token::validate(token(), &jwks, &params);
+    let _ = futures::executor::block_on(id_token::validate(token(), &jwks, &params, &RustCrypto));
 });

@@ -256,6 +256,7 @@ pub fn handle(req: &Incoming, http: &FakeHttp, kv: &MemKv) -> Option<Outcome> {
         kv,
         clock: &FixedClock,
         random: &CounterRandom::default(),
+        signatures: &edge_oidc::core::crypto::rust::RustCrypto,
     };
     Some(futures::executor::block_on(app.handle(req, &io)).outcome)
 }

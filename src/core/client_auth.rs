@@ -1,12 +1,14 @@
 //! Client authentication at the token endpoint (OpenID Connect Core §9): `client_secret_basic`,
 //! `client_secret_post`, `client_secret_jwt`, `private_key_jwt` and `none`.
 
+use crate::core::crypto::{self, PrivateKeyJwk, PublicKeyJwk, Signatures};
 use crate::core::secret::{b64url, Secret};
 use base64ct::{Base64, Encoding};
-use jwt_compact::alg::{Es256, Hs256, Hs256Key, Rsa};
+use jwt_compact::alg::{Hs256, Hs256Key};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Claims, Header};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::fmt;
 use std::rc::Rc;
 use url::form_urlencoded;
@@ -67,14 +69,9 @@ impl AuthMethod {
     }
 }
 
-enum KeyKind {
-    Rsa(Box<rsa::RsaPrivateKey>),
-    P256(p256::ecdsa::SigningKey),
-}
-
 /// The client's private key for `private_key_jwt`. `Debug` prints no key material.
 pub struct PrivateKey {
-    kind: KeyKind,
+    jwk: PrivateKeyJwk,
     kid: String,
     public_jwk: serde_json::Value,
 }
@@ -86,30 +83,46 @@ impl fmt::Debug for PrivateKey {
 }
 
 impl PrivateKey {
-    /// Parses a private JWK (RSA with `d`, `p`, `q`…, or EC P-256 with `d`). Without a `kid`,
-    /// the RFC 7638 thumbprint is used, so the provider can match it in our JWKS.
+    /// Parses a private JWK (RSA with `d`, `p`, `q`, `dp`, `dq`, `qi`, or EC P-256 with `d`).
+    /// Without a `kid`, the RFC 7638 thumbprint is used, so the provider can match it in our
+    /// JWKS. The shape is checked here; whether the private parts belong to the public ones is
+    /// checked when the runtime imports the key for the first signature.
     pub fn from_jwk(json: &str) -> Result<PrivateKey, ClientAuthError> {
         let bad = |e: &dyn fmt::Display| ClientAuthError::BadPrivateKey(e.to_string());
         let value: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(&e))?;
         let jwk: JsonWebKey<'_> = serde_json::from_value(value.clone()).map_err(|e| bad(&e))?;
-        // The public JWK and its RFC 7638 thumbprint, computed while the key is borrowed.
-        let public_parts = |public: JsonWebKey<'_>| -> Result<(serde_json::Value, String), ClientAuthError> {
-            let thumbprint = b64url(&public.thumbprint::<sha2::Sha256>());
-            Ok((serde_json::to_value(&public).map_err(|e| bad(&e))?, thumbprint))
-        };
-        let (kind, (mut public_jwk, thumbprint)) = match value.get("kty").and_then(|k| k.as_str()) {
-            Some("RSA") => {
-                let key = rsa::RsaPrivateKey::try_from(&jwk).map_err(|e| bad(&e))?;
-                let parts = public_parts(JsonWebKey::from(&key.to_public_key()))?;
-                (KeyKind::Rsa(Box::new(key)), parts)
+        let key = match &jwk {
+            JsonWebKey::Rsa {
+                modulus,
+                public_exponent,
+                private_parts: Some(parts),
+            } => {
+                if !parts.other_prime_factors.is_empty() {
+                    return Err(bad(&"multi-prime RSA keys (oth) are not supported"));
+                }
+                PrivateKeyJwk::rsa(
+                    modulus,
+                    public_exponent,
+                    &parts.private_exponent,
+                    &parts.prime_factor_p,
+                    &parts.prime_factor_q,
+                    parts.p_crt_exponent.as_deref(),
+                    parts.q_crt_exponent.as_deref(),
+                    parts.q_crt_coefficient.as_deref(),
+                )
             }
-            Some("EC") => {
-                let key = p256::ecdsa::SigningKey::try_from(&jwk).map_err(|e| bad(&e))?;
-                let parts = public_parts(JsonWebKey::from(key.verifying_key()))?;
-                (KeyKind::P256(key), parts)
-            }
-            other => return Err(bad(&format!("unsupported kty {other:?}"))),
-        };
+            JsonWebKey::Rsa { .. } => return Err(bad(&"the RSA key has no private parts (d, p, q)")),
+            JsonWebKey::EllipticCurve { curve, x, y, secret } if curve == "P-256" => match secret {
+                Some(d) => PrivateKeyJwk::p256(x, y, d),
+                None => return Err(bad(&"the EC key has no private part (d)")),
+            },
+            _ => return Err(bad(&"only RSA and EC P-256 keys are supported")),
+        }
+        .map_err(|e| bad(&e))?;
+        let public = public_jwk_of(key.public());
+        let thumbprint = b64url(&public.thumbprint::<sha2::Sha256>());
+        let mut public_jwk = serde_json::to_value(&public).map_err(|e| bad(&e))?;
+        drop(public);
         let kid = value
             .get("kid")
             .and_then(|k| k.as_str())
@@ -117,13 +130,13 @@ impl PrivateKey {
         if let Some(obj) = public_jwk.as_object_mut() {
             obj.insert("kid".into(), kid.clone().into());
             obj.insert("use".into(), "sig".into());
+            obj.insert("alg".into(), key.alg().name().into());
         }
-        let mut key = PrivateKey { kind, kid, public_jwk };
-        let alg = key.alg();
-        if let Some(obj) = key.public_jwk.as_object_mut() {
-            obj.insert("alg".into(), alg.into());
-        }
-        Ok(key)
+        Ok(PrivateKey {
+            jwk: key,
+            kid,
+            public_jwk,
+        })
     }
 
     /// The public half, as a JWK (with `kid`, `use`, `alg`).
@@ -133,10 +146,29 @@ impl PrivateKey {
 
     /// `RS256` or `ES256`.
     pub fn alg(&self) -> &'static str {
-        match self.kind {
-            KeyKind::Rsa(_) => "RS256",
-            KeyKind::P256(_) => "ES256",
-        }
+        self.jwk.alg().name()
+    }
+}
+
+/// The public JWK members of a key (RFC 7638 thumbprint input).
+fn public_jwk_of(key: &PublicKeyJwk) -> JsonWebKey<'_> {
+    match key {
+        PublicKeyJwk::Rsa { n, e } => JsonWebKey::Rsa {
+            modulus: Cow::Borrowed(n),
+            public_exponent: Cow::Borrowed(e),
+            private_parts: None,
+        },
+        PublicKeyJwk::P256 { x, y } => JsonWebKey::EllipticCurve {
+            curve: Cow::Borrowed("P-256"),
+            x: Cow::Borrowed(x),
+            y: Cow::Borrowed(y),
+            secret: None,
+        },
+        PublicKeyJwk::Ed25519 { x } => JsonWebKey::KeyPair {
+            curve: Cow::Borrowed("Ed25519"),
+            x: Cow::Borrowed(x),
+            secret: None,
+        },
     }
 }
 
@@ -203,14 +235,16 @@ struct AssertionClaims<'a> {
 }
 
 /// Adds the client's credentials to a token request (form body and headers).
-/// `jti` must be fresh randomness; `now` is unix seconds.
-pub fn authenticate(
+/// `jti` must be fresh randomness; `now` is unix seconds. `signatures` signs
+/// `private_key_jwt` assertions.
+pub async fn authenticate(
     client: &Client,
     token_endpoint: &str,
     form: &mut form_urlencoded::Serializer<'_, String>,
     headers: &mut Vec<(&'static str, String)>,
     now: i64,
     jti: &str,
+    signatures: &dyn Signatures,
 ) -> Result<(), ClientAuthError> {
     let secret = || {
         client
@@ -237,7 +271,7 @@ pub fn authenticate(
                 exp: now + 60,
                 iat: now,
             };
-            let assertion = sign_assertion(client, &claims)?;
+            let assertion = sign_assertion(client, &claims, signatures).await?;
             form.append_pair("client_id", &client.client_id)
                 .append_pair(
                     "client_assertion_type",
@@ -249,30 +283,42 @@ pub fn authenticate(
     Ok(())
 }
 
-fn sign_assertion(client: &Client, claims: &AssertionClaims<'_>) -> Result<String, ClientAuthError> {
-    let claims = Claims::new(claims);
-    let signed = match client.method {
-        AuthMethod::ClientSecretJwt => {
-            let secret = client
-                .secret
-                .as_ref()
-                .ok_or(ClientAuthError::MissingCredential("client_secret_jwt"))?;
-            let key = Hs256Key::new(secret.expose().as_bytes());
-            Hs256.token(&Header::empty(), &claims, &key)
-        }
-        _ => {
-            let key = client
-                .private_key
-                .as_ref()
-                .ok_or(ClientAuthError::MissingCredential("private_key_jwt"))?;
-            let header = Header::empty().with_key_id(key.kid.clone());
-            match &key.kind {
-                KeyKind::Rsa(k) => Rsa::rs256().token(&header, &claims, k),
-                KeyKind::P256(k) => Es256.token(&header, &claims, k),
-            }
-        }
+async fn sign_assertion(
+    client: &Client,
+    claims: &AssertionClaims<'_>,
+    signatures: &dyn Signatures,
+) -> Result<String, ClientAuthError> {
+    if client.method == AuthMethod::ClientSecretJwt {
+        let secret = client
+            .secret
+            .as_ref()
+            .ok_or(ClientAuthError::MissingCredential("client_secret_jwt"))?;
+        let key = Hs256Key::new(secret.expose().as_bytes());
+        return Hs256
+            .token(&Header::empty(), &Claims::new(claims), &key)
+            .map_err(|_| ClientAuthError::Signing);
+    }
+    let key = client
+        .private_key
+        .as_ref()
+        .ok_or(ClientAuthError::MissingCredential("private_key_jwt"))?;
+    // The compact JWS by hand (RFC 7515 §7.1); the runtime signs.
+    #[derive(Serialize)]
+    struct AssertionHeader<'a> {
+        alg: &'a str,
+        kid: &'a str,
+    }
+    let header = AssertionHeader {
+        alg: key.alg(),
+        kid: &key.kid,
     };
-    signed.map_err(|_| ClientAuthError::Signing)
+    let header = serde_json::to_vec(&header).map_err(|_| ClientAuthError::Signing)?;
+    let payload = serde_json::to_vec(claims).map_err(|_| ClientAuthError::Signing)?;
+    let signing_input = format!("{}.{}", b64url(&header), b64url(&payload));
+    let signature = crypto::sign(signatures, &key.jwk, signing_input.as_bytes())
+        .await
+        .map_err(|_| ClientAuthError::Signing)?;
+    Ok(format!("{signing_input}.{}", b64url(&signature)))
 }
 
 /// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).

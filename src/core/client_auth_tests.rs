@@ -1,5 +1,10 @@
 use super::*;
+use crate::core::crypto::rust::RustCrypto;
+use crate::core::crypto::{CryptoError, LocalBoxFuture};
+use crate::core::jwks::Alg;
+use jwt_compact::alg::{Es256, Rsa};
 use jwt_compact::{AlgorithmExt, UntrustedToken};
+use rsa::traits::PrivateKeyParts as _;
 use std::sync::OnceLock;
 
 fn rsa_key() -> &'static rsa::RsaPrivateKey {
@@ -7,25 +12,41 @@ fn rsa_key() -> &'static rsa::RsaPrivateKey {
     KEY.get_or_init(|| rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap())
 }
 
+/// The whole private JWK (with the CRT parameters, which jwt-compact leaves out).
+fn rsa_jwk() -> serde_json::Value {
+    let key = rsa_key();
+    let mut jwk = serde_json::to_value(JsonWebKey::from(key)).unwrap();
+    let b64 = |v: &rsa::BigUint| b64url(&v.to_bytes_be());
+    jwk["dp"] = b64(key.dp().unwrap()).into();
+    jwk["dq"] = b64(key.dq().unwrap()).into();
+    jwk["qi"] = b64(&key.crt_coefficient().unwrap()).into();
+    jwk
+}
+
 fn form_pairs(form: String) -> Vec<(String, String)> {
     form_urlencoded::parse(form.as_bytes()).into_owned().collect()
 }
 
 type Pairs = Vec<(String, String)>;
+type Sent = (Pairs, Vec<(&'static str, String)>);
 
-fn run(client: &Client) -> (Pairs, Vec<(&'static str, String)>) {
+fn run_with(client: &Client, signatures: &dyn Signatures) -> Result<Sent, ClientAuthError> {
     let mut form = form_urlencoded::Serializer::new(String::new());
     let mut headers = Vec::new();
-    authenticate(
+    futures::executor::block_on(authenticate(
         client,
         "https://op.example/token",
         &mut form,
         &mut headers,
         1_700_000_000,
         "jti-1",
-    )
-    .unwrap();
-    (form_pairs(form.finish()), headers)
+        signatures,
+    ))?;
+    Ok((form_pairs(form.finish()), headers))
+}
+
+fn run(client: &Client) -> Sent {
+    run_with(client, &RustCrypto).unwrap()
 }
 
 fn client(method: AuthMethod, secret: Option<&str>, key: Option<PrivateKey>) -> Client {
@@ -72,7 +93,17 @@ fn missing_credentials_are_errors() {
         AuthMethod::ClientSecretJwt,
         AuthMethod::PrivateKeyJwt,
     ] {
-        let e = authenticate(&client(m, None, None), "https://op/t", &mut form, &mut headers, 0, "j").unwrap_err();
+        let c = client(m, None, None);
+        let e = futures::executor::block_on(authenticate(
+            &c,
+            "https://op/t",
+            &mut form,
+            &mut headers,
+            0,
+            "j",
+            &RustCrypto,
+        ))
+        .unwrap_err();
         assert!(matches!(e, ClientAuthError::MissingCredential(_)), "{m:?}");
     }
 }
@@ -119,8 +150,7 @@ fn client_secret_jwt_is_hs256_with_the_secret() {
 
 #[test]
 fn private_key_jwt_rs256_verifies_with_the_published_key() {
-    let jwk = serde_json::to_string(&JsonWebKey::from(rsa_key())).unwrap();
-    let key = PrivateKey::from_jwk(&jwk).unwrap();
+    let key = PrivateKey::from_jwk(&rsa_jwk().to_string()).unwrap();
     assert_eq!(key.alg(), "RS256");
     let published = public_jwks(std::iter::once(&key));
     assert!(!published.contains("\"d\""), "no private part published: {published}");
@@ -166,13 +196,42 @@ fn bad_private_keys() {
         "{}",
         r#"{"kty":"oct","k":"AAAA"}"#,
         r#"{"kty":"RSA","n":"AQAB","e":"AQAB"}"#,
+        r#"{"kty":"EC","crv":"P-256","x":"AQ","y":"AQ","d":"AQ"}"#,
+        r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}"#,
     ] {
         assert!(
             matches!(PrivateKey::from_jwk(bad), Err(ClientAuthError::BadPrivateKey(_))),
             "{bad}"
         );
     }
-    let key = PrivateKey::from_jwk(&serde_json::to_string(&JsonWebKey::from(rsa_key())).unwrap()).unwrap();
+    // The CRT parameters are required (WebCrypto imports no RSA key without them), and so is
+    // a point on the curve and a scalar in range for P-256.
+    let without_crt = serde_json::to_string(&JsonWebKey::from(rsa_key())).unwrap();
+    assert!(matches!(
+        PrivateKey::from_jwk(&without_crt),
+        Err(ClientAuthError::BadPrivateKey(_))
+    ));
+    let signing = p256::ecdsa::SigningKey::random(&mut rand::thread_rng());
+    let good = serde_json::to_value(JsonWebKey::from(&signing)).unwrap();
+    for (member, value) in [
+        ("y", good["x"].clone()),
+        ("d", b64url(&[0xff; 32]).into()),
+        ("d", b64url(&[0; 32]).into()),
+    ] {
+        let mut jwk = good.clone();
+        jwk[member] = value;
+        assert!(matches!(
+            PrivateKey::from_jwk(&jwk.to_string()),
+            Err(ClientAuthError::BadPrivateKey(_))
+        ));
+    }
+    let mut multi = rsa_jwk();
+    multi["oth"] = serde_json::json!([{"r": "AQAB", "d": "AQAB", "t": "AQAB"}]);
+    assert!(matches!(
+        PrivateKey::from_jwk(&multi.to_string()),
+        Err(ClientAuthError::BadPrivateKey(_))
+    ));
+    let key = PrivateKey::from_jwk(&rsa_jwk().to_string()).unwrap();
     assert!(!format!("{key:?}").contains(&format!("{:?}", rsa_key())));
     assert!(format!("{key:?}").contains("[redacted]"));
 }
@@ -209,4 +268,66 @@ fn method_choice() {
         Some(AuthMethod::ClientSecretJwt)
     );
     assert_eq!(AuthMethod::from_name("tls_client_auth"), None);
+}
+
+#[test]
+fn published_jwk_and_kid_are_those_of_the_public_key() {
+    // Without a kid, the RFC 7638 thumbprint of the public key, as jwt-compact computes it.
+    let key = PrivateKey::from_jwk(&rsa_jwk().to_string()).unwrap();
+    let public_key = rsa_key().to_public_key();
+    let public = JsonWebKey::from(&public_key);
+    let thumbprint = b64url(&public.thumbprint::<sha2::Sha256>());
+    assert_eq!(key.public_jwk()["kid"], thumbprint.as_str());
+    let mut expected = serde_json::to_value(&public).unwrap();
+    expected["kid"] = thumbprint.into();
+    expected["use"] = "sig".into();
+    expected["alg"] = "RS256".into();
+    assert_eq!(key.public_jwk(), &expected);
+    // A modulus sent with a leading zero byte is published without it.
+    let mut padded = rsa_jwk();
+    let n = base64ct::Base64UrlUnpadded::decode_vec(padded["n"].as_str().unwrap()).unwrap();
+    padded["n"] = b64url(&[&[0u8][..], &n].concat()).into();
+    let same = PrivateKey::from_jwk(&padded.to_string()).unwrap();
+    assert_eq!(same.public_jwk(), key.public_jwk());
+}
+
+/// A [`Signatures`] whose signing fails or returns a signature of the wrong length.
+struct BadSigner(Result<Vec<u8>, CryptoError>);
+
+impl Signatures for BadSigner {
+    fn verify<'a>(
+        &'a self,
+        _: Alg,
+        _: &'a crate::core::crypto::PublicKeyJwk,
+        _: &'a [u8],
+        _: &'a [u8],
+    ) -> LocalBoxFuture<'a, Result<bool, CryptoError>> {
+        Box::pin(std::future::ready(Ok(true)))
+    }
+    fn sign<'a>(
+        &'a self,
+        _: Alg,
+        _: &'a PrivateKeyJwk,
+        _: &'a [u8],
+    ) -> LocalBoxFuture<'a, Result<Vec<u8>, CryptoError>> {
+        Box::pin(std::future::ready(self.0.clone()))
+    }
+}
+
+#[test]
+fn signing_failures_are_errors() {
+    let signing = p256::ecdsa::SigningKey::random(&mut rand::thread_rng());
+    let jwk = serde_json::to_string(&JsonWebKey::from(&signing)).unwrap();
+    let c = client(
+        AuthMethod::PrivateKeyJwt,
+        None,
+        Some(PrivateKey::from_jwk(&jwk).unwrap()),
+    );
+    for answer in [Err(CryptoError("importKey failed".into())), Ok(vec![0; 63]), Ok(vec![])] {
+        assert_eq!(run_with(&c, &BadSigner(answer)).unwrap_err(), ClientAuthError::Signing);
+    }
+    assert!(run_with(&c, &BadSigner(Ok(vec![0; 64]))).is_ok());
+    // HS256 never asks the runtime.
+    let hs = client(AuthMethod::ClientSecretJwt, Some("s"), None);
+    assert!(run_with(&hs, &BadSigner(Err(CryptoError("unused".into())))).is_ok());
 }

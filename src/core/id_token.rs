@@ -5,19 +5,19 @@
 //! included, is treated as attacker-controlled until the signature has been
 //! checked with a key we chose: the algorithm comes from the configured
 //! allow-list, never from the header alone, and the key type must fit it.
-//! JWS parsing and signature checks are jwt-compact's; this module adds the
-//! OpenID Connect rules. Nothing here panics on input.
+//! JWS parsing is jwt-compact's; the signature arithmetic is the runtime's
+//! ([`Signatures`]: WebCrypto in the worker), asked only after every check
+//! that needs no cryptography. This module adds the OpenID Connect rules.
+//! Nothing here panics on input.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use jwt_compact::{
-    alg::{Ed25519, Es256, Rsa},
-    AlgorithmExt, Claims, ParseError, Token, UntrustedToken, ValidationError,
-};
+use jwt_compact::{Claims, ParseError, UntrustedToken};
 use serde::{de::Error as _, Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use subtle::ConstantTimeEq;
 
+use crate::core::crypto::{self, Signatures};
 use crate::core::jwks::{Alg, Jwks, KeySelectError, VerifyingKey};
 
 /// Longest token we look at. Real ID tokens are a few KiB; the cap bounds the
@@ -231,7 +231,13 @@ pub fn peek_header(token: &str) -> Result<(Alg, Option<String>), IdTokenError> {
 /// Full validation per OpenID Connect Core 1.0 §3.1.3.7, returning the
 /// claims. `at_hash` / `c_hash` are checked separately with
 /// [`verify_token_hash`], since only the caller has the access token / code.
-pub fn validate(token: &str, jwks: &Jwks, params: &ValidationParams<'_>) -> Result<IdTokenClaims, IdTokenError> {
+/// `signatures` checks the signature; its errors mean "not verified".
+pub async fn validate(
+    token: &str,
+    jwks: &Jwks,
+    params: &ValidationParams<'_>,
+    signatures: &dyn Signatures,
+) -> Result<IdTokenClaims, IdTokenError> {
     // Step 1 (decrypt an encrypted ID token): not supported; a JWE has five
     // parts and is rejected as malformed. `none` and HS* are refused in
     // parse_untrusted (step 8: HS* would be keyed with the client secret; we
@@ -247,7 +253,7 @@ pub fn validate(token: &str, jwks: &Jwks, params: &ValidationParams<'_>) -> Resu
     // specified in the JWT alg Header Parameter. The Client MUST use the keys
     // provided by the Issuer." We always check it, TLS notwithstanding.
     let key = jwks.select(untrusted.header().key_id.as_deref(), alg)?;
-    let claims = into_id_claims(verify_signature(&untrusted, alg, key)?)?;
+    let claims = into_id_claims(verify_signature(token, &untrusted, alg, key, signatures).await?)?;
     check_issuer_and_audience(&claims, params)?;
     check_times(&claims, params)?;
     check_nonce(&claims, params)?;
@@ -296,34 +302,37 @@ fn printable_alg(name: &str) -> String {
     if plausible { name } else { "(unrecognised)" }.to_owned()
 }
 
-/// Checks the signature with jwt-compact and parses the claims. The key type
-/// was matched to `alg` by [`Jwks::select`]; a mismatch here is refused too.
-fn verify_signature(
-    token: &UntrustedToken<'_, HeaderExt>,
+/// Checks the signature with `signatures` and parses the claims. The key type
+/// was matched to `alg` by [`Jwks::select`]; a mismatch here is refused too,
+/// before the implementation is asked. The order is jwt-compact's: signature
+/// length, then claims (malformed claims are reported as such whatever the
+/// signature), then the signature itself.
+async fn verify_signature(
+    token: &str,
+    untrusted: &UntrustedToken<'_, HeaderExt>,
     alg: Alg,
     key: &VerifyingKey,
+    signatures: &dyn Signatures,
 ) -> Result<Claims<WireClaims>, IdTokenError> {
-    let mismatch = || IdTokenError::Key(KeySelectError::NoSuitableKey(alg));
-    let verified: Result<Token<WireClaims, HeaderExt>, ValidationError> = match key {
-        VerifyingKey::Rsa { key, .. } => {
-            // jwt-compact's names are the JOSE ones; ES256 / EdDSA fail here.
-            let rsa: Rsa = alg.name().parse().map_err(|_| mismatch())?;
-            rsa.validator(key).validate(token)
-        }
-        VerifyingKey::P256 { key, .. } if alg == Alg::ES256 => Es256.validator(key).validate(token),
-        VerifyingKey::Ed25519 { key, .. } if alg == Alg::EdDSA => Ed25519.validator(key).validate(token),
-        VerifyingKey::P256 { .. } | VerifyingKey::Ed25519 { .. } => return Err(mismatch()),
-    };
-    match verified {
-        Ok(token) => Ok(token.into_parts().1),
-        // jwt-compact parses the claims before checking the signature, so a
-        // token with unparsable claims is reported as malformed either way.
-        Err(ValidationError::MalformedClaims(_)) => Err(IdTokenError::Malformed(
-            "the claims are not a JSON object with valid ID token claim types",
-        )),
-        // InvalidSignature, InvalidSignatureLen, MalformedSignature, and
-        // anything a later jwt-compact adds: all mean "not verified".
-        Err(_) => Err(IdTokenError::BadSignature),
+    if !key.supports(alg) {
+        return Err(IdTokenError::Key(KeySelectError::NoSuitableKey(alg)));
+    }
+    let signature = untrusted.signature_bytes();
+    if signature.len() != key.key().signature_len() {
+        return Err(IdTokenError::BadSignature);
+    }
+    let claims = untrusted
+        .deserialize_claims_unchecked::<WireClaims>()
+        .map_err(|_| IdTokenError::Malformed("the claims are not a JSON object with valid ID token claim types"))?;
+    // The JWS signing input: everything before the last dot (parse_untrusted
+    // checked there are exactly three parts).
+    let (signing_input, _) = token
+        .rsplit_once('.')
+        .ok_or(IdTokenError::Malformed("the token cannot be parsed"))?;
+    if crypto::verify(signatures, alg, key.key(), signing_input.as_bytes(), signature).await {
+        Ok(claims)
+    } else {
+        Err(IdTokenError::BadSignature)
     }
 }
 

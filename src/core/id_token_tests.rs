@@ -1,15 +1,18 @@
 //! Tests for `id_token` (and JWKS key selection end to end). Keys are
-//! generated once per test binary; tokens are signed with jwt-compact.
+//! generated once per test binary; tokens are signed with jwt-compact and
+//! verified with the RustCrypto implementation of [`Signatures`].
 
 use super::*;
+use crate::core::crypto::{rust::RustCrypto, CryptoError, LocalBoxFuture, PrivateKeyJwk, PublicKeyJwk};
 use crate::core::jwks::{Alg, Jwks, KeySelectError};
 use jwt_compact::{
-    alg::{Hs256, Hs256Key, RsaPrivateKey, SigningKey as _},
+    alg::{Ed25519, Es256, Hs256, Hs256Key, Rsa, RsaPrivateKey, SigningKey as _},
     jwk::JsonWebKey,
-    Algorithm, AlgorithmSignature as _, Header, Renamed,
+    Algorithm, AlgorithmExt, AlgorithmSignature as _, Header, Renamed,
 };
 use rand::Rng as _;
 use serde_json::json;
+use std::cell::Cell;
 use std::sync::OnceLock;
 
 type P256Sk = <Es256 as Algorithm>::SigningKey;
@@ -185,6 +188,11 @@ fn params() -> ValidationParams<'static> {
         leeway_secs: 60,
         max_age_secs: None,
     }
+}
+
+/// [`super::validate`] with the RustCrypto signatures, run to completion.
+fn validate(token: &str, jwks: &Jwks, p: &ValidationParams<'_>) -> Result<IdTokenClaims, IdTokenError> {
+    futures::executor::block_on(super::validate(token, jwks, p, &RustCrypto))
 }
 
 fn check(token: &str) -> Result<IdTokenClaims, IdTokenError> {
@@ -648,4 +656,163 @@ fn error_messages_do_not_echo_token_contents() {
     let c = with(claims(), "nonce", json!("secret-nonce-value"));
     let msg = check_err(&tok(&c)).to_string();
     assert!(!msg.contains("secret-nonce-value") && !msg.contains(NONCE), "{msg}");
+}
+
+// ---- the Signatures boundary ----
+
+/// A [`Signatures`] that counts calls and answers with a fixed result.
+struct Scripted {
+    calls: Cell<u32>,
+    answer: Result<bool, CryptoError>,
+}
+
+impl Scripted {
+    fn new(answer: Result<bool, CryptoError>) -> Self {
+        Scripted {
+            calls: Cell::new(0),
+            answer,
+        }
+    }
+}
+
+impl Signatures for Scripted {
+    fn verify<'a>(
+        &'a self,
+        _alg: Alg,
+        _key: &'a PublicKeyJwk,
+        _signing_input: &'a [u8],
+        _signature: &'a [u8],
+    ) -> LocalBoxFuture<'a, Result<bool, CryptoError>> {
+        self.calls.set(self.calls.get() + 1);
+        Box::pin(std::future::ready(self.answer.clone()))
+    }
+
+    fn sign<'a>(
+        &'a self,
+        _alg: Alg,
+        _key: &'a PrivateKeyJwk,
+        _signing_input: &'a [u8],
+    ) -> LocalBoxFuture<'a, Result<Vec<u8>, CryptoError>> {
+        Box::pin(std::future::ready(Err(CryptoError("not here".into()))))
+    }
+}
+
+fn validate_with(token: &str, jwks: &Jwks, sig: &dyn Signatures) -> Result<IdTokenClaims, IdTokenError> {
+    futures::executor::block_on(super::validate(token, jwks, &params(), sig))
+}
+
+#[test]
+fn a_verifier_error_or_false_is_a_bad_signature() {
+    let token = tok(&claims());
+    for answer in [Err(CryptoError("importKey: invalid point".into())), Ok(false)] {
+        let sig = Scripted::new(answer);
+        assert_eq!(validate_with(&token, std_jwks(), &sig), Err(IdTokenError::BadSignature));
+        assert_eq!(sig.calls.get(), 1);
+    }
+    // The same token with a verifier that says yes: the test can fail.
+    let yes = Scripted::new(Ok(true));
+    assert!(validate_with(&token, std_jwks(), &yes).is_ok());
+}
+
+#[test]
+fn refused_tokens_never_reach_the_verifier() {
+    let yes = Scripted::new(Ok(true));
+    let b64 = |s: &str| Base64UrlUnpadded::encode_string(s.as_bytes());
+    let body = b64(&Value::Object(claims()).to_string());
+    let sig64 = Base64UrlUnpadded::encode_string(&[0u8; 64]);
+    let sig256 = Base64UrlUnpadded::encode_string(&[0u8; 256]);
+    let cases = [
+        // none / HMAC.
+        format!("{}.{body}.", b64(r#"{"alg":"none"}"#)),
+        format!("{}.{body}.{sig64}", b64(r#"{"alg":"HS256","kid":"rsa-1"}"#)),
+        // Key type and alg mismatch: an RSA kid for ES256, an EC kid for RS256, EdDSA on EC.
+        format!("{}.{body}.{sig64}", b64(r#"{"alg":"ES256","kid":"rsa-1"}"#)),
+        format!("{}.{body}.{sig256}", b64(r#"{"alg":"RS256","kid":"ec-1"}"#)),
+        format!("{}.{body}.{sig64}", b64(r#"{"alg":"EdDSA","kid":"ec-1"}"#)),
+        // The JWK's alg (RS256) excludes PS256.
+        format!("{}.{body}.{sig256}", b64(r#"{"alg":"PS256","kid":"rsa-1"}"#)),
+        // Wrong signature lengths for the key.
+        format!(
+            "{}.{body}.{}",
+            b64(r#"{"alg":"ES256","kid":"ec-1"}"#),
+            Base64UrlUnpadded::encode_string(&[0u8; 65])
+        ),
+        format!("{}.{body}.{sig64}", b64(r#"{"alg":"RS256","kid":"rsa-1"}"#)),
+        format!("{}.{body}.", b64(r#"{"alg":"EdDSA","kid":"ed-1"}"#)),
+        // crit, unknown kid, unknown alg.
+        format!("{}.{body}.{sig64}", b64(r#"{"alg":"ES256","kid":"ec-1","crit":["x"]}"#)),
+        format!("{}.{body}.{sig64}", b64(r#"{"alg":"ES256","kid":"nope"}"#)),
+        format!("{}.{body}.{sig64}", b64(r#"{"alg":"ES512","kid":"ec-1"}"#)),
+    ];
+    for token in &cases {
+        assert!(validate_with(token, std_jwks(), &yes).is_err(), "{token}");
+    }
+    assert_eq!(yes.calls.get(), 0);
+    // Not in the allow-list: refused before the key and the verifier.
+    let p = ValidationParams {
+        allowed_algs: &[Alg::RS256],
+        ..params()
+    };
+    let token = tok(&claims());
+    assert!(futures::executor::block_on(super::validate(&token, std_jwks(), &p, &yes)).is_err());
+    assert_eq!(yes.calls.get(), 0);
+}
+
+#[test]
+fn the_verifier_gets_the_signing_input_and_the_selected_key() {
+    type Call = (Alg, PublicKeyJwk, Vec<u8>, Vec<u8>);
+    struct Spy(std::cell::RefCell<Vec<Call>>);
+    impl Signatures for Spy {
+        fn verify<'a>(
+            &'a self,
+            alg: Alg,
+            key: &'a PublicKeyJwk,
+            input: &'a [u8],
+            signature: &'a [u8],
+        ) -> LocalBoxFuture<'a, Result<bool, CryptoError>> {
+            self.0
+                .borrow_mut()
+                .push((alg, key.clone(), input.to_vec(), signature.to_vec()));
+            Box::pin(std::future::ready(Ok(true)))
+        }
+        fn sign<'a>(
+            &'a self,
+            _: Alg,
+            _: &'a PrivateKeyJwk,
+            _: &'a [u8],
+        ) -> LocalBoxFuture<'a, Result<Vec<u8>, CryptoError>> {
+            Box::pin(std::future::ready(Err(CryptoError("no".into()))))
+        }
+    }
+    let spy = Spy(Default::default());
+    let token = eddsa(Some("ed-1"), &claims());
+    assert!(validate_with(&token, std_jwks(), &spy).is_ok());
+    let calls = spy.0.borrow();
+    let (alg, key, input, signature) = &calls[0];
+    assert_eq!(*alg, Alg::EdDSA);
+    assert_eq!(key, std_jwks().keys()[2].key());
+    let (head, sig) = token.rsplit_once('.').unwrap();
+    assert_eq!(input, head.as_bytes());
+    assert_eq!(signature, &Base64UrlUnpadded::decode_vec(sig).unwrap());
+}
+
+#[test]
+fn every_algorithm_verifies_with_rustcrypto_and_fails_when_tampered() {
+    let jwks = jwks_of(vec![rsa_jwk(&keys().rsa, json!({"kid": "r"}))]);
+    for alg in [
+        Rsa::rs256(),
+        Rsa::rs384(),
+        Rsa::rs512(),
+        Rsa::ps256(),
+        Rsa::ps384(),
+        Rsa::ps512(),
+    ] {
+        let token = sign_rsa(alg, &keys().rsa, Some("r"), &claims());
+        assert!(validate(&token, &jwks, &params()).is_ok(), "{token:.30}");
+        let (head, sig) = token.rsplit_once('.').unwrap();
+        let mut sig = Base64UrlUnpadded::decode_vec(sig).unwrap();
+        sig[10] ^= 1;
+        let forged = format!("{head}.{}", Base64UrlUnpadded::encode_string(&sig));
+        assert_eq!(validate(&forged, &jwks, &params()), Err(IdTokenError::BadSignature));
+    }
 }

@@ -7,25 +7,13 @@
 //! keys) but strict about the document shape. Nothing here panics on input: a
 //! panic in wasm takes down every request of the isolate.
 
-use jwt_compact::{
-    alg::{Ed25519, Es256, RsaPublicKey},
-    jwk::JsonWebKey,
-    Algorithm,
-};
+use crate::core::crypto::PublicKeyJwk;
+use jwt_compact::jwk::JsonWebKey;
 use serde_json::{Map, Value};
-
-/// P-256 public key type used by jwt-compact's `ES256` implementation.
-pub type P256PublicKey = <Es256 as Algorithm>::VerifyingKey;
-/// Ed25519 public key type used by jwt-compact's `EdDSA` implementation.
-pub type Ed25519PublicKey = <Ed25519 as Algorithm>::VerifyingKey;
 
 /// Largest JWKS document we parse. Real ones are a few KiB; the cap keeps a
 /// misbehaving endpoint from making us parse megabytes on every refetch.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
-
-/// RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used with these
-/// algorithms" (RS*; §3.5 says the same for PS*).
-const MIN_RSA_BITS: usize = 2048;
 
 /// A signature algorithm edge-oidc accepts for ID tokens. Never `none`, never
 /// HMAC: an HS* ID token would be keyed with the client secret, and accepting
@@ -128,49 +116,29 @@ pub enum KeySelectError {
 /// A public key usable for ID token signature verification, with the JWK
 /// metadata that restricts its use.
 #[derive(Debug, Clone)]
-pub enum VerifyingKey {
-    /// RSA key (RS*/PS*) of at least 2048 bits.
-    Rsa {
-        /// JWK `kid`.
-        kid: Option<String>,
-        /// JWK `alg`: when present, the only algorithm this key may verify.
-        alg: Option<Alg>,
-        /// The public key.
-        key: RsaPublicKey,
-    },
-    /// EC key on P-256 (ES256).
-    P256 {
-        /// JWK `kid`.
-        kid: Option<String>,
-        /// JWK `alg`: when present, the only algorithm this key may verify.
-        alg: Option<Alg>,
-        /// The public key.
-        key: P256PublicKey,
-    },
-    /// OKP key on Ed25519 (EdDSA).
-    Ed25519 {
-        /// JWK `kid`.
-        kid: Option<String>,
-        /// JWK `alg`: when present, the only algorithm this key may verify.
-        alg: Option<Alg>,
-        /// The public key.
-        key: Ed25519PublicKey,
-    },
+pub struct VerifyingKey {
+    /// JWK `kid`.
+    kid: Option<String>,
+    /// JWK `alg`: when present, the only algorithm this key may verify.
+    alg: Option<Alg>,
+    /// The key: RSA of 2048 to 4096 bits, a P-256 point on the curve, or Ed25519.
+    key: PublicKeyJwk,
 }
 
 impl VerifyingKey {
     /// The JWK `kid`, if the key has one.
     pub fn kid(&self) -> Option<&str> {
-        match self {
-            Self::Rsa { kid, .. } | Self::P256 { kid, .. } | Self::Ed25519 { kid, .. } => kid.as_deref(),
-        }
+        self.kid.as_deref()
     }
 
     /// The JWK `alg`, if the key states one.
     pub fn alg(&self) -> Option<Alg> {
-        match self {
-            Self::Rsa { alg, .. } | Self::P256 { alg, .. } | Self::Ed25519 { alg, .. } => *alg,
-        }
+        self.alg
+    }
+
+    /// The public key itself.
+    pub fn key(&self) -> &PublicKeyJwk {
+        &self.key
     }
 
     /// Whether this key may verify a token signed with `alg`: the key type
@@ -178,15 +146,7 @@ impl VerifyingKey {
     /// so on), and a key that states its `alg` (RFC 7517 §4.4) is used only
     /// with that one.
     pub fn supports(&self, alg: Alg) -> bool {
-        let type_fits = match self {
-            Self::Rsa { .. } => matches!(
-                alg,
-                Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512
-            ),
-            Self::P256 { .. } => alg == Alg::ES256,
-            Self::Ed25519 { .. } => alg == Alg::EdDSA,
-        };
-        type_fits && self.alg().is_none_or(|a| a == alg)
+        self.key.fits(alg) && self.alg.is_none_or(|a| a == alg)
     }
 }
 
@@ -295,34 +255,22 @@ fn parse_key(jwk: Map<String, Value>) -> Option<VerifyingKey> {
     // Unknown kty values (and shapes jwt-compact cannot read) fail here.
     let parsed: JsonWebKey<'static> = serde_json::from_value(Value::Object(jwk)).ok()?;
     let key = match &parsed {
-        JsonWebKey::Rsa { modulus, .. } if modulus_bits(modulus) >= MIN_RSA_BITS => {
-            let key = RsaPublicKey::try_from(&parsed).ok()?;
-            Some(VerifyingKey::Rsa { kid, alg, key })
-        }
-        // These conversions check `crv` ("P-256" / "Ed25519") and lengths.
-        JsonWebKey::EllipticCurve { .. } => {
-            let key = P256PublicKey::try_from(&parsed).ok()?;
-            Some(VerifyingKey::P256 { kid, alg, key })
-        }
-        JsonWebKey::KeyPair { .. } => {
-            let key = Ed25519PublicKey::try_from(&parsed).ok()?;
-            Some(VerifyingKey::Ed25519 { kid, alg, key })
-        }
-        // Weak RSA keys and symmetric ("oct") keys: never used.
+        // Checks the size (2048 to 4096 bits) and the exponent.
+        JsonWebKey::Rsa {
+            modulus,
+            public_exponent,
+            ..
+        } => PublicKeyJwk::rsa(modulus, public_exponent),
+        // Checks the lengths and that the point is on the curve.
+        JsonWebKey::EllipticCurve { curve, x, y, .. } if curve == "P-256" => PublicKeyJwk::p256(x, y),
+        JsonWebKey::KeyPair { curve, x, .. } if curve == "Ed25519" => PublicKeyJwk::ed25519(x),
+        // Other curves and symmetric ("oct") keys: never used.
         _ => None,
     }?;
+    let key = VerifyingKey { kid, alg, key };
     // A key whose stated alg does not fit its type (an Ed25519 key "for"
     // ES256) could never verify anything.
     key.alg().is_none_or(|a| key.supports(a)).then_some(key)
-}
-
-/// Bit length of a big-endian unsigned integer (leading zero bytes allowed).
-fn modulus_bits(n: &[u8]) -> usize {
-    let mut significant = n.iter().skip_while(|&&b| b == 0);
-    match significant.next() {
-        None => 0,
-        Some(&first) => 8 * significant.count() + (8 - first.leading_zeros() as usize),
-    }
 }
 
 #[cfg(test)]
@@ -330,6 +278,8 @@ mod tests {
 
     use super::*;
     use base64ct::{Base64UrlUnpadded, Encoding};
+    use jwt_compact::alg::{Ed25519, Es256};
+    use jwt_compact::Algorithm;
     use serde_json::json;
 
     fn b64(bytes: &[u8]) -> String {
@@ -448,12 +398,10 @@ mod tests {
     #[test]
     fn select_without_kid() {
         let jwks = parse(vec![rsa(256, json!({"alg": "RS256"})), ec(json!({})), ed(json!({}))]);
-        assert!(matches!(jwks.select(None, Alg::RS256), Ok(VerifyingKey::Rsa { .. })));
-        assert!(matches!(jwks.select(None, Alg::ES256), Ok(VerifyingKey::P256 { .. })));
-        assert!(matches!(
-            jwks.select(None, Alg::EdDSA),
-            Ok(VerifyingKey::Ed25519 { .. })
-        ));
+        let key = |alg| jwks.select(None, alg).map(|k| k.key().clone());
+        assert!(matches!(key(Alg::RS256), Ok(PublicKeyJwk::Rsa { .. })));
+        assert!(matches!(key(Alg::ES256), Ok(PublicKeyJwk::P256 { .. })));
+        assert!(matches!(key(Alg::EdDSA), Ok(PublicKeyJwk::Ed25519 { .. })));
         let none = jwks.select(None, Alg::PS512).map(|_| ());
         assert_eq!(none, Err(KeySelectError::NoSuitableKey(Alg::PS512)));
         let two = parse(vec![ec(json!({"kid": "1"})), ec(json!({"kid": "2"}))]);
@@ -463,11 +411,28 @@ mod tests {
     }
 
     #[test]
-    fn modulus_bits_counts_significant_bits() {
-        assert_eq!(modulus_bits(&[]), 0);
-        assert_eq!(modulus_bits(&[0, 0]), 0);
-        assert_eq!(modulus_bits(&[1]), 1);
-        assert_eq!(modulus_bits(&[0, 0x80, 0]), 16);
-        assert_eq!(modulus_bits(&[0x7F; 256]), 2047);
+    fn rsa_size_and_exponent_rules() {
+        let key = |n: &[u8], e: &str| {
+            Jwks::parse(
+                json!({"keys": [{"kty": "RSA", "n": b64(n), "e": e}]})
+                    .to_string()
+                    .as_bytes(),
+            )
+            .unwrap()
+            .len()
+        };
+        assert_eq!(key(&[0xC5; 256], "AQAB"), 1);
+        assert_eq!(key(&[0xC5; 512], "AQAB"), 1);
+        assert_eq!(key(&[0x7F; 256], "AQAB"), 0, "2047 bits");
+        assert_eq!(key(&[0xC5; 513], "AQAB"), 0, "4104 bits");
+        assert_eq!(
+            key(&[[0xC5; 255].as_slice(), &[0xC4]].concat(), "AQAB"),
+            0,
+            "even modulus"
+        );
+        assert_eq!(key(&[0xC5; 256], "Aw"), 1, "e = 3");
+        for e in ["AQ", "Ag", "AAE", "AQAA", "", "AgAAAAE"] {
+            assert_eq!(key(&[0xC5; 256], e), 0, "e = {e}");
+        }
     }
 }

@@ -1,10 +1,12 @@
 //! The protocol core: everything edge-oidc decides, with I/O behind small traits
-//! ([`http::HttpClient`], [`http::KvStore`], [`http::Clock`], [`http::Random`]).
+//! ([`http::HttpClient`], [`http::KvStore`], [`http::Clock`], [`http::Random`],
+//! [`crypto::Signatures`]).
 
 pub mod authorize;
 pub mod client_auth;
 pub mod config;
 pub mod cookies;
+pub mod crypto;
 pub mod discovery;
 pub mod error;
 pub mod flow;

@@ -2,6 +2,7 @@
 //! and the UserInfo request (§5.3).
 
 use crate::core::client_auth::{self, Client, ClientAuthError};
+use crate::core::crypto::Signatures;
 use crate::core::http::{HttpRequest, HttpResponse};
 use crate::core::secret::Secret;
 use serde::Deserialize;
@@ -61,8 +62,10 @@ struct OAuthError {
 }
 
 /// Builds the token request for an authorization code, authenticated as `client`.
-/// `jti` must be fresh randomness (used by the JWT-based methods).
-pub fn code_request(
+/// `jti` must be fresh randomness (used by the JWT-based methods); `signatures` signs a
+/// `private_key_jwt` assertion.
+#[allow(clippy::too_many_arguments)]
+pub async fn code_request(
     token_endpoint: &str,
     client: &Client,
     code: &str,
@@ -70,6 +73,7 @@ pub fn code_request(
     verifier: &str,
     now: i64,
     jti: &str,
+    signatures: &dyn Signatures,
 ) -> Result<HttpRequest, ClientAuthError> {
     let mut form = form_urlencoded::Serializer::new(String::new());
     form.append_pair("grant_type", "authorization_code")
@@ -80,7 +84,7 @@ pub fn code_request(
         ("content-type", "application/x-www-form-urlencoded".to_owned()),
         ("accept", "application/json".to_owned()),
     ];
-    client_auth::authenticate(client, token_endpoint, &mut form, &mut headers, now, jti)?;
+    client_auth::authenticate(client, token_endpoint, &mut form, &mut headers, now, jti, signatures).await?;
     Ok(HttpRequest {
         method: "POST",
         url: token_endpoint.to_owned(),
@@ -157,6 +161,7 @@ pub fn parse_userinfo(
 mod tests {
     use super::*;
     use crate::core::client_auth::AuthMethod;
+    use crate::core::crypto::rust::RustCrypto;
 
     fn client(method: AuthMethod, secret: Option<&str>) -> Client {
         Client {
@@ -177,7 +182,20 @@ mod tests {
 
     #[test]
     fn code_request_per_auth_method() {
-        let req = |m, s| code_request("https://op/token", &client(m, s), "c", "https://rp/cb", "v", 0, "j").unwrap();
+        let req = |m, s| {
+            let client = client(m, s);
+            let request = code_request(
+                "https://op/token",
+                &client,
+                "c",
+                "https://rp/cb",
+                "v",
+                0,
+                "j",
+                &RustCrypto,
+            );
+            futures::executor::block_on(request).unwrap()
+        };
         let basic = req(AuthMethod::ClientSecretBasic, Some("s"));
         assert!(basic.headers.iter().any(|(k, _)| *k == "authorization"));
         let body = basic.body.unwrap();

@@ -2,6 +2,7 @@
 
 mod fetch;
 mod kv;
+pub(crate) mod webcrypto;
 
 use crate::core::config::{Config, CONFIG_VAR, COOKIE_KEYS_SECRET};
 use crate::core::cookies::{remove_cookie, CookieAttrs, SameSite, MAX_COOKIE_HEADER};
@@ -86,6 +87,7 @@ async fn handle(req: &Request, env: &Env) -> worker::Result<Response> {
         kv: &kv,
         clock: &JsClock,
         random: &OsRandom,
+        signatures: &webcrypto::WebCrypto,
     };
     let handled = app.handle(&incoming, &io).await;
     if let Some(line) = handled.log {

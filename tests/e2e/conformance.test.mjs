@@ -27,6 +27,17 @@ const without = (obj, ...keys) => Object.fromEntries(Object.entries(obj).filter(
 const ACCEPT = [
   { id: 'rp-id_token-sig-rs256', what: 'an RS256-signed ID token', fault: {} },
   { id: 'rp-id_token-sig-es256', what: 'an ES256-signed ID token', fault: { idToken: { alg: 'ES256' } } },
+  // Every other algorithm, each verified by workerd's WebCrypto (RSA key without a JWK alg).
+  ...['RS384', 'RS512', 'PS256', 'PS384', 'PS512'].map((alg) => ({
+    id: `rp-id_token-sig-${alg.toLowerCase()}`,
+    what: `an ${alg}-signed ID token`,
+    fault: ({ keys }) => ({ idToken: { alg, key: keys.rsaAny }, jwks: (published) => [...published, keys.rsaAny.jwk] }),
+  })),
+  {
+    id: 'rp-id_token-sig-eddsa',
+    what: 'an EdDSA (Ed25519)-signed ID token',
+    fault: ({ keys }) => ({ idToken: { alg: 'EdDSA' }, jwks: (published) => [...published, keys.ed1.jwk] }),
+  },
   {
     id: 'rp-id_token-kid-absent-single-jwks',
     what: 'no kid in the header, a single key in the JWKS',
@@ -71,6 +82,47 @@ function b64(n) {
 const REJECT = [
   { id: 'rp-id_token-bad-sig-rs256', what: 'an RS256 signature that does not verify', fault: { idToken: { tamper: true } }, status: 502, reason: /signature is invalid/ },
   { id: 'rp-id_token-bad-sig-es256', what: 'an ES256 signature that does not verify', fault: { idToken: { alg: 'ES256', tamper: true } }, status: 502, reason: /signature is invalid/ },
+  {
+    id: 'rp-id_token-bad-sig-ps256',
+    what: 'a PS256 signature that does not verify',
+    fault: ({ keys }) => ({ idToken: { alg: 'PS256', key: keys.rsaAny, tamper: true }, jwks: (published) => [...published, keys.rsaAny.jwk] }),
+    status: 502,
+    reason: /signature is invalid/,
+  },
+  {
+    id: 'rp-id_token-bad-sig-eddsa',
+    what: 'an EdDSA signature that does not verify',
+    fault: ({ keys }) => ({ idToken: { alg: 'EdDSA', tamper: true }, jwks: (published) => [...published, keys.ed1.jwk] }),
+    status: 502,
+    reason: /signature is invalid/,
+  },
+  {
+    id: 'rp-id_token-sig-ps256-with-pkcs1-key',
+    what: 'a PS256 token whose kid names an RSA key published for RS256 only',
+    fault: ({ keys }) => ({ idToken: { alg: 'PS256', key: keys.rsa1 } }),
+    status: 502,
+    reason: /no key usable with PS256/,
+  },
+  {
+    id: 'rp-jwks-ec-point-off-curve',
+    what: 'the signing EC key published with a point off the curve (the key is skipped)',
+    fault: ({ keys }) => ({
+      idToken: { alg: 'ES256' },
+      jwks: () => [keys.rsa1.jwk, { ...keys.ec1.jwk, y: keys.ec1.jwk.x }],
+    }),
+    status: 502,
+    reason: /unknown kid/,
+  },
+  {
+    id: 'rp-jwks-ed25519-not-a-point',
+    what: 'the signing Ed25519 key published as 32 bytes that are not a curve point',
+    fault: ({ keys }) => ({
+      idToken: { alg: 'EdDSA' },
+      jwks: () => [{ ...keys.ed1.jwk, x: Buffer.alloc(32, 0xff).toString('base64url') }],
+    }),
+    status: 502,
+    reason: /signature is invalid/,
+  },
   { id: 'rp-id_token-sig-none', what: 'alg none (unsigned)', fault: { idToken: { alg: 'none', header: () => ({ alg: 'none', typ: 'JWT' }) } }, status: 502, reason: /algorithm &quot;none&quot;.*never accepted/ },
   {
     id: 'rp-id_token-sig-hs256-rsa-pubkey',

@@ -2,7 +2,7 @@
 // with per-path routes and a chooser, every client authentication method, request parameters.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,12 @@ const JWT_SECRET = randomBytes(32).toString('base64url'); // HS256 needs >= 256 
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const PRIVATE_JWK = { ...ec.privateKey.export({ format: 'jwk' }), kid: 'rp-key-1' };
 const PUBLIC_JWK = { ...ec.publicKey.export({ format: 'jwk' }), kid: 'rp-key-1', use: 'sig', alg: 'ES256' };
+// RS256 private_key_jwt; no kid, so the worker names the key by its RFC 7638 thumbprint.
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const RSA_PRIVATE_JWK = rsa.privateKey.export({ format: 'jwk' });
+const rsaPublic = rsa.publicKey.export({ format: 'jwk' });
+const RSA_KID = createHash('sha256').update(JSON.stringify({ e: rsaPublic.e, kty: 'RSA', n: rsaPublic.n })).digest('base64url');
+const RSA_PUBLIC_JWK = { ...rsaPublic, kid: RSA_KID, use: 'sig', alg: 'RS256' };
 const uris = { redirect_uris: [`${RP}/redirect_uri`], post_logout_redirect_uris: [`${RP}/logged-out`] };
 
 let pyop;
@@ -26,6 +32,13 @@ before(async () => {
   const extraClients = [
     { client_id: 'edge-jwt', client_secret: JWT_SECRET, token_endpoint_auth_method: 'client_secret_jwt', ...uris },
     { client_id: 'edge-pkjwt', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [PUBLIC_JWK] }, ...uris },
+    {
+      client_id: 'edge-pkjwt-rsa',
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'RS256',
+      jwks: { keys: [RSA_PUBLIC_JWK] },
+      ...uris,
+    },
   ];
   [pyop, nodeop, echo] = await Promise.all([startPyop(opConfig()), startNodeOp(opConfig({ extraClients })), startEchoOrigin()]);
 });
@@ -190,11 +203,12 @@ describe('client authentication at the token endpoint', () => {
     ['client_secret_post', () => pyop, 'edge-post', { CLIENT_SECRET: 'post-secret-0123456789' }],
     ['client_secret_jwt', () => nodeop, 'edge-jwt', { CLIENT_SECRET: JWT_SECRET }],
     ['private_key_jwt', () => nodeop, 'edge-pkjwt', { CLIENT_PRIVATE_KEY: JSON.stringify(PRIVATE_JWK) }],
+    ['private_key_jwt (RS256)', () => nodeop, 'edge-pkjwt-rsa', { CLIENT_PRIVATE_KEY: JSON.stringify(RSA_PRIVATE_JWK) }],
     ['none', () => nodeop, 'edge-public', {}],
   ];
   for (const [method, op, clientId, secrets] of cases) {
     test(`${method} against a provider that enforces it`, async () => {
-      const providers = { main: { issuer: op().url, client_id: clientId, token_endpoint_auth_method: method } };
+      const providers = { main: { issuer: op().url, client_id: clientId, token_endpoint_auth_method: method.split(' ')[0] } };
       await withWorker(startWorker, worker(providers, { secrets }), async (w) => {
         const { seen } = await loginOk(browser(w));
         assert.equal(seen.headers['x-auth-email'], 'alice@example.com');

@@ -6,6 +6,11 @@
 //! expected result; the driver fails the run unless that is `n`. Inputs (keys, signed ID
 //! tokens, JWKS) are made by the driver with node:crypto, as a provider would.
 //!
+//! Signatures are checked as in the worker: by the runtime's WebCrypto ([`WebCrypto`], Node's
+//! `globalThis.crypto.subtle` here), which is asynchronous, so the callback and ID token
+//! benchmarks are async exports (`run_async`, `run_validate_id_token`) returning promises; the
+//! driver measures them in process CPU time, which includes the crypto done off the JS thread.
+//!
 //! Two levels:
 //! - [`Rp`]: whole requests through `App::handle` with in-memory I/O (a fixed clock, a KV map,
 //!   canned provider responses). This is exactly the core's per-request work in the worker,
@@ -16,6 +21,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use edge_oidc::core::config::Config;
@@ -28,11 +34,14 @@ use edge_oidc::core::jwks::{Alg, Jwks};
 use edge_oidc::core::seal::{parse_key_list, Sealer};
 use edge_oidc::core::session::Session;
 use edge_oidc::core::token;
+use edge_oidc::WebCrypto;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
 
 /// Drives a future that never waits: every fake here answers at once. A future that is still
-/// pending after one poll would mean real I/O, which the benchmark must not hide.
+/// pending after one poll would mean real I/O (or WebCrypto: use the async exports), which the
+/// benchmark must not hide.
 fn now_or_never<F: Future>(f: F) -> Result<F::Output, JsError> {
     let mut f = pin!(f);
     match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
@@ -106,6 +115,10 @@ impl HttpClient for CannedHttp {
 /// One relying party (one isolate's `App`) with in-memory I/O.
 #[wasm_bindgen]
 pub struct Rp {
+    inner: Rc<RpInner>,
+}
+
+struct RpInner {
     app: App,
     kv: MemKv,
     http: CannedHttp,
@@ -120,17 +133,19 @@ impl Rp {
         let secrets: HashMap<String, String> = serde_json::from_str(secrets)?;
         let config = Config::from_json(config, &|name| secrets.get(name).cloned())
             .map_err(|e| JsError::new(&e.to_string()))?;
-        Ok(Rp {
+        let inner = RpInner {
             app: App::new(config),
             kv: MemKv::default(),
             http: CannedHttp::default(),
             clock: FixedClock(Cell::new(now as i64)),
-        })
+        };
+        Ok(Rp { inner: Rc::new(inner) })
     }
 
     /// Answer `method url` with `status` and `body` from now on.
     pub fn respond(&self, method: &str, url: &str, status: u16, body: &str) {
-        self.http
+        self.inner
+            .http
             .responses
             .borrow_mut()
             .insert(format!("{method} {url}"), (status, body.as_bytes().to_vec()));
@@ -138,67 +153,90 @@ impl Rp {
 
     /// Keep pending logins readable after the callback deletes them (for replays).
     pub fn keep_pending(&self, keep: bool) {
-        self.kv.keep_on_delete.set(keep);
+        self.inner.kv.keep_on_delete.set(keep);
     }
 
-    /// One request through `App::handle`; returns JSON describing the outcome and the I/O it
-    /// caused: `{kind, status, headers, body, add_headers, kv: [gets, puts, deletes], http}`.
-    pub fn request(&self, method: &str, url: &str, cookie: Option<String>, accept: Option<String>) -> Result<String, JsError> {
-        let before = self.io_counts();
+    /// One request through `App::handle`, awaited (the callback awaits WebCrypto); resolves to
+    /// JSON describing the outcome and the I/O it caused:
+    /// `{kind, status, headers, body, add_headers, kv: [gets, puts, deletes], http}`.
+    pub fn request(&self, method: &str, url: &str, cookie: Option<String>, accept: Option<String>) -> Result<js_sys::Promise, JsError> {
         let incoming = incoming(method, url, cookie, accept)?;
-        let handled = self.handle(&incoming)?;
-        let after = self.io_counts();
-        let io = json!({
-            "kv": [after.0 - before.0, after.1 - before.1, after.2 - before.2],
-            "http": after.3 - before.3,
-        });
-        let out = match handled {
-            Outcome::Reply(r) => json!({
-                "kind": "reply", "status": r.status, "headers": r.headers, "body": r.body, "io": io,
-            }),
-            Outcome::Forward(f) => json!({
-                "kind": "forward", "add_headers": f.add_headers, "remove_headers": f.remove_headers,
-                "cookie": f.cookie, "set_cookies": f.set_cookies, "io": io,
-            }),
-        };
-        Ok(out.to_string())
+        let inner = self.inner.clone();
+        Ok(future_to_promise(async move {
+            let before = inner.io_counts();
+            let handled = inner.handle(&incoming).await;
+            let after = inner.io_counts();
+            let io = json!({
+                "kv": [after.0 - before.0, after.1 - before.1, after.2 - before.2],
+                "http": after.3 - before.3,
+            });
+            let out = match handled {
+                Outcome::Reply(r) => json!({
+                    "kind": "reply", "status": r.status, "headers": r.headers, "body": r.body, "io": io,
+                }),
+                Outcome::Forward(f) => json!({
+                    "kind": "forward", "add_headers": f.add_headers, "remove_headers": f.remove_headers,
+                    "cookie": f.cookie, "set_cookies": f.set_cookies, "io": io,
+                }),
+            };
+            Ok(JsValue::from_str(&out.to_string()))
+        }))
     }
 
-    /// Repeats a request `n` times; counts the outcomes that are a forward with identity
-    /// headers (`expect_status` 0) or a reply with `expect_status`.
+    /// Repeats a request `n` times, each completing in one poll (requests that need no
+    /// signature: the hot path, the redirect to the provider); counts the outcomes that are a
+    /// forward with identity headers (`expect_status` 0) or a reply with `expect_status`.
     pub fn run(&self, n: u32, method: &str, url: &str, cookie: Option<String>, accept: Option<String>, expect_status: u16) -> Result<u32, JsError> {
         let incoming = incoming(method, url, cookie, accept)?;
         let mut ok = 0;
         for _ in 0..n {
             // Building `Incoming` is the edge shell's work, but parsing the URL is per request
             // too: clone the parsed one, as cheap as the shell's copy of its strings.
-            let outcome = self.handle(&incoming.clone())?;
-            let good = match (&outcome, expect_status) {
-                (Outcome::Forward(f), 0) => !f.add_headers.is_empty(),
-                (Outcome::Reply(r), s) => r.status == s,
-                _ => false,
-            };
-            ok += u32::from(good);
+            let outcome = now_or_never(self.inner.handle(&incoming.clone()))?;
+            ok += u32::from(expected(&outcome, expect_status));
         }
         Ok(ok)
     }
 
+    /// [`Rp::run`] for requests that await WebCrypto (the callback): resolves to the count.
+    pub fn run_async(&self, n: u32, method: &str, url: &str, cookie: Option<String>, accept: Option<String>, expect_status: u16) -> Result<js_sys::Promise, JsError> {
+        let incoming = incoming(method, url, cookie, accept)?;
+        let inner = self.inner.clone();
+        Ok(future_to_promise(async move {
+            let mut ok = 0u32;
+            for _ in 0..n {
+                let outcome = inner.handle(&incoming.clone()).await;
+                ok += u32::from(expected(&outcome, expect_status));
+            }
+            Ok(JsValue::from(ok))
+        }))
+    }
+
     /// KV gets, puts, deletes and HTTP requests so far.
     pub fn io(&self) -> Vec<u32> {
-        let (g, p, d, h) = self.io_counts();
+        let (g, p, d, h) = self.inner.io_counts();
         vec![g, p, d, h]
     }
 }
 
-impl Rp {
-    fn handle(&self, incoming: &Incoming) -> Result<Outcome, JsError> {
+fn expected(outcome: &Outcome, expect_status: u16) -> bool {
+    match (outcome, expect_status) {
+        (Outcome::Forward(f), 0) => !f.add_headers.is_empty(),
+        (Outcome::Reply(r), s) => r.status == s,
+        _ => false,
+    }
+}
+
+impl RpInner {
+    async fn handle(&self, incoming: &Incoming) -> Outcome {
         let io = Io {
             http: &self.http,
             kv: &self.kv,
             clock: &self.clock,
             random: &OsRandom,
+            signatures: &WebCrypto,
         };
-        Ok(now_or_never(self.app.handle(incoming, &io))?.outcome)
+        self.app.handle(incoming, &io).await.outcome
     }
 
     fn io_counts(&self) -> (u32, u32, u32, u32) {
@@ -273,16 +311,17 @@ pub fn run_parse_jwks(n: u32, jwks: &str) -> u32 {
     (0..n).map(|_| u32::from(Jwks::parse(jwks.as_bytes()).is_ok())).sum()
 }
 
-/// Validates an ID token (signature + Core §3.1.3.7 claims) `n` times.
+/// Validates an ID token (signature by WebCrypto + Core §3.1.3.7 claims) `n` times; resolves
+/// to the count of valid ones.
 #[wasm_bindgen]
-pub fn run_validate_id_token(n: u32, token: &str, jwks: &str, issuer: &str, client_id: &str, nonce: &str, now: f64) -> Result<u32, JsError> {
+pub async fn run_validate_id_token(n: u32, token: String, jwks: String, issuer: String, client_id: String, nonce: String, now: f64) -> Result<u32, JsError> {
     let jwks = Jwks::parse(jwks.as_bytes()).map_err(|e| JsError::new(&e.to_string()))?;
     let algs = [Alg::RS256, Alg::ES256];
     let params = ValidationParams {
-        issuer,
-        client_id,
+        issuer: &issuer,
+        client_id: &client_id,
         allowed_algs: &algs,
-        expected_nonce: Some(nonce),
+        expected_nonce: Some(&nonce),
         now: now as i64,
         leeway_secs: 60,
         max_age_secs: None,
@@ -290,7 +329,7 @@ pub fn run_validate_id_token(n: u32, token: &str, jwks: &str, issuer: &str, clie
     let mut ok = 0;
     let mut last = None;
     for _ in 0..n {
-        match id_token::validate(token, &jwks, &params) {
+        match id_token::validate(&token, &jwks, &params, &WebCrypto).await {
             Ok(_) => ok += 1,
             Err(e) => last = Some(e),
         }
@@ -303,19 +342,21 @@ pub fn run_validate_id_token(n: u32, token: &str, jwks: &str, issuer: &str, clie
 
 /// The claims of a validated ID token, as JSON (for the driver to build a session from).
 #[wasm_bindgen]
-pub fn validated_claims(token: &str, jwks: &str, issuer: &str, client_id: &str, nonce: &str, now: f64) -> Result<String, JsError> {
+pub async fn validated_claims(token: String, jwks: String, issuer: String, client_id: String, nonce: String, now: f64) -> Result<String, JsError> {
     let jwks = Jwks::parse(jwks.as_bytes()).map_err(|e| JsError::new(&e.to_string()))?;
     let algs = [Alg::RS256, Alg::ES256];
     let params = ValidationParams {
-        issuer,
-        client_id,
+        issuer: &issuer,
+        client_id: &client_id,
         allowed_algs: &algs,
-        expected_nonce: Some(nonce),
+        expected_nonce: Some(&nonce),
         now: now as i64,
         leeway_secs: 60,
         max_age_secs: None,
     };
-    let claims = id_token::validate(token, &jwks, &params).map_err(|e| JsError::new(&e.to_string()))?;
+    let claims = id_token::validate(&token, &jwks, &params, &WebCrypto)
+        .await
+        .map_err(|e| JsError::new(&e.to_string()))?;
     Ok(serde_json::to_string(&claims)?)
 }
 

@@ -100,7 +100,9 @@ impl App {
             pending.pkce_verifier.expose(),
             io.clock.now(),
             &io.random.token(),
-        )?;
+            io.signatures,
+        )
+        .await?;
         let tokens = token::parse_token_response(&io.http.send(request).await?)?;
         let session = self
             .session_from_tokens(io, provider, &client.client_id, &metadata, &pending, tokens)
@@ -236,10 +238,10 @@ impl App {
             .jwks(provider, metadata, io, false)
             .await?
             .ok_or_else(|| AppError::Internal("no JWKS".into()))?;
-        match id_token::validate(raw, &jwks, &params) {
+        match id_token::validate(raw, &jwks, &params, io.signatures).await {
             Err(IdTokenError::Key(KeySelectError::UnknownKid)) => {
                 match self.jwks(provider, metadata, io, true).await? {
-                    Some(fresh) => Ok(id_token::validate(raw, &fresh, &params)?),
+                    Some(fresh) => Ok(id_token::validate(raw, &fresh, &params, io.signatures).await?),
                     None => Err(IdTokenError::Key(KeySelectError::UnknownKid).into()),
                 }
             }

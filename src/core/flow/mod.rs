@@ -11,6 +11,7 @@ mod provider;
 
 use crate::core::config::Config;
 use crate::core::cookies::{CookieAttrs, SameSite};
+use crate::core::crypto::Signatures;
 use crate::core::error::{AppError, FaultClass};
 use crate::core::http::{Clock, HttpClient, KvStore, Random};
 use crate::core::views::Reply;
@@ -97,6 +98,8 @@ pub struct Io<'a, H, K> {
     pub clock: &'a dyn Clock,
     /// Randomness.
     pub random: &'a dyn Random,
+    /// Signature verification and signing (WebCrypto in the worker).
+    pub signatures: &'a dyn Signatures,
 }
 
 /// The relying party of one isolate: validated configuration plus provider caches.

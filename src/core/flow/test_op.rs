@@ -676,6 +676,7 @@ impl Harness {
             kv: &*self.kv,
             clock: &*self.clock,
             random: &*self.random,
+            signatures: &crate::core::crypto::rust::RustCrypto,
         };
         futures::executor::block_on(self.app.handle(req, &io))
     }

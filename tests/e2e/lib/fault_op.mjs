@@ -22,7 +22,7 @@
 //                                   -> how the ID token is made ('RS256', 'ES256', 'HS256', 'none')
 //   token(body, ctx, t)             -> the token response body (object) or a raw response
 //   userinfo(claims, t)             -> the claims (object) or a raw response
-import { createHash, createHmac, generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
+import { constants, createHash, createHmac, generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
 import { createServer, request as httpRequest } from 'node:http';
 import { Client } from './client.mjs';
 
@@ -53,7 +53,7 @@ const now = () => Math.floor(Date.now() / 1000);
 function makeKey(type, kid, alg) {
   const { privateKey, publicKey } = type === 'rsa'
     ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-    : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    : type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return {
     kid,
     alg,
@@ -72,14 +72,23 @@ export function makeKeys() {
     ec1: makeKey('ec', 'ec-1', 'ES256'),
     rsa2: makeKey('rsa', 'rsa-2', 'RS256'),
     rsaOther: makeKey('rsa', 'rsa-other', 'RS256'),
+    // Not published by default: an RSA key without a JWK alg (for RS384/512, PS*) and Ed25519.
+    rsaAny: makeKey('rsa', 'rsa-any', undefined),
+    ed1: makeKey('ed25519', 'ed-1', 'EdDSA'),
   };
 }
 
-/** A compact JWS (RFC 7515 §7.1). alg: RS256 | ES256 (key: KeyObject) | HS256 (secret) | none. */
+/** A compact JWS (RFC 7515 §7.1). alg: RS256/384/512 | PS256/384/512 | ES256 | EdDSA (key:
+ * KeyObject) | HS256 (secret) | none. */
 export function signJws(header, payload, { alg, key, secret }) {
   const input = `${b64json(header)}.${b64json(payload)}`;
+  const bits = alg.slice(2);
   let sig;
-  if (alg === 'RS256') sig = cryptoSign('sha256', Buffer.from(input), key);
+  if (/^RS(256|384|512)$/.test(alg)) sig = cryptoSign(`sha${bits}`, Buffer.from(input), key);
+  else if (/^PS(256|384|512)$/.test(alg)) {
+    // RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash.
+    sig = cryptoSign(`sha${bits}`, Buffer.from(input), { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: bits / 8 });
+  } else if (alg === 'EdDSA') sig = cryptoSign(null, Buffer.from(input), key);
   else if (alg === 'ES256') sig = cryptoSign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
   else if (alg === 'HS256') sig = createHmac('sha256', secret).update(input).digest();
   else if (alg === 'none') sig = Buffer.alloc(0);
@@ -207,7 +216,7 @@ export async function startFaultOp({ redirectUri = 'http://rp.test/redirect_uri'
   function idToken(t, ctx) {
     const f = t.fault.idToken ?? {};
     const alg = f.alg ?? 'RS256';
-    const key = f.key ?? (alg === 'ES256' ? keys.ec1 : keys.rsa1);
+    const key = f.key ?? (alg === 'ES256' ? keys.ec1 : alg === 'EdDSA' ? keys.ed1 : keys.rsa1);
     let header = { alg, typ: 'JWT', kid: key.kid };
     if (f.header) header = f.header(header, ctx);
     const iat = now();
