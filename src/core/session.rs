@@ -91,6 +91,60 @@ impl Session {
     }
 }
 
+/// What the session gate (the authenticated hot path, run on every request) needs of a session.
+/// Parsing only these fields skips the raw ID token, the tokens, the UserInfo claims and all ID
+/// token claims but `acr` (serde_json scans them without building anything), which is most of
+/// the session's JSON. Only [`Session::seal`] makes what this opens, so every view is of a
+/// complete [`Session`]; anything else needing the session opens the whole of it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionView {
+    /// Provider name.
+    pub provider: String,
+    /// Subject.
+    pub sub: String,
+    /// Email address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Whether the provider says the email is verified.
+    #[serde(default)]
+    pub email_verified: Option<bool>,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// When the session ends.
+    pub expires_at: i64,
+    /// The one ID token claim the gate uses.
+    pub claims: AcrClaim,
+}
+
+/// The `acr` of the session's ID token claims.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AcrClaim {
+    /// Authentication context class reference.
+    #[serde(default)]
+    pub acr: Option<String>,
+}
+
+impl SessionView {
+    /// Opens a sealed session's hot-path fields and checks its expiry.
+    pub fn open(sealer: &Sealer, name: &str, sealed: &str, now: i64) -> Result<SessionView, SessionError> {
+        let json = sealer.open(name, sealed)?;
+        let view: SessionView = serde_json::from_slice(&json).map_err(|_| SessionError::Malformed)?;
+        if now >= view.expires_at {
+            return Err(SessionError::Expired);
+        }
+        Ok(view)
+    }
+
+    /// As [`Session::verified_email`].
+    pub fn verified_email(&self) -> Option<&str> {
+        match self.email_verified {
+            Some(false) => None,
+            _ => self.email.as_deref(),
+        }
+    }
+}
+
 /// Checks an email against the allow-lists (case-insensitive). Empty lists allow everyone.
 pub fn email_allowed(email: Option<&str>, emails: &[String], domains: &[String]) -> bool {
     if emails.is_empty() && domains.is_empty() {
@@ -111,6 +165,90 @@ pub fn email_allowed(email: Option<&str>, emails: &[String], domains: &[String])
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::seal::CookieKey;
+
+    fn session(email_verified: Option<bool>, acr: Option<&str>, userinfo: bool) -> Session {
+        let claims: IdTokenClaims = serde_json::from_value(serde_json::json!({
+            "iss": "https://op.example", "sub": "u\"1", "aud": "rp", "exp": 2000, "iat": 1000,
+            "acr": acr, "nonce": "n",
+        }))
+        .unwrap();
+        Session {
+            provider: "main".into(),
+            client_id: Some("rp".into()),
+            sub: "u\"1".into(),
+            email: Some("Zo\u{eb}@example.com".into()),
+            email_verified,
+            name: Some("Zo\u{eb} \"Z\"".into()),
+            created_at: 1000,
+            expires_at: 5000,
+            id_token: "a.b.c".into(),
+            claims,
+            access_token: Secret::new("at"),
+            access_token_expires_at: Some(4000),
+            refresh_token: Some(Secret::new("rt")),
+            userinfo: userinfo.then(|| {
+                serde_json::from_value(serde_json::json!({"sub": "x", "acr": "no", "claims": {"acr": "nested"}}))
+                    .unwrap()
+            }),
+        }
+    }
+
+    /// The gate's view and the whole session agree on every sealed session: same verdict,
+    /// same fields.
+    #[test]
+    fn hot_path_view_agrees_with_session() {
+        let sealer = Sealer::new(vec![CookieKey::from_bytes([7; 32])]).unwrap();
+        for s in [
+            session(None, None, false),
+            session(Some(false), Some("urn:mace:incommon:iap:silver"), true),
+            session(Some(true), Some("1"), true),
+        ] {
+            let sealed = s.seal(&sealer, "c", [3; 24]).unwrap();
+            for now in [999, 4999, 5000, 9999] {
+                let full = Session::open(&sealer, "c", &sealed, now);
+                let view = SessionView::open(&sealer, "c", &sealed, now);
+                match (full, view) {
+                    (Ok(f), Ok(v)) => {
+                        assert_eq!(
+                            (
+                                &f.provider,
+                                &f.sub,
+                                &f.email,
+                                f.email_verified,
+                                &f.name,
+                                f.expires_at,
+                                &f.claims.acr
+                            ),
+                            (
+                                &v.provider,
+                                &v.sub,
+                                &v.email,
+                                v.email_verified,
+                                &v.name,
+                                v.expires_at,
+                                &v.claims.acr
+                            )
+                        );
+                        assert_eq!(f.verified_email(), v.verified_email());
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a, b),
+                    (a, b) => panic!("disagree at {now}: {a:?} / {b:?}"),
+                }
+            }
+            // Tampered and foreign-purpose cookies are refused by both, in the same way.
+            let mut tampered = sealed.clone().into_bytes();
+            let last = tampered.len() - 5;
+            tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+            let tampered = String::from_utf8(tampered).unwrap();
+            for (value, purpose) in [(tampered.as_str(), "c"), (sealed.as_str(), "other")] {
+                assert_eq!(
+                    Session::open(&sealer, purpose, value, 0).unwrap_err(),
+                    SessionView::open(&sealer, purpose, value, 0).unwrap_err()
+                );
+            }
+        }
+    }
 
     #[test]
     fn allow_list() {

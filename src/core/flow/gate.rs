@@ -6,7 +6,7 @@ use crate::core::cookies::CookieJar;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
 use crate::core::seal::{clear_chunked, read_chunked};
-use crate::core::session::{email_allowed, Session};
+use crate::core::session::{email_allowed, SessionView};
 use crate::core::views::{json_error, Reply};
 use std::fmt::Write;
 
@@ -18,8 +18,8 @@ impl App {
     ) -> Result<Outcome, AppError> {
         let jar = CookieJar::parse(req.cookie.as_deref());
         let name = &self.config.session.cookie_name;
-        let session =
-            read_chunked(&jar, name).map(|sealed| Session::open(&self.config.sealer, name, &sealed, io.clock.now()));
+        let session = read_chunked(&jar, name)
+            .map(|sealed| SessionView::open(&self.config.sealer, name, &sealed, io.clock.now()));
         let public = self.config.is_public(req.url.path());
         match session {
             Some(Ok(session)) => {
@@ -96,7 +96,7 @@ impl App {
 
     /// The changes to a request passed to the origin: our cookies removed, client-sent
     /// identity headers removed, ours added.
-    pub(super) fn forward(&self, jar: &CookieJar<'_>, session: Option<&Session>) -> Forward {
+    pub(super) fn forward(&self, jar: &CookieJar<'_>, session: Option<&SessionView>) -> Forward {
         let h = &self.config.identity_headers;
         let mut add = Vec::new();
         if let Some(s) = session {
