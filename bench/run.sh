@@ -42,7 +42,7 @@ rm -rf bench/out/wasm-pkg
 # JS snippets it requires are ES modules (Node >= 20.19 loads them with require).
 echo '{ "type": "commonjs" }' > bench/out/wasm-pkg/package.json
 for d in bench/out/wasm-pkg/snippets/*/; do echo '{ "type": "module" }' > "$d/package.json"; done
-# The optimisation worker-build applies to the bundle (wasm-opt -O, same features).
+# The optimisation scripts/build.sh applies to the bundle (wasm-opt -O, same features).
 node_modules/binaryen/bin/wasm-opt bench/out/wasm-pkg/edge_oidc_bench_bg.wasm -o bench/out/wasm-pkg/edge_oidc_bench_bg.wasm -O \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int --enable-bulk-memory \
   --enable-multivalue --enable-reference-types --enable-exception-handling

@@ -1,8 +1,8 @@
 //! edge-oidc: an OpenID Connect relying party for Cloudflare Workers.
 //!
 //! Two layers in one crate:
-//! - [`core`]: the protocol core. Pure Rust, no `worker` types; builds and tests natively.
-//! - `edge` (wasm32 only): the thin shell that converts between Workers types and the core.
+//! - [`core`]: the protocol core. Pure Rust, no runtime types; builds and tests natively.
+//! - `edge` (wasm32 only): the thin shell between the Workers runtime and the core.
 
 pub mod core;
 

@@ -1,14 +1,17 @@
 //! The core's [`KvStore`] on Workers KV. The binding is looked up on first use only, so the
 //! authenticated hot path never touches it.
 
+use super::js::{self, Env};
 use crate::core::http::{KvStore, StoreError};
+use js_sys::futures::JsFuture;
+use js_sys::Promise;
 use std::cell::OnceCell;
-use worker::Env;
+use wasm_bindgen::JsValue;
 
 pub(super) struct Kv<'a> {
     env: &'a Env,
     binding: &'static str,
-    store: OnceCell<Option<worker::KvStore>>,
+    store: OnceCell<Option<JsValue>>,
 }
 
 impl<'a> Kv<'a> {
@@ -20,9 +23,12 @@ impl<'a> Kv<'a> {
         }
     }
 
-    fn store(&self) -> Result<&worker::KvStore, StoreError> {
+    fn store(&self) -> Result<&JsValue, StoreError> {
         self.store
-            .get_or_init(|| self.env.kv(self.binding).ok())
+            .get_or_init(|| {
+                let ns = super::binding(self.env, self.binding);
+                ns.is_object().then_some(ns)
+            })
             .as_ref()
             .ok_or_else(|| {
                 StoreError(format!(
@@ -33,26 +39,21 @@ impl<'a> Kv<'a> {
     }
 }
 
-fn store_error(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+async fn settle(pending: Promise) -> Result<JsValue, StoreError> {
+    JsFuture::from(pending).await.map_err(|e| StoreError(js::text(&e)))
 }
 
 impl KvStore for Kv<'_> {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.store()?.get(key).text().await.map_err(store_error)
+        Ok(settle(js::kv_get(self.store()?, key)).await?.as_string())
     }
 
     async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), StoreError> {
-        self.store()?
-            .put(key, value)
-            .map_err(store_error)?
-            .expiration_ttl(ttl_secs.max(60))
-            .execute()
-            .await
-            .map_err(store_error)
+        let ttl = ttl_secs.max(60) as f64;
+        settle(js::kv_put(self.store()?, key, value, ttl)).await.map(drop)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.store()?.delete(key).await.map_err(store_error)
+        settle(js::kv_delete(self.store()?, key)).await.map(drop)
     }
 }

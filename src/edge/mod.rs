@@ -1,31 +1,44 @@
 //! The edge shell: converts Workers types to the core's and back. No protocol decisions here.
+//!
+//! The runtime calls `entry.mjs`, which calls [`fetch`] here; `glue.js` does the work on the
+//! runtime's objects in as few calls as possible (see js.rs). The wasm-bindgen glue and both
+//! JavaScript files are bundled into build/index.js by scripts/build.sh.
 
 mod fetch;
+mod js;
 mod kv;
 pub(crate) mod webcrypto;
 
-use crate::core::config::{Config, CONFIG_VAR, COOKIE_KEYS_SECRET};
+use crate::core::config::{Config, CONFIG_VAR};
 use crate::core::cookies::{remove_cookie, CookieAttrs, SameSite, MAX_COOKIE_HEADER};
 use crate::core::flow::{App, Forward, Incoming, Io, Outcome};
 use crate::core::http::{Clock, OsRandom};
 use crate::core::seal::MAX_CHUNKS;
 use crate::core::views::{html_page, json_error, Reply};
-use std::cell::OnceCell;
+use js::{Env, Request};
+use js_sys::futures::future_to_promise;
+use std::cell::{OnceCell, RefCell};
+use std::future::Future;
 use std::rc::Rc;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Request, Response};
-use worker::{console_error, event, Context, Env};
+use std::task::{Context, Poll, Waker};
+use wasm_bindgen::prelude::*;
 
 /// The KV namespace binding holding pending logins.
 const KV_BINDING: &str = "EDGE_OIDC_KV";
-/// The static assets binding, used as the origin when present and no `origin` is configured.
-const ASSETS_BINDING: &str = "ASSETS";
 
 thread_local! {
-    // Validated once per isolate: bindings do not change during an isolate's life.
+    // Validated once per instance: bindings do not change during an isolate's life.
     static APP: OnceCell<Result<Rc<App>, String>> = const { OnceCell::new() };
+    // What glue.js's readRequest writes into: sized for a large Cookie header, grown on demand.
+    static READ_BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_BUFFER_SIZE]);
 }
+
+/// The size of the buffer the request is read into, and the most it keeps after a larger one.
+const READ_BUFFER_SIZE: usize = 8 * 1024;
+const READ_BUFFER_MAX: usize = 64 * 1024;
+
+/// A failure of the shell itself (the runtime refused something): a 500 page, and a log line.
+type ShellResult<T> = Result<T, String>;
 
 struct JsClock;
 
@@ -35,38 +48,117 @@ impl Clock for JsClock {
     }
 }
 
-// The handler takes and returns the runtime's own Request and Response (web_sys) rather than
-// `worker::Request` / `worker::Response`: converting costs on every request (the `cf` object is
-// rebuilt on each read, and a response is rebuilt with copied headers), which on the
-// authenticated path is more CPU than the session check itself (BENCHMARKS.md).
-#[event(fetch)]
-async fn main(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    // Nothing below may surface as an uncaught exception: every failure becomes a response.
-    match handle(&req, &env).await {
-        Ok(response) => Ok(response),
-        Err(e) => {
-            console_error!("edge-oidc: internal error: {e}");
-            let reply = if !is_navigation_guess(&req) {
-                json_error(500, "internal_error", "the request could not be processed", None)
-            } else {
-                html_page(
-                    500,
-                    "Server error",
-                    "Something went wrong on our side. Please try again later.",
-                    &[],
-                    &[],
-                )
+/// Runs when the instance starts: a panic (which traps: `panic = "abort"`) is reported to
+/// entry.mjs first, which answers the requests in flight and replaces the instance.
+#[wasm_bindgen(start, private)]
+fn start() {
+    std::panic::set_hook(Box::new(|info| js::panicked(&info.to_string())));
+}
+
+/// The fetch handler (called by entry.mjs): a `Response`, or a promise of one.
+///
+/// The hot path (an authenticated or public request passed on) needs no I/O before its answer
+/// is known, so the handler is polled once right here; only a request that has to wait (KV, a
+/// provider: logins, callbacks, logouts) goes to the promise executor. A request passed on
+/// returns glue.js's promise of the origin's response directly.
+#[wasm_bindgen]
+pub fn fetch(req: Request, env: Env) -> JsValue {
+    let mut task = Box::pin(respond(req, env));
+    match task.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(response) => response,
+        // Polled again by the executor, with a real waker.
+        Poll::Pending => js::track(&future_to_promise(async move { Ok(task.await) })).into(),
+    }
+}
+
+/// The 500 page for a request whose origin could not be reached (called by entry.mjs).
+#[wasm_bindgen(js_name = errorPage)]
+pub fn error_page(navigation: bool) -> JsValue {
+    let reply = if navigation {
+        html_page(
+            500,
+            "Server error",
+            "Something went wrong on our side. Please try again later.",
+            &[],
+            &[],
+        )
+    } else {
+        json_error(500, "internal_error", "the request could not be processed", None)
+    };
+    // The last resort: a response without the page.
+    to_response(reply).unwrap_or_else(|_| js::reply(500, "", "").unwrap_or(JsValue::UNDEFINED))
+}
+
+/// The parts of the request the shell reads, all read in one call.
+struct RequestParts {
+    url: String,
+    method: String,
+    cookie: Option<String>,
+    accept: Option<String>,
+    sec_fetch_mode: Option<String>,
+    x_requested_with: Option<String>,
+}
+
+impl RequestParts {
+    fn read(req: &Request) -> RequestParts {
+        READ_BUFFER.with_borrow_mut(|buf| {
+            let mut len = js::read_request(req, buf) as usize;
+            if len > buf.len() {
+                buf.resize(len, 0);
+                len = js::read_request(req, buf) as usize;
+            }
+            // UTF-8 from TextEncoder; a failure here would be a bug in glue.js.
+            let all = buf
+                .get(..len)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default();
+            let mut parts = all.split('\n');
+            let mut next = || parts.next().unwrap_or_default();
+            let url = next().to_owned();
+            let method = next().to_owned();
+            let mut header = || next().strip_prefix('+').map(str::to_owned);
+            let parts = RequestParts {
+                url,
+                method,
+                cookie: header(),
+                accept: header(),
+                sec_fetch_mode: header(),
+                x_requested_with: header(),
             };
-            to_response(reply)
+            // Do not keep the room a huge request needed.
+            if buf.len() > READ_BUFFER_MAX {
+                *buf = vec![0; READ_BUFFER_SIZE];
+            }
+            parts
+        })
+    }
+
+    fn is_navigation_guess(&self) -> bool {
+        self.sec_fetch_mode.as_ref().map_or_else(
+            || self.accept.as_ref().is_some_and(|a| a.contains("text/html")),
+            |m| m == "navigate",
+        )
+    }
+}
+
+async fn respond(req: Request, env: Env) -> JsValue {
+    let parts = RequestParts::read(&req);
+    let navigation = parts.is_navigation_guess();
+    // Nothing below may surface as an exception: every failure becomes a response.
+    match handle(&req, &env, parts).await {
+        Ok(response) => response,
+        Err(e) => {
+            js::console_error(&format!("edge-oidc: internal error: {e}"));
+            error_page(navigation)
         }
     }
 }
 
-async fn handle(req: &Request, env: &Env) -> worker::Result<Response> {
+async fn handle(req: &Request, env: &Env, parts: RequestParts) -> ShellResult<JsValue> {
     let app = match app(env) {
         Ok(app) => app,
         Err(message) => {
-            console_error!("edge-oidc: {message}");
+            js::console_error(&format!("edge-oidc: {message}"));
             return to_response(html_page(
                 500,
                 "edge-oidc is not configured correctly",
@@ -76,7 +168,8 @@ async fn handle(req: &Request, env: &Env) -> worker::Result<Response> {
             ));
         }
     };
-    let incoming = match incoming(req, &app) {
+    let navigation = parts.is_navigation_guess();
+    let incoming = match incoming(parts, &app, navigation) {
         Ok(incoming) => incoming,
         Err(refusal) => return to_response(refusal),
     };
@@ -91,11 +184,11 @@ async fn handle(req: &Request, env: &Env) -> worker::Result<Response> {
     };
     let handled = app.handle(&incoming, &io).await;
     if let Some(line) = handled.log {
-        console_error!("edge-oidc: {line}");
+        js::console_error(&format!("edge-oidc: {line}"));
     }
     match handled.outcome {
         Outcome::Reply(reply) => to_response(reply),
-        Outcome::Forward(forward) => pass_on(req, env, &app, forward).await,
+        Outcome::Forward(forward) => pass_on(req, env, &app, &incoming.url, forward, navigation),
     }
 }
 
@@ -103,8 +196,12 @@ fn app(env: &Env) -> Result<Rc<App>, String> {
     APP.with(|cell| cell.get_or_init(|| build_app(env)).clone())
 }
 
+fn binding(env: &Env, name: &str) -> JsValue {
+    js_sys::Reflect::get(env, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
 fn build_app(env: &Env) -> Result<Rc<App>, String> {
-    let raw = js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(CONFIG_VAR)).unwrap_or(JsValue::UNDEFINED);
+    let raw = binding(env, CONFIG_VAR);
     let json = if let Some(s) = raw.as_string() {
         s
     } else if raw.is_object() {
@@ -117,50 +214,25 @@ fn build_app(env: &Env) -> Result<Rc<App>, String> {
             "configuration key `{CONFIG_VAR}`: is not set. Fix: add it under [vars] in wrangler.toml (see README.md)"
         ));
     };
-    let secret = |name: &str| -> Option<String> {
-        js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name))
-            .ok()
-            .and_then(|v| v.as_string())
-    };
-    let _ = COOKIE_KEYS_SECRET;
+    let secret = |name: &str| binding(env, name).as_string();
     Config::from_json(&json, &secret)
         .map(|c| Rc::new(App::new(c)))
         .map_err(|e| e.to_string())
 }
 
-fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
-}
-
-/// The request URL, parsed.
-fn request_url(req: &Request) -> Option<url::Url> {
-    url::Url::parse(&req.url()).ok()
-}
-
-fn is_navigation_guess(req: &Request) -> bool {
-    header(req, "sec-fetch-mode").map_or_else(
-        || header(req, "accept").is_some_and(|a| a.contains("text/html")),
-        |m| m == "navigate",
-    )
-}
-
-fn incoming(req: &Request, app: &App) -> Result<Incoming, Reply> {
-    let url =
-        request_url(req).ok_or_else(|| json_error(400, "invalid_request", "the request URL is not valid", None))?;
-    // One Headers object for every read (each `req.headers()` is a call into the runtime).
-    let headers = req.headers();
-    let get = |name: &str| headers.get(name).ok().flatten();
-    let cookie = get("cookie");
-    if cookie.as_ref().is_some_and(|c| c.len() > MAX_COOKIE_HEADER) {
-        return Err(cookie_too_large(app, &url, is_navigation_guess(req)));
+fn incoming(parts: RequestParts, app: &App, navigation: bool) -> Result<Incoming, Reply> {
+    let url = url::Url::parse(&parts.url)
+        .map_err(|_| json_error(400, "invalid_request", "the request URL is not valid", None))?;
+    if parts.cookie.as_ref().is_some_and(|c| c.len() > MAX_COOKIE_HEADER) {
+        return Err(cookie_too_large(app, &url, navigation));
     }
     Ok(Incoming {
-        method: req.method(),
+        method: parts.method,
         url,
-        cookie,
-        accept: get("accept"),
-        sec_fetch_mode: get("sec-fetch-mode"),
-        x_requested_with: get("x-requested-with"),
+        cookie: parts.cookie,
+        accept: parts.accept,
+        sec_fetch_mode: parts.sec_fetch_mode,
+        x_requested_with: parts.x_requested_with,
     })
 }
 
@@ -195,104 +267,75 @@ fn cookie_too_large(app: &App, url: &url::Url, navigation: bool) -> Reply {
     reply.with_cookies(names.map(|n| remove_cookie(&n, &attrs)).collect::<Vec<_>>())
 }
 
-/// Whether a request header is a copy of one of `identity` (lower-case names) under a spelling an
-/// origin may fold into the same name: any case, and `_` for `-` (CGI-style servers, e.g. PHP,
-/// Rack, WSGI, turn both `X-Auth-Email` and `X_Auth_Email` into `HTTP_X_AUTH_EMAIL`).
-fn is_identity_copy(name: &str, identity: &[String]) -> bool {
-    identity.iter().any(|id| {
-        id.len() == name.len()
-            && id
-                .bytes()
-                .zip(name.bytes())
-                .all(|(a, b)| a == b.to_ascii_lowercase() || (a == b'-' && b == b'_') || (a == b'_' && b == b'-'))
-    })
+/// Appends `line` and a '\n' to a glue.js list, refusing what would break the list (no header
+/// name or value can hold a newline: the runtime would refuse them too).
+fn push_line(out: &mut String, line: &str) -> ShellResult<()> {
+    if line.contains('\n') {
+        return Err("a header holds a newline".to_owned());
+    }
+    out.push_str(line);
+    out.push('\n');
+    Ok(())
 }
 
-fn to_response(reply: Reply) -> worker::Result<Response> {
-    let headers = web_sys::Headers::new()?;
+fn to_response(reply: Reply) -> ShellResult<JsValue> {
+    let mut headers = String::new();
     for (name, value) in &reply.headers {
-        headers.append(name, value)?;
+        push_line(&mut headers, name)?;
+        push_line(&mut headers, value)?;
     }
-    let init = web_sys::ResponseInit::new();
-    init.set_status(reply.status);
-    init.set_headers(&headers);
-    let body = if reply.body.is_empty() {
-        None
-    } else {
-        Some(reply.body.as_str())
-    };
-    Ok(Response::new_with_opt_str_and_init(body, &init)?)
+    headers.pop();
+    js::reply(reply.status, &headers, &reply.body).map_err(|e| js::text(&e))
 }
 
 /// Passes an authenticated (or public) request on: to the configured origin, else to the
-/// static assets binding, else to the request's own URL (the zone's origin).
-async fn pass_on(req: &Request, env: &Env, app: &App, forward: Forward) -> worker::Result<Response> {
-    let original = req.headers();
-    let headers = web_sys::Headers::new_with_headers(&original)?;
-    let names: Vec<String> = js_sys::try_iter(&original.keys())?
-        .into_iter()
-        .flatten()
-        .filter_map(|name| name.ok()?.as_string())
-        .filter(|n| is_identity_copy(n, &forward.remove_headers))
-        .collect();
-    for name in names {
-        headers.delete(&name)?;
-    }
-    headers.delete("cookie")?;
-    if let Some(cookie) = &forward.cookie {
-        headers.set("cookie", cookie)?;
-    }
-    for (name, value) in &forward.add_headers {
-        headers.set(name, value)?;
-    }
-    let init = web_sys::RequestInit::new();
-    init.set_method(&req.method());
-    init.set_headers(&headers);
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    if let Some(body) = req.body() {
-        init.set_body(&body);
-    }
-    let target = match &app.config().origin {
-        Some(origin) => {
-            let mut url =
-                request_url(req).ok_or_else(|| worker::Error::RustError("the request URL is not valid".into()))?;
-            url.set_scheme(origin.scheme()).ok();
-            url.set_host(origin.host_str())
-                .map_err(|e| worker::Error::RustError(e.to_string()))?;
-            url.set_port(origin.port()).ok();
-            url.to_string()
-        }
-        None => req.url(),
-    };
-    let outgoing = Request::new_with_str_and_init(&target, &init)?;
-    let assets = match app.config().origin {
-        Some(_) => JsValue::UNDEFINED,
-        None => js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(ASSETS_BINDING))?,
-    };
-    let pending = if assets.is_object() {
-        assets
-            .unchecked_into::<worker::worker_sys::Fetcher>()
-            .fetch(&outgoing)?
+/// static assets binding, else to the request's own URL (the zone's origin). Returns glue.js's
+/// promise of the response.
+fn pass_on(
+    req: &Request,
+    env: &Env,
+    app: &App,
+    url: &url::Url,
+    forward: Forward,
+    navigation: bool,
+) -> ShellResult<JsValue> {
+    // The layout glue.js's `forward` reads.
+    let mut spec = String::with_capacity(256);
+    let origin = &app.config().origin;
+    if let Some(origin) = origin {
+        let mut target = url.clone();
+        target.set_scheme(origin.scheme()).ok();
+        target.set_host(origin.host_str()).map_err(|e| e.to_string())?;
+        target.set_port(origin.port()).ok();
+        push_line(&mut spec, target.as_str())?;
     } else {
-        js_sys::global()
-            .unchecked_into::<web_sys::WorkerGlobalScope>()
-            .fetch_with_request(&outgoing)
-    };
-    let response: Response = JsFuture::from(pending).await?.dyn_into()?;
-    if forward.set_cookies.is_empty() {
-        return Ok(response);
+        spec.push('\n');
     }
-    // Responses from fetch have immutable headers: copy them into a new response.
-    let headers = web_sys::Headers::new_with_headers(&response.headers())?;
+    match &forward.cookie {
+        Some(cookie) => {
+            spec.push('+');
+            push_line(&mut spec, cookie)?;
+        }
+        None => spec.push('\n'),
+    }
+    for (i, name) in forward.remove_headers.iter().enumerate() {
+        if name.contains([' ', '\n']) {
+            return Err("an identity header name holds a space".to_owned());
+        }
+        if i > 0 {
+            spec.push(' ');
+        }
+        spec.push_str(name);
+    }
+    spec.push('\n');
+    push_line(&mut spec, &forward.add_headers.len().to_string())?;
+    for (name, value) in &forward.add_headers {
+        push_line(&mut spec, name)?;
+        push_line(&mut spec, value)?;
+    }
     for cookie in &forward.set_cookies {
-        headers.append("set-cookie", cookie)?;
+        push_line(&mut spec, cookie)?;
     }
-    let init = web_sys::ResponseInit::new();
-    init.set_status(response.status());
-    init.set_status_text(&response.status_text());
-    init.set_headers(&headers);
-    Ok(Response::new_with_opt_readable_stream_and_init(
-        response.body().as_ref(),
-        &init,
-    )?)
+    spec.pop();
+    js::forward(req, env, &spec, origin.is_none(), navigation).map_err(|e| js::text(&e))
 }
