@@ -211,7 +211,7 @@ ${microTable(r.micro)}
 | index_bg.wasm | ${r.size.files.wasm.raw.toLocaleString('en')} B | ${r.size.files.wasm.gzip.toLocaleString('en')} B |
 | index.js | ${r.size.files.js.raw.toLocaleString('en')} B | ${r.size.files.js.gzip.toLocaleString('en')} B |
 
-Start (median of ${M.settings.starts} fresh workerd processes, site from assets): spawn to listening
+Start (median of ${M.settings.starts} fresh workerd processes, site from assets; every worker, the bare one included, has the same KV namespace binding, which miniflare serves with a KV service of its own that adds ~17 ms to workerd's start): spawn to listening
 (workerd has compiled and instantiated the worker), then the first and second authenticated requests.
 
 | worker | spawn → listening ms | first response ms | start to first response ms | second response ms |

@@ -82,7 +82,7 @@ const edgeModules = (build) => [
  * (`site: 'assets'`, the real [assets] binding) or from memory (`site: 'memory'`).
  * Returns { url, pid (the workerd process), fetch (raw HTTP, see worker.mjs), stop }.
  */
-export function startWorkerd({ worker, site = 'assets', config, secrets = {}, kvPersist, port = 0, build = BUILD, inspectorPort }) {
+export function startWorkerd({ worker, site = 'assets', config, secrets = {}, kvPersist, port = 0, build = BUILD, inspectorPort, kv = false }) {
   return withWorkerdPid(async () => {
     const probe = { 'wasm-compile': 'wasm-compile.mjs', 'wasm-instantiate': 'wasm-instantiate.mjs' }[worker];
     const main = worker === 'bare'
@@ -101,6 +101,9 @@ export function startWorkerd({ worker, site = 'assets', config, secrets = {}, kv
         kvNamespaces: ['EDGE_OIDC_KV'],
       };
     if (worker !== 'bare' && !existsSync(path.join(build, 'index_bg.wasm'))) throw new Error('build/ is missing: run scripts/build.sh');
+    // `kv`: give a bare or probe worker edge-oidc's KV namespace binding too (unused), so start
+    // times compare workers with the same bindings (miniflare adds a KV service per namespace).
+    if (kv && !main.kvNamespaces) main.kvNamespaces = ['EDGE_OIDC_KV'];
     Object.assign(main, { name: 'main', compatibilityDate: '2026-04-01' });
     if (site === 'assets') {
       main.assets = {
