@@ -4,11 +4,11 @@
 #![no_main]
 
 use edge_oidc_fuzz::edge_oidc::core::config::Config;
-use edge_oidc_fuzz::edge_oidc::core::discovery::ProviderMetadata;
+use edge_oidc_fuzz::edge_oidc::core::oidc::discovery::ProviderMetadata;
 use edge_oidc_fuzz::edge_oidc::core::flow::{App, Io};
 use edge_oidc_fuzz::edge_oidc::core::http::HttpResponse;
-use edge_oidc_fuzz::edge_oidc::core::seal::parse_key_list;
-use edge_oidc_fuzz::edge_oidc::core::token;
+use edge_oidc_fuzz::edge_oidc::core::session::seal::parse_key_list;
+use edge_oidc_fuzz::edge_oidc::core::oidc::token;
 use edge_oidc_fuzz::{navigation, secret, Canned, CounterRandom, FakeHttp, FixedClock, MemKv, ISSUER};
 use libfuzzer_sys::fuzz_target;
 use std::cell::Cell;

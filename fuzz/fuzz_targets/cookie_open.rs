@@ -3,8 +3,8 @@
 //! Oracles: sealing then opening any value gives it back, and so does chunking then reading.
 #![no_main]
 
-use edge_oidc_fuzz::edge_oidc::core::cookies::{CookieAttrs, CookieJar};
-use edge_oidc_fuzz::edge_oidc::core::seal::{parse_key_list, read_chunked, write_chunked, Sealer, MAX_SEALED_LEN};
+use edge_oidc_fuzz::edge_oidc::core::session::cookies::{CookieAttrs, CookieJar};
+use edge_oidc_fuzz::edge_oidc::core::session::seal::{parse_key_list, read_chunked, write_chunked, Sealer, MAX_SEALED_LEN};
 use edge_oidc_fuzz::edge_oidc::core::session::Session;
 use edge_oidc_fuzz::{COOKIE_KEYS, NOW};
 use libfuzzer_sys::fuzz_target;

@@ -4,8 +4,8 @@
 #![no_main]
 
 use edge_oidc_fuzz::edge_oidc::core::crypto::rust::RustCrypto;
-use edge_oidc_fuzz::edge_oidc::core::id_token::{self, ValidationParams};
-use edge_oidc_fuzz::edge_oidc::core::jwks::{Alg, Jwks};
+use edge_oidc_fuzz::edge_oidc::core::oidc::id_token::{self, ValidationParams};
+use edge_oidc_fuzz::edge_oidc::core::oidc::jwks::{Alg, Jwks};
 use edge_oidc_fuzz::{claims, sign, CLIENT_ID, ISSUER, NONCE, NOW};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;

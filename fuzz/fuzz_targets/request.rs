@@ -13,7 +13,7 @@
 //! control character; a forwarded request's identity headers come from a session.
 #![no_main]
 
-use edge_oidc_fuzz::edge_oidc::core::cookies::CookieJar;
+use edge_oidc_fuzz::edge_oidc::core::session::cookies::CookieJar;
 use edge_oidc_fuzz::edge_oidc::core::flow::{Incoming, Outcome};
 use edge_oidc_fuzz::{
     handle, jwks_json, valid_session_cookie, valid_token_response, Canned, FakeHttp, MemKv, BINDING, ISSUER, RP,

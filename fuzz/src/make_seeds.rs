@@ -2,10 +2,10 @@
 //! sealed with the fixed keys of `edge_oidc_fuzz`, so the fuzzers start past the signature and
 //! AEAD checks. Run by scripts/fuzz.sh before fuzzing (`cargo run --bin make_seeds`).
 
-use edge_oidc_fuzz::edge_oidc::core::cookies::{CookieAttrs, CookieJar};
-use edge_oidc_fuzz::edge_oidc::core::id_token::token_hash;
-use edge_oidc_fuzz::edge_oidc::core::jwks::Alg;
-use edge_oidc_fuzz::edge_oidc::core::seal::{parse_key_list, write_chunked, Sealer};
+use edge_oidc_fuzz::edge_oidc::core::session::cookies::{CookieAttrs, CookieJar};
+use edge_oidc_fuzz::edge_oidc::core::oidc::id_token::token_hash;
+use edge_oidc_fuzz::edge_oidc::core::oidc::jwks::Alg;
+use edge_oidc_fuzz::edge_oidc::core::session::seal::{parse_key_list, write_chunked, Sealer};
 use edge_oidc_fuzz::{
     claims, config_json, jwks_json, sign, valid_session_cookie, BINDING, CLIENT_ID, COOKIE_KEYS, ISSUER, NOW, STATE,
 };
@@ -34,7 +34,7 @@ fn without(mut c: Value, key: &str) -> Value {
 }
 
 fn b64(v: &Value) -> String {
-    edge_oidc_fuzz::edge_oidc::core::secret::b64url(v.to_string().as_bytes())
+    edge_oidc_fuzz::edge_oidc::core::crypto::secret::b64url(v.to_string().as_bytes())
 }
 
 fn id_tokens() {

@@ -5,13 +5,13 @@
 //! internal faults are, without secrets.
 
 use crate::core::config::ConfigError;
-use crate::core::discovery::DiscoveryError;
 use crate::core::http::{HttpError, StoreError};
-use crate::core::id_token::IdTokenError;
-use crate::core::jwks::JwksError;
-use crate::core::return_url::ReturnUrlError;
-use crate::core::token::TokenError;
-use crate::core::views::{html_page, json_error, Reply};
+use crate::core::oidc::discovery::DiscoveryError;
+use crate::core::oidc::id_token::IdTokenError;
+use crate::core::oidc::jwks::JwksError;
+use crate::core::oidc::token::TokenError;
+use crate::core::site::pages::{html_page, json_error, Reply};
+use crate::core::site::return_url::ReturnUrlError;
 
 /// Who is at fault, which decides the status and whether to log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,10 +71,10 @@ pub enum AppError {
     Upstream(#[from] HttpError),
     /// Dynamic client registration failed.
     #[error("{0}")]
-    Registration(#[from] crate::core::registration::RegistrationError),
+    Registration(#[from] crate::core::oidc::registration::RegistrationError),
     /// The client cannot authenticate at the token endpoint.
     #[error("{0}")]
-    ClientAuth(#[from] crate::core::client_auth::ClientAuthError),
+    ClientAuth(#[from] crate::core::oidc::client_auth::ClientAuthError),
     /// Workers KV failed.
     #[error("{0}")]
     Store(#[from] StoreError),

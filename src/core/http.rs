@@ -109,7 +109,7 @@ pub trait Random {
     fn token(&self) -> String {
         let mut bytes = [0u8; 32];
         self.fill(&mut bytes);
-        crate::core::secret::b64url(&bytes)
+        crate::core::crypto::secret::b64url(&bytes)
     }
 }
 

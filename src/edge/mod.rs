@@ -10,11 +10,11 @@ mod kv;
 pub(crate) mod webcrypto;
 
 use crate::core::config::{Config, CONFIG_VAR};
-use crate::core::cookies::{remove_cookie, CookieAttrs, SameSite, MAX_COOKIE_HEADER};
 use crate::core::flow::{App, Forward, Incoming, Io, Outcome};
 use crate::core::http::{Clock, OsRandom};
-use crate::core::seal::MAX_CHUNKS;
-use crate::core::views::{html_page, json_error, Reply};
+use crate::core::session::cookies::{remove_cookie, CookieAttrs, SameSite, MAX_COOKIE_HEADER};
+use crate::core::session::seal::MAX_CHUNKS;
+use crate::core::site::pages::{html_page, json_error, Reply};
 use js::{Env, Request};
 use js_sys::futures::future_to_promise;
 use std::cell::{OnceCell, RefCell};

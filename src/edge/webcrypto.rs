@@ -9,9 +9,9 @@
 //! as "not verified". Imported `CryptoKey`s are kept per isolate, keyed by a digest of the key
 //! and the algorithm, so `importKey` runs once per key.
 
+use crate::core::crypto::secret::b64url;
 use crate::core::crypto::{CryptoError, LocalBoxFuture, PrivateKeyJwk, PublicKeyJwk, Signatures};
-use crate::core::jwks::Alg;
-use crate::core::secret::b64url;
+use crate::core::oidc::jwks::Alg;
 use js_sys::futures::JsFuture;
 use js_sys::{Array, Object, Promise, Uint8Array};
 use sha2::{Digest, Sha256};

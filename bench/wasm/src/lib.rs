@@ -29,11 +29,11 @@ use edge_oidc::core::flow::{App, Incoming, Io, Outcome};
 use edge_oidc::core::http::{
     Clock, HttpClient, HttpError, HttpRequest, HttpResponse, KvStore, OsRandom, StoreError,
 };
-use edge_oidc::core::id_token::{self, ValidationParams};
-use edge_oidc::core::jwks::{Alg, Jwks};
-use edge_oidc::core::seal::{parse_key_list, Sealer};
+use edge_oidc::core::oidc::id_token::{self, ValidationParams};
+use edge_oidc::core::oidc::jwks::{Alg, Jwks};
+use edge_oidc::core::session::seal::{parse_key_list, Sealer};
 use edge_oidc::core::session::{Session, SessionView};
-use edge_oidc::core::token;
+use edge_oidc::core::oidc::token;
 use edge_oidc::WebCrypto;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;

@@ -3,7 +3,7 @@
 //!
 //! Every error names the key and the fix, because it is shown on every request until fixed.
 
-use crate::core::seal::{parse_key_list, Sealer};
+use crate::core::session::seal::{parse_key_list, Sealer};
 mod provider;
 
 use provider::{validate_provider, RawProvider};

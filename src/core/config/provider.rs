@@ -2,10 +2,10 @@
 //! authentication, and the authentication request parameters.
 
 use super::{err, ConfigError};
-use crate::core::client_auth::{AuthMethod, PrivateKey};
-use crate::core::discovery::ProviderMetadata;
-use crate::core::jwks::Alg;
-use crate::core::secret::Secret;
+use crate::core::crypto::secret::Secret;
+use crate::core::oidc::client_auth::{AuthMethod, PrivateKey};
+use crate::core::oidc::discovery::ProviderMetadata;
+use crate::core::oidc::jwks::Alg;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::rc::Rc;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::core::client_auth::AuthMethod;
+use crate::core::oidc::client_auth::AuthMethod;
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
 

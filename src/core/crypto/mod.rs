@@ -12,8 +12,9 @@
 mod p256_curve;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod rust;
+pub mod secret;
 
-use crate::core::jwks::Alg;
+use crate::core::oidc::jwks::Alg;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::future::Future;

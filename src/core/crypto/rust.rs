@@ -3,7 +3,7 @@
 //! instead (`src/edge/webcrypto.rs`), so none of this is in the wasm.
 
 use super::{CryptoError, LocalBoxFuture, PrivateKeyJwk, PublicKeyJwk, Signatures};
-use crate::core::jwks::Alg;
+use crate::core::oidc::jwks::Alg;
 use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPrivateKey, RsaPublicKey};
 use jwt_compact::jwk::{JsonWebKey, RsaPrivateParts};
 use jwt_compact::{Algorithm, AlgorithmSignature};

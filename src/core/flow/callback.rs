@@ -1,19 +1,19 @@
 //! The authorization callback at the redirect path (Core §3.1.2.5–§3.1.3.7).
 
 use super::{absolute, nonce24, App, Incoming, Io};
-use crate::core::authorize::{state_key, PendingLogin};
 use crate::core::config::ProviderConfig;
-use crate::core::cookies::CookieJar;
-use crate::core::discovery::ProviderMetadata;
+use crate::core::crypto::secret::ct_eq;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
-use crate::core::id_token::{self, IdTokenClaims, IdTokenError, ValidationParams};
-use crate::core::jwks::KeySelectError;
-use crate::core::seal::write_chunked;
-use crate::core::secret::ct_eq;
+use crate::core::oidc::authorize::{state_key, PendingLogin};
+use crate::core::oidc::discovery::ProviderMetadata;
+use crate::core::oidc::id_token::{self, IdTokenClaims, IdTokenError, ValidationParams};
+use crate::core::oidc::jwks::KeySelectError;
+use crate::core::oidc::token::{self, TokenResponse};
+use crate::core::session::cookies::CookieJar;
+use crate::core::session::seal::write_chunked;
 use crate::core::session::{email_allowed, Session};
-use crate::core::token::{self, TokenResponse};
-use crate::core::views::Reply;
+use crate::core::site::pages::Reply;
 use std::collections::HashMap;
 
 /// Longest callback query accepted.

@@ -3,12 +3,12 @@
 //! isolate until its secret expires.
 
 use super::{absolute, App, Incoming, Io};
-use crate::core::client_auth::{choose_method, Client};
 use crate::core::config::{ClientConfig, ProviderConfig};
-use crate::core::discovery::ProviderMetadata;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
-use crate::core::registration::{parse_response, RegisteredClient, RegistrationError, RegistrationRequest};
+use crate::core::oidc::client_auth::{choose_method, Client};
+use crate::core::oidc::discovery::ProviderMetadata;
+use crate::core::oidc::registration::{parse_response, RegisteredClient, RegistrationError, RegistrationRequest};
 
 /// After a failed registration, no new attempt for this long (no tight retry loop).
 const REGISTRATION_BACKOFF_SECS: i64 = 30;

@@ -2,12 +2,12 @@
 //! parse, one AEAD open, one JSON parse; no KV, no subrequest.
 
 use super::{App, Forward, Incoming, Io, Outcome};
-use crate::core::cookies::CookieJar;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
-use crate::core::seal::{clear_chunked, read_chunked};
+use crate::core::session::cookies::CookieJar;
+use crate::core::session::seal::{clear_chunked, read_chunked};
 use crate::core::session::{email_allowed, SessionView};
-use crate::core::views::{json_error, Reply};
+use crate::core::site::pages::{json_error, Reply};
 use std::fmt::Write;
 
 impl App {
@@ -79,7 +79,7 @@ impl App {
         }
         // The path itself may be an open redirect (`//evil.example`, `/\evil.example`): it gets
         // the same check as a `return_to` parameter; a refused or too long one returns to `/`.
-        let return_to = crate::core::return_url::check_return_url(&req.path_and_query(), &req.url)
+        let return_to = crate::core::site::return_url::check_return_url(&req.path_and_query(), &req.url)
             .unwrap_or_else(|_| "/".to_owned());
         let reply = match self.config.providers_for(req.url.path()).as_slice() {
             [provider] => self.start_login(req, io, provider, &return_to, &[]).await?,

@@ -2,14 +2,14 @@
 //! providers for a path, a chooser page first.
 
 use super::{absolute, App, Incoming, Io};
-use crate::core::authorize::{state_key, AuthorizationRequest, PendingLogin};
 use crate::core::config::ProviderConfig;
-use crate::core::cookies::{set_cookie, CookieJar};
+use crate::core::crypto::secret::Secret;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
-use crate::core::return_url::check_return_url;
-use crate::core::secret::Secret;
-use crate::core::views::{chooser_page, Reply};
+use crate::core::oidc::authorize::{state_key, AuthorizationRequest, PendingLogin};
+use crate::core::session::cookies::{set_cookie, CookieJar};
+use crate::core::site::pages::{chooser_page, Reply};
+use crate::core::site::return_url::check_return_url;
 
 /// Longest passed-through parameter value.
 const MAX_PASSTHROUGH: usize = 256;

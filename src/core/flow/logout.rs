@@ -1,13 +1,13 @@
 //! Logout: clear the session, then RP-initiated logout at the provider when it supports it.
 
 use super::{absolute, App, Incoming, Io};
-use crate::core::cookies::{remove_cookie, CookieJar};
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
-use crate::core::logout::EndSessionRequest;
-use crate::core::seal::{clear_chunked, read_chunked};
+use crate::core::oidc::end_session::EndSessionRequest;
+use crate::core::session::cookies::{remove_cookie, CookieJar};
+use crate::core::session::seal::{clear_chunked, read_chunked};
 use crate::core::session::Session;
-use crate::core::views::{html_page, Reply};
+use crate::core::site::pages::{html_page, Reply};
 
 impl App {
     pub(super) async fn logout<H: HttpClient, K: KvStore>(

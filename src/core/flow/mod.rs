@@ -10,11 +10,11 @@ mod logout;
 mod provider;
 
 use crate::core::config::Config;
-use crate::core::cookies::{CookieAttrs, SameSite};
 use crate::core::crypto::Signatures;
 use crate::core::error::{AppError, FaultClass};
 use crate::core::http::{Clock, HttpClient, KvStore, Random};
-use crate::core::views::Reply;
+use crate::core::session::cookies::{CookieAttrs, SameSite};
+use crate::core::site::pages::Reply;
 use provider::ProviderCache;
 use url::Url;
 
@@ -174,7 +174,7 @@ impl App {
                 ("content-type", "application/json".to_owned()),
                 ("cache-control", "public, max-age=300".to_owned()),
             ],
-            body: crate::core::client_auth::public_jwks(keys),
+            body: crate::core::oidc::client_auth::public_jwks(keys),
         }
     }
 

@@ -3,11 +3,11 @@
 
 use super::{App, Io};
 use crate::core::config::{MetadataSource, ProviderConfig};
-use crate::core::discovery::{discovery_url, ProviderMetadata};
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, HttpError, HttpRequest, HttpResponse, KvStore};
-use crate::core::jwks::Jwks;
-use crate::core::registration::RegisteredClient;
+use crate::core::oidc::discovery::{discovery_url, ProviderMetadata};
+use crate::core::oidc::jwks::Jwks;
+use crate::core::oidc::registration::RegisteredClient;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;

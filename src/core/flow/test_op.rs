@@ -6,13 +6,13 @@
 //! challenge, the redirect URI, client authentication), so a flow test fails when the RP sends
 //! the wrong thing, not only when it answers the wrong thing.
 
-use crate::core::authorize::{pkce_challenge, state_key, PendingLogin};
-use crate::core::client_auth::basic_auth;
 use crate::core::config::Config;
+use crate::core::crypto::secret::{b64url, Secret};
 use crate::core::flow::{App, Forward, Handled, Incoming, Io, Outcome};
 use crate::core::http::{Clock, HttpClient, HttpError, HttpRequest, HttpResponse, KvStore, Random, StoreError};
-use crate::core::secret::{b64url, Secret};
-use crate::core::views::Reply;
+use crate::core::oidc::authorize::{pkce_challenge, state_key, PendingLogin};
+use crate::core::oidc::client_auth::basic_auth;
+use crate::core::site::pages::Reply;
 use jwt_compact::alg::Es256;
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{Algorithm, AlgorithmExt, Claims, Header};

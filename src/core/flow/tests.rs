@@ -6,12 +6,12 @@
 mod test_op;
 
 use super::Outcome;
-use crate::core::authorize::{pkce_challenge, state_key};
-use crate::core::client_auth::AuthMethod;
+use crate::core::crypto::secret::Secret;
 use crate::core::http::HttpError;
-use crate::core::registration::RegisteredClient;
-use crate::core::secret::Secret;
-use crate::core::views::Reply;
+use crate::core::oidc::authorize::{pkce_challenge, state_key};
+use crate::core::oidc::client_auth::AuthMethod;
+use crate::core::oidc::registration::RegisteredClient;
+use crate::core::site::pages::Reply;
 use serde_json::{json, Value};
 use test_op::*;
 

@@ -2,8 +2,8 @@
 //! pending login kept in KV until the callback.
 
 use crate::core::config::ProviderConfig;
-use crate::core::discovery::ProviderMetadata;
-use crate::core::secret::{b64url, Secret};
+use crate::core::crypto::secret::{b64url, Secret};
+use crate::core::oidc::discovery::ProviderMetadata;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -27,7 +27,7 @@ pub struct PendingLogin {
     /// The dynamically registered client the login was started with (the callback must use
     /// the same one even if a newer registration exists by then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registered: Option<crate::core::registration::RegisteredClient>,
+    pub registered: Option<crate::core::oidc::registration::RegisteredClient>,
 }
 
 /// The KV key of a pending login.

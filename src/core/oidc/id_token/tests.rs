@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::core::crypto::{rust::RustCrypto, CryptoError, LocalBoxFuture, PrivateKeyJwk, PublicKeyJwk};
-use crate::core::jwks::{Alg, Jwks, KeySelectError};
+use crate::core::oidc::jwks::{Alg, Jwks, KeySelectError};
 use jwt_compact::{
     alg::{Ed25519, Es256, Hs256, Hs256Key, Rsa, RsaPrivateKey, SigningKey as _},
     jwk::JsonWebKey,

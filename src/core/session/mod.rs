@@ -1,9 +1,12 @@
 //! The user's session: one AEAD-sealed cookie (chunked when long), checked on every request.
 
-use crate::core::id_token::IdTokenClaims;
-use crate::core::seal::{SealError, Sealer};
-use crate::core::secret::Secret;
+use crate::core::crypto::secret::Secret;
+use crate::core::oidc::id_token::IdTokenClaims;
+use crate::core::session::seal::{SealError, Sealer};
 use serde::{Deserialize, Serialize};
+
+pub mod cookies;
+pub mod seal;
 
 /// Why a session cookie was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -165,7 +168,7 @@ pub fn email_allowed(email: Option<&str>, emails: &[String], domains: &[String])
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::seal::CookieKey;
+    use crate::core::session::seal::CookieKey;
 
     fn session(email_verified: Option<bool>, acr: Option<&str>, userinfo: bool) -> Session {
         let claims: IdTokenClaims = serde_json::from_value(serde_json::json!({

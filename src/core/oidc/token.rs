@@ -1,10 +1,10 @@
 //! Token request (OpenID Connect Core §3.1.3.1, RFC 6749 §4.1.3), token response (§3.1.3.3)
 //! and the UserInfo request (§5.3).
 
-use crate::core::client_auth::{self, Client, ClientAuthError};
+use crate::core::crypto::secret::Secret;
 use crate::core::crypto::Signatures;
 use crate::core::http::{HttpRequest, HttpResponse};
-use crate::core::secret::Secret;
+use crate::core::oidc::client_auth::{self, Client, ClientAuthError};
 use serde::Deserialize;
 use url::form_urlencoded;
 
@@ -160,8 +160,8 @@ pub fn parse_userinfo(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::client_auth::AuthMethod;
     use crate::core::crypto::rust::RustCrypto;
+    use crate::core::oidc::client_auth::AuthMethod;
 
     fn client(method: AuthMethod, secret: Option<&str>) -> Client {
         Client {

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use subtle::ConstantTimeEq;
 
 use crate::core::crypto::{self, Signatures};
-use crate::core::jwks::{Alg, Jwks, KeySelectError, VerifyingKey};
+use crate::core::oidc::jwks::{Alg, Jwks, KeySelectError, VerifyingKey};
 
 /// Longest token we look at. Real ID tokens are a few KiB; the cap bounds the
 /// work an oversized (hostile or broken) response can cause.
@@ -520,5 +520,4 @@ fn opt_lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::
 }
 
 #[cfg(test)]
-#[path = "id_token_tests.rs"]
 mod tests;

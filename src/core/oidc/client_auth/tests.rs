@@ -1,7 +1,7 @@
 use super::*;
 use crate::core::crypto::rust::RustCrypto;
 use crate::core::crypto::{CryptoError, LocalBoxFuture};
-use crate::core::jwks::Alg;
+use crate::core::oidc::jwks::Alg;
 use jwt_compact::alg::{Es256, Rsa};
 use jwt_compact::{AlgorithmExt, UntrustedToken};
 use rsa::traits::PrivateKeyParts as _;

@@ -1,8 +1,8 @@
 //! Dynamic client registration (OpenID Connect Dynamic Client Registration 1.0, RFC 7591).
 
-use crate::core::client_auth::AuthMethod;
+use crate::core::crypto::secret::Secret;
 use crate::core::http::{HttpRequest, HttpResponse};
-use crate::core::secret::Secret;
+use crate::core::oidc::client_auth::AuthMethod;
 use serde::{Deserialize, Serialize};
 
 /// Why a registration failed.

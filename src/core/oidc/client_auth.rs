@@ -1,8 +1,8 @@
 //! Client authentication at the token endpoint (OpenID Connect Core §9): `client_secret_basic`,
 //! `client_secret_post`, `client_secret_jwt`, `private_key_jwt` and `none`.
 
+use crate::core::crypto::secret::{b64url, Secret};
 use crate::core::crypto::{self, PrivateKeyJwk, PublicKeyJwk, Signatures};
-use crate::core::secret::{b64url, Secret};
 use base64ct::{Base64, Encoding};
 use jwt_compact::alg::{Hs256, Hs256Key};
 use jwt_compact::jwk::JsonWebKey;
@@ -329,5 +329,4 @@ pub fn basic_auth(client_id: &str, secret: &Secret) -> String {
 }
 
 #[cfg(test)]
-#[path = "client_auth_tests.rs"]
 mod tests;

@@ -1,0 +1,10 @@
+//! The OpenID Connect protocol pieces, named as the specs name them.
+
+pub mod authorize;
+pub mod client_auth;
+pub mod discovery;
+pub mod end_session;
+pub mod id_token;
+pub mod jwks;
+pub mod registration;
+pub mod token;
