@@ -14,7 +14,7 @@
 #![no_main]
 
 use edge_oidc_fuzz::edge_oidc::core::session::cookies::CookieJar;
-use edge_oidc_fuzz::edge_oidc::core::flow::{Incoming, Outcome};
+use edge_oidc_fuzz::edge_oidc::core::flow::{Incoming, Outcome, RequestHeaders};
 use edge_oidc_fuzz::{
     handle, jwks_json, valid_session_cookie, valid_token_response, Canned, FakeHttp, MemKv, BINDING, ISSUER, RP,
 };
@@ -74,14 +74,18 @@ fuzz_target!(|data: &[u8]| {
     let req = Incoming {
         method: method.to_ascii_uppercase(),
         url,
-        cookie: (!cookie.is_empty()).then_some(cookie),
-        accept: flags.contains('h').then(|| "text/html".to_owned()),
-        sec_fetch_mode: if flags.contains('n') {
-            Some("navigate".into())
-        } else {
-            flags.contains('c').then(|| "cors".to_owned())
+        headers: RequestHeaders {
+            cookie: (!cookie.is_empty()).then_some(cookie),
+            accept: flags.contains('h').then(|| "text/html".to_owned()),
+            sec_fetch_mode: if flags.contains('n') {
+                Some("navigate".into())
+            } else {
+                flags.contains('c').then(|| "cors".to_owned())
+            },
+            x_requested_with: flags.contains('x').then(|| "XMLHttpRequest".to_owned()),
+            ..RequestHeaders::default()
         },
-        x_requested_with: flags.contains('x').then(|| "XMLHttpRequest".to_owned()),
+        body: None,
     };
     let timeout = flags.contains('0');
     let mut http = FakeHttp {

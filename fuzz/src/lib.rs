@@ -5,7 +5,7 @@
 //! needs to attribute coverage and to reproduce a crash.
 
 use edge_oidc::core::config::Config;
-use edge_oidc::core::flow::{App, Incoming, Io, Outcome};
+use edge_oidc::core::flow::{App, Incoming, Io, Outcome, RequestHeaders};
 use edge_oidc::core::http::{Clock, HttpClient, HttpError, HttpRequest, HttpResponse, KvStore, Random, StoreError};
 use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPrivateKey, SigningKey as _};
 use jwt_compact::jwk::JsonWebKey;
@@ -212,6 +212,9 @@ impl KvStore for MemKv {
         self.map.borrow_mut().remove(key);
         Ok(())
     }
+    fn put_background(&self, key: &str, value: &str, _ttl_secs: u64) {
+        self.map.borrow_mut().insert(key.to_owned(), value.to_owned());
+    }
 }
 
 pub struct FixedClock;
@@ -266,10 +269,13 @@ pub fn navigation(path_query: &str, cookie: Option<String>) -> Option<Incoming> 
     Some(Incoming {
         method: "GET".into(),
         url: Url::parse(RP).ok()?.join(path_query).ok()?,
-        cookie,
-        accept: Some("text/html".into()),
-        sec_fetch_mode: Some("navigate".into()),
-        x_requested_with: None,
+        headers: RequestHeaders {
+            cookie,
+            accept: Some("text/html".into()),
+            sec_fetch_mode: Some("navigate".into()),
+            ..RequestHeaders::default()
+        },
+        body: None,
     })
 }
 

@@ -14,8 +14,12 @@ pub struct HttpRequest {
     pub url: String,
     /// Header name/value pairs. Values may hold secrets (Authorization): never log them.
     pub headers: Vec<(&'static str, String)>,
-    /// Body for `POST` (form-urlencoded).
+    /// Body for `POST` (form-urlencoded or JSON).
     pub body: Option<String>,
+    /// Whether redirects may be followed. Only for GETs that carry no credentials (discovery,
+    /// JWKS); a request with a client secret, an assertion or a bearer token never follows one
+    /// (the shell uses `redirect: "manual"` and the 3xx is the answer).
+    pub follow_redirects: bool,
 }
 
 impl HttpRequest {
@@ -26,11 +30,13 @@ impl HttpRequest {
             url: url.to_owned(),
             headers: vec![("accept", "application/json".to_owned())],
             body: None,
+            follow_redirects: true,
         }
     }
 }
 
-/// A provider's answer.
+/// A provider's answer. The shell stops reading a body at [`MAX_RESPONSE_BYTES`] while it
+/// streams in (an error, never a truncated body).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// HTTP status code.
@@ -92,6 +98,9 @@ pub trait KvStore {
     async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), StoreError>;
     /// Deletes a value (absent is fine).
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Writes a value without making the answer wait for it (`ctx.waitUntil` in the worker). A
+    /// failure is only logged: use it where a lost write costs nothing but a later refetch.
+    fn put_background(&self, key: &str, value: &str, ttl_secs: u64);
 }
 
 /// Wall-clock time, injected so tests pin it.

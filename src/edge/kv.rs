@@ -56,4 +56,14 @@ impl KvStore for Kv<'_> {
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         settle(js::kv_delete(self.store()?, key)).await.map(drop)
     }
+
+    fn put_background(&self, key: &str, value: &str, ttl_secs: u64) {
+        let Ok(store) = self.store() else { return };
+        let pending = js::kv_put(store, key, value, ttl_secs.max(60) as f64);
+        js_sys::futures::spawn_local(async move {
+            if let Err(e) = settle(pending).await {
+                js::console_error(&format!("edge-oidc: background KV write failed: {e}"));
+            }
+        });
+    }
 }

@@ -10,11 +10,10 @@ mod kv;
 pub(crate) mod webcrypto;
 
 use crate::core::config::{Config, CONFIG_VAR};
-use crate::core::flow::{App, Forward, Incoming, Io, Outcome};
+use crate::core::flow::{App, Forward, Incoming, Io, Outcome, RequestHeaders};
 use crate::core::http::{Clock, OsRandom};
-use crate::core::session::cookies::{remove_cookie, CookieAttrs, SameSite, MAX_COOKIE_HEADER};
-use crate::core::session::seal::MAX_CHUNKS;
-use crate::core::site::pages::{html_page, json_error, Reply};
+use crate::core::session::cookies::MAX_COOKIE_HEADER;
+use crate::core::site::pages::{html_page, json_error, misconfigured_page, Reply};
 use js::{Env, Request};
 use js_sys::futures::future_to_promise;
 use std::cell::{OnceCell, RefCell};
@@ -159,13 +158,7 @@ async fn handle(req: &Request, env: &Env, parts: RequestParts) -> ShellResult<Js
         Ok(app) => app,
         Err(message) => {
             js::console_error(&format!("edge-oidc: {message}"));
-            return to_response(html_page(
-                500,
-                "edge-oidc is not configured correctly",
-                &message,
-                &[],
-                &[],
-            ));
+            return to_response(misconfigured_page(!parts.is_navigation_guess()));
         }
     };
     let navigation = parts.is_navigation_guess();
@@ -224,47 +217,20 @@ fn incoming(parts: RequestParts, app: &App, navigation: bool) -> Result<Incoming
     let url = url::Url::parse(&parts.url)
         .map_err(|_| json_error(400, "invalid_request", "the request URL is not valid", None))?;
     if parts.cookie.as_ref().is_some_and(|c| c.len() > MAX_COOKIE_HEADER) {
-        return Err(cookie_too_large(app, &url, navigation));
+        return Err(app.cookie_header_too_large(&url, navigation));
     }
     Ok(Incoming {
         method: parts.method,
         url,
-        cookie: parts.cookie,
-        accept: parts.accept,
-        sec_fetch_mode: parts.sec_fetch_mode,
-        x_requested_with: parts.x_requested_with,
+        headers: RequestHeaders {
+            cookie: parts.cookie,
+            accept: parts.accept,
+            sec_fetch_mode: parts.sec_fetch_mode,
+            x_requested_with: parts.x_requested_with,
+            ..RequestHeaders::default()
+        },
+        body: None,
     })
-}
-
-/// 431 for a `Cookie` header over [`MAX_COOKIE_HEADER`] (refused unparsed), removing every cookie
-/// edge-oidc may have set: they may be what made it too large, and the browser would otherwise be
-/// refused, logout included, until they expire.
-fn cookie_too_large(app: &App, url: &url::Url, navigation: bool) -> Reply {
-    // Chunk numbers any version of edge-oidc may have written (older ones went up to 8).
-    const CHUNK_NAMES: usize = 8;
-    let name = &app.config().session.cookie_name;
-    let attrs = CookieAttrs {
-        path: "/".to_owned(),
-        secure: url.scheme() == "https",
-        http_only: true,
-        same_site: SameSite::Lax,
-        max_age: None,
-    };
-    let names = [name.clone(), format!("{name}_login")]
-        .into_iter()
-        .chain((0..CHUNK_NAMES.max(MAX_CHUNKS)).map(|i| format!("{name}.{i}")));
-    let reply = if navigation {
-        html_page(
-            431,
-            "Too many cookies",
-            "Your browser sent more cookie data than this site accepts. The sign-in cookies have been removed; please try again.",
-            &[],
-            &[("/", "Back to the site")],
-        )
-    } else {
-        json_error(431, "request_header_too_large", "the Cookie header is too large", None)
-    };
-    reply.with_cookies(names.map(|n| remove_cookie(&n, &attrs)).collect::<Vec<_>>())
 }
 
 /// Appends `line` and a '\n' to a glue.js list, refusing what would break the list (no header
@@ -332,9 +298,6 @@ fn pass_on(
     for (name, value) in &forward.add_headers {
         push_line(&mut spec, name)?;
         push_line(&mut spec, value)?;
-    }
-    for cookie in &forward.set_cookies {
-        push_line(&mut spec, cookie)?;
     }
     spec.pop();
     js::forward(req, env, &spec, origin.is_none(), navigation).map_err(|e| js::text(&e))

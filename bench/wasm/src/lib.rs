@@ -25,7 +25,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use edge_oidc::core::config::Config;
-use edge_oidc::core::flow::{App, Incoming, Io, Outcome};
+use edge_oidc::core::flow::{App, Incoming, Io, Outcome, RequestHeaders};
 use edge_oidc::core::http::{
     Clock, HttpClient, HttpError, HttpRequest, HttpResponse, KvStore, OsRandom, StoreError,
 };
@@ -87,6 +87,11 @@ impl KvStore for MemKv {
             self.map.borrow_mut().remove(key);
         }
         Ok(())
+    }
+
+    fn put_background(&self, key: &str, value: &str, _ttl_secs: u64) {
+        self.puts.set(self.puts.get() + 1);
+        self.map.borrow_mut().insert(key.to_owned(), value.to_owned());
     }
 }
 
@@ -248,10 +253,12 @@ fn incoming(method: &str, url: &str, cookie: Option<String>, accept: Option<Stri
     Ok(Incoming {
         method: method.to_owned(),
         url: url::Url::parse(url)?,
-        cookie,
-        accept,
-        sec_fetch_mode: None,
-        x_requested_with: None,
+        headers: RequestHeaders {
+            cookie,
+            accept,
+            ..RequestHeaders::default()
+        },
+        body: None,
     })
 }
 

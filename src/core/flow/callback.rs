@@ -120,7 +120,7 @@ impl App {
         let sealed = session
             .seal(&self.config.sealer, name, nonce24(io.random))
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        let jar = CookieJar::parse(req.cookie.as_deref());
+        let jar = CookieJar::parse(req.headers.cookie.as_deref());
         let cookies = write_chunked(name, &sealed, &self.session_attrs(req), &jar).map_err(|_| {
             AppError::BadRequest(
                 "the session is too large for cookies; ask the administrator to request fewer claims".into(),
@@ -136,7 +136,7 @@ impl App {
         io: &Io<'_, H, K>,
         state: &str,
     ) -> Result<PendingLogin, AppError> {
-        let jar = CookieJar::parse(req.cookie.as_deref());
+        let jar = CookieJar::parse(req.headers.cookie.as_deref());
         let binding = jar.get(&self.login_cookie).ok_or(AppError::StateNotBound)?;
         let key = state_key(state);
         let value = io.kv.get(&key).await?.ok_or(AppError::UnknownState)?;

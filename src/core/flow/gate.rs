@@ -16,7 +16,7 @@ impl App {
         req: &Incoming,
         io: &Io<'_, H, K>,
     ) -> Result<Outcome, AppError> {
-        let jar = CookieJar::parse(req.cookie.as_deref());
+        let jar = CookieJar::parse(req.headers.cookie.as_deref());
         let name = &self.config.session.cookie_name;
         let session = read_chunked(&jar, name)
             .map(|sealed| SessionView::open(&self.config.sealer, name, &sealed, io.clock.now()));
@@ -118,7 +118,8 @@ impl App {
             cookie: jar.header_without(|n| self.is_our_cookie(n)),
             remove_headers: h.names().map(str::to_owned).collect(),
             add_headers: add,
-            set_cookies: Vec::new(),
+            path: None,
+            private: session.is_some(),
         }
     }
 }

@@ -66,7 +66,7 @@ impl App {
     ) -> Result<Reply, AppError> {
         let metadata = self.metadata(provider, io).await?;
         let (client, registered) = self.client_for_login(provider, &metadata, req, io).await?;
-        let jar = CookieJar::parse(req.cookie.as_deref());
+        let jar = CookieJar::parse(req.headers.cookie.as_deref());
         // One binding cookie per browser, shared by every tab's pending login, so concurrent
         // logins never pile up cookies.
         let binding = match jar.get(&self.login_cookie) {

@@ -15,7 +15,7 @@ impl App {
         req: &Incoming,
         io: &Io<'_, H, K>,
     ) -> Result<Reply, AppError> {
-        let jar = CookieJar::parse(req.cookie.as_deref());
+        let jar = CookieJar::parse(req.headers.cookie.as_deref());
         let name = &self.config.session.cookie_name;
         let session =
             read_chunked(&jar, name).and_then(|sealed| Session::open_any_age(&self.config.sealer, name, &sealed).ok());

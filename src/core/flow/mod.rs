@@ -13,10 +13,71 @@ use crate::core::config::Config;
 use crate::core::crypto::Signatures;
 use crate::core::error::{AppError, FaultClass};
 use crate::core::http::{Clock, HttpClient, KvStore, Random};
-use crate::core::session::cookies::{CookieAttrs, SameSite};
-use crate::core::site::pages::Reply;
+use crate::core::session::cookies::{remove_cookie, CookieAttrs, SameSite};
+use crate::core::session::seal::MAX_CHUNKS;
+use crate::core::site::pages::{html_page, json_error, Reply};
 use provider::ProviderCache;
 use url::Url;
+
+/// The request headers the core reads. The shell reads exactly [`REQUEST_HEADERS`], in that
+/// order, and builds this with [`RequestHeaders::from_values`].
+#[derive(Debug, Clone, Default)]
+pub struct RequestHeaders {
+    /// `Cookie`.
+    pub cookie: Option<String>,
+    /// `Accept`.
+    pub accept: Option<String>,
+    /// `Sec-Fetch-Mode` (Fetch Metadata).
+    pub sec_fetch_mode: Option<String>,
+    /// `Sec-Fetch-Site` (Fetch Metadata): `same-origin`, `same-site`, `cross-site` or `none`.
+    pub sec_fetch_site: Option<String>,
+    /// `Origin`.
+    pub origin: Option<String>,
+    /// `X-Requested-With`.
+    pub x_requested_with: Option<String>,
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `Authorization` (bearer-token APIs).
+    pub authorization: Option<String>,
+    /// `Access-Control-Request-Method` (CORS preflights).
+    pub access_control_request_method: Option<String>,
+    /// `CF-Ray`: the request id for log lines.
+    pub cf_ray: Option<String>,
+}
+
+/// The header names the shell reads, in the order of [`RequestHeaders`]' fields.
+pub const REQUEST_HEADERS: [&str; 10] = [
+    "cookie",
+    "accept",
+    "sec-fetch-mode",
+    "sec-fetch-site",
+    "origin",
+    "x-requested-with",
+    "content-type",
+    "authorization",
+    "access-control-request-method",
+    "cf-ray",
+];
+
+impl RequestHeaders {
+    /// From the values of [`REQUEST_HEADERS`], in that order.
+    pub fn from_values(values: [Option<String>; 10]) -> RequestHeaders {
+        let [cookie, accept, sec_fetch_mode, sec_fetch_site, origin, x_requested_with, content_type, authorization, access_control_request_method, cf_ray] =
+            values;
+        RequestHeaders {
+            cookie,
+            accept,
+            sec_fetch_mode,
+            sec_fetch_site,
+            origin,
+            x_requested_with,
+            content_type,
+            authorization,
+            access_control_request_method,
+            cf_ray,
+        }
+    }
+}
 
 /// The parts of an incoming request the core looks at.
 #[derive(Debug, Clone)]
@@ -25,26 +86,24 @@ pub struct Incoming {
     pub method: String,
     /// The full request URL.
     pub url: Url,
-    /// `Cookie` header.
-    pub cookie: Option<String>,
-    /// `Accept` header.
-    pub accept: Option<String>,
-    /// `Sec-Fetch-Mode` header.
-    pub sec_fetch_mode: Option<String>,
-    /// `X-Requested-With` header.
-    pub x_requested_with: Option<String>,
+    /// The headers the core reads.
+    pub headers: RequestHeaders,
+    /// The body, read by the shell only when [`App::body_limit`] asks for it (POSTs to
+    /// edge-oidc's own endpoints), and at most that many bytes; `None` otherwise.
+    pub body: Option<Vec<u8>>,
 }
 
 impl Incoming {
     /// A browser navigation (gets redirects and HTML) rather than `fetch`/XHR or a non-GET
     /// (gets 401 JSON): Fetch Metadata when the browser sends it, else the `Accept` header.
     pub fn is_navigation(&self) -> bool {
-        if !matches!(self.method.as_str(), "GET" | "HEAD") || self.x_requested_with.is_some() {
+        let h = &self.headers;
+        if !matches!(self.method.as_str(), "GET" | "HEAD") || h.x_requested_with.is_some() {
             return false;
         }
-        match self.sec_fetch_mode.as_deref() {
+        match h.sec_fetch_mode.as_deref() {
             Some(mode) => mode.eq_ignore_ascii_case("navigate"),
-            None => self.accept.as_deref().is_some_and(|a| a.contains("text/html")),
+            None => h.accept.as_deref().is_some_and(|a| a.contains("text/html")),
         }
     }
 
@@ -74,8 +133,13 @@ pub struct Forward {
     pub remove_headers: Vec<String>,
     /// Identity headers to add.
     pub add_headers: Vec<(String, String)>,
-    /// `Set-Cookie` values to add to the origin's response.
-    pub set_cookies: Vec<String>,
+    /// The path (and query) to forward instead of the request's: its canonical form, when that
+    /// differs, so the origin reads exactly the path the rules were applied to.
+    pub path: Option<String>,
+    /// The request was let through on a session: the response must not be stored by a shared
+    /// cache (the shell sends the subrequest with `cache: no-store` and marks the response
+    /// `Cache-Control: private`).
+    pub private: bool,
 }
 
 /// The result of handling one request, plus a line for the log when something failed that
@@ -123,6 +187,15 @@ impl App {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Whether the shell must read the body of a request with this method and path before
+    /// calling [`App::handle`], and at most how many bytes (a longer body is refused with 413
+    /// by the shell). `None` for every request passed on: their bodies go to the origin
+    /// untouched.
+    pub fn body_limit(&self, method: &str, path: &str) -> Option<usize> {
+        let _ = (method, path);
+        None
     }
 
     /// Handles one request. Never fails: errors become error responses.
@@ -178,10 +251,40 @@ impl App {
         }
     }
 
+    /// The answer to a request whose `Cookie` header is longer than [`MAX_COOKIE_HEADER`](crate::core::session::cookies::MAX_COOKIE_HEADER)
+    /// (the shell refuses it unparsed, before [`App::handle`]): 431, removing every cookie
+    /// edge-oidc may have set, since they may be what made it too large, and the browser would
+    /// otherwise be refused (logout included) until they expire.
+    pub fn cookie_header_too_large(&self, url: &Url, navigation: bool) -> Reply {
+        // Chunk numbers any version of edge-oidc may have written (older ones went up to 8).
+        const CHUNK_NAMES: usize = 8;
+        let name = &self.config.session.cookie_name;
+        let attrs = self.cookie_attrs_for(url, None);
+        let names = [name.clone(), self.login_cookie.clone()]
+            .into_iter()
+            .chain((0..CHUNK_NAMES.max(MAX_CHUNKS)).map(|i| format!("{name}.{i}")));
+        let reply = if navigation {
+            html_page(
+                431,
+                "Too many cookies",
+                "Your browser sent more cookie data than this site accepts. The sign-in cookies have been removed; please try again.",
+                &[],
+                &[("/", "Back to the site")],
+            )
+        } else {
+            json_error(431, "request_header_too_large", "the Cookie header is too large", None)
+        };
+        reply.with_cookies(names.map(|n| remove_cookie(&n, &attrs)).collect::<Vec<_>>())
+    }
+
     fn cookie_attrs(&self, req: &Incoming, max_age: Option<u64>) -> CookieAttrs {
+        self.cookie_attrs_for(&req.url, max_age)
+    }
+
+    fn cookie_attrs_for(&self, url: &Url, max_age: Option<u64>) -> CookieAttrs {
         CookieAttrs {
             path: "/".to_owned(),
-            secure: req.url.scheme() == "https",
+            secure: url.scheme() == "https",
             http_only: true,
             // Lax: the callback is a top-level cross-site GET navigation, which Lax allows.
             same_site: SameSite::Lax,

@@ -8,7 +8,7 @@
 
 use crate::core::config::Config;
 use crate::core::crypto::secret::{b64url, Secret};
-use crate::core::flow::{App, Forward, Handled, Incoming, Io, Outcome};
+use crate::core::flow::{App, Forward, Handled, Incoming, Io, Outcome, RequestHeaders};
 use crate::core::http::{Clock, HttpClient, HttpError, HttpRequest, HttpResponse, KvStore, Random, StoreError};
 use crate::core::oidc::authorize::{pkce_challenge, state_key, PendingLogin};
 use crate::core::oidc::client_auth::basic_auth;
@@ -176,6 +176,17 @@ impl KvStore for MemKv {
         self.check()?;
         self.map.borrow_mut().remove(key);
         Ok(())
+    }
+
+    /// Counted and logged as a put (`put_bg` in the log); a failure is dropped, as the shell
+    /// only logs it.
+    fn put_background(&self, key: &str, value: &str, ttl_secs: u64) {
+        self.puts.set(self.puts.get() + 1);
+        self.log.borrow_mut().push(("put_bg", key.to_owned()));
+        if self.check().is_ok() {
+            assert!(ttl_secs >= 60, "KV put of {key} with ttl {ttl_secs} < 60");
+            self.seed(key, value, i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2));
+        }
     }
 }
 
@@ -544,10 +555,14 @@ impl Browser {
         Incoming {
             method: "GET".into(),
             url: Url::parse(url).expect("test URL"),
-            cookie: self.header(),
-            accept: Some("text/html,application/xhtml+xml".into()),
-            sec_fetch_mode: Some("navigate".into()),
-            x_requested_with: None,
+            headers: RequestHeaders {
+                cookie: self.header(),
+                accept: Some("text/html,application/xhtml+xml".into()),
+                sec_fetch_mode: Some("navigate".into()),
+                sec_fetch_site: Some("none".into()),
+                ..RequestHeaders::default()
+            },
+            body: None,
         }
     }
 
@@ -556,10 +571,14 @@ impl Browser {
         Incoming {
             method: method.into(),
             url: Url::parse(url).expect("test URL"),
-            cookie: self.header(),
-            accept: Some("application/json".into()),
-            sec_fetch_mode: Some("cors".into()),
-            x_requested_with: None,
+            headers: RequestHeaders {
+                cookie: self.header(),
+                accept: Some("application/json".into()),
+                sec_fetch_mode: Some("cors".into()),
+                sec_fetch_site: Some("same-origin".into()),
+                ..RequestHeaders::default()
+            },
+            body: None,
         }
     }
 }

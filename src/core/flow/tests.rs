@@ -111,7 +111,7 @@ fn full_login_then_forward_with_identity_headers() {
         "the browser still sends the login cookie"
     );
     assert_eq!(fwd.cookie.as_deref(), Some("edge_oidc_prefs=compact; theme=dark"));
-    assert!(fwd.set_cookies.is_empty());
+    assert!(fwd.private && fwd.path.is_none());
 }
 
 // ---- 2. the hot path budget ----
@@ -554,7 +554,7 @@ fn non_get_without_session_gets_401_even_as_a_navigation() {
     let mut post = browser.navigate("https://rp.example/form");
     post.method = "POST".into();
     let mut xhr = browser.navigate("https://rp.example/data");
-    xhr.x_requested_with = Some("XMLHttpRequest".into());
+    xhr.headers.x_requested_with = Some("XMLHttpRequest".into());
     for req in [post, xhr] {
         let reply = h.reply(&req);
         assert_eq!(reply.status, 401, "{} {}", req.method, req.url);

@@ -100,6 +100,7 @@ impl RegistrationRequest<'_> {
                 ("accept", "application/json".to_owned()),
             ],
             body: Some(serde_json::Value::Object(body).to_string()),
+            follow_redirects: false,
         }
     }
 }

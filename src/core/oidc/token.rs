@@ -90,6 +90,7 @@ pub async fn code_request(
         url: token_endpoint.to_owned(),
         headers,
         body: Some(form.finish()),
+        follow_redirects: false,
     })
 }
 
@@ -129,6 +130,7 @@ pub fn userinfo_request(endpoint: &str, access_token: &Secret) -> HttpRequest {
             ("accept", "application/json".to_owned()),
         ],
         body: None,
+        follow_redirects: false,
     }
 }
 

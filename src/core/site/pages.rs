@@ -94,6 +94,18 @@ pub fn html_page(status: u16, title: &str, message: &str, details: &[(&str, &str
     }
 }
 
+/// The page every request gets while the configuration is invalid. It says where to look and
+/// nothing else: configuration errors can name secrets' bindings and the deployment's settings,
+/// so their text goes to the log only.
+pub fn misconfigured_page(api: bool) -> Reply {
+    const WHAT: &str = "This site's sign-in gateway (edge-oidc) is not configured correctly.";
+    const WHERE: &str = "The operator finds the reason in the worker's log (`wrangler tail`) and with the configuration check (see README.md).";
+    if api {
+        return json_error(500, "configuration_error", WHAT, None);
+    }
+    html_page(500, "Sign-in is not available", &format!("{WHAT} {WHERE}"), &[], &[])
+}
+
 /// The provider chooser (plain HTML, works without JavaScript): one link per provider to the
 /// login path, keeping the return URL and the passed-through parameters.
 pub fn chooser_page(

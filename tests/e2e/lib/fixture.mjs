@@ -1,5 +1,6 @@
 // Shared setup for the end-to-end suites: the relying party's address, the clients every test
 // provider registers, and the edge-oidc configuration that points at them.
+import assert from 'node:assert/strict';
 import { Client } from './client.mjs';
 
 export const RP = 'http://rp.test';
@@ -67,4 +68,11 @@ export async function withWorker(startWorker, options, fn) {
 export function sessionCookies(client, rp = RP) {
   const host = new URL(rp).hostname;
   return [...client.jar.values()].filter((c) => c.domain === host && /^edge_oidc(\.\d+)?$/.test(c.name));
+}
+
+/** Waits (up to 5 s) for `check()` to hold; `describe()` explains a timeout. The worker's
+ * console output reaches the test asynchronously. */
+export async function waitFor(check, describe = () => '') {
+  for (let i = 0; i < 100 && !check(); i += 1) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(check(), `not seen in time:\n${describe()}`);
 }

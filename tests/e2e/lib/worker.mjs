@@ -28,6 +28,7 @@ export async function startWorker({ config, secrets = {}, assets, port, withKv =
     throw new Error('build/index_bg.wasm is missing: run scripts/build.sh first');
   }
   const bindings = { EDGE_OIDC_CONFIG: config, COOKIE_KEYS: cookieKey(), ...secrets };
+  const output = [];
   const options = {
     modules: [
       { type: 'ESModule', path: path.join(BUILD, 'index.js') },
@@ -37,6 +38,16 @@ export async function startWorker({ config, secrets = {}, assets, port, withKv =
     compatibilityDate: '2026-04-01',
     bindings,
     log: new Log(logs ? LogLevel.DEBUG : LogLevel.NONE),
+    // The worker's console output (workerd's stdout/stderr), kept for the tests to read.
+    handleRuntimeStdio: (stdout, stderr) => {
+      for (const stream of [stdout, stderr]) {
+        stream.setEncoding('utf8');
+        stream.on('data', (chunk) => {
+          output.push(chunk);
+          if (logs) process.stderr.write(chunk);
+        });
+      }
+    },
     cf: false,
   };
   if (withKv) options.kvNamespaces = ['EDGE_OIDC_KV'];
@@ -60,6 +71,8 @@ export async function startWorker({ config, secrets = {}, assets, port, withKv =
     fetch: httpFetch(url),
     dispatch: (input, init) => httpFetch(url)(input, init),
     kv: () => mf.getKVNamespace('EDGE_OIDC_KV'),
+    /** Everything the worker has logged so far (console output from workerd). */
+    logs: () => output.join(''),
     stop: () => mf.dispose(),
   };
 }
