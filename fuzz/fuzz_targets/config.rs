@@ -4,18 +4,18 @@
 #![no_main]
 
 use edge_oidc_fuzz::edge_oidc::core::config::Config;
-use edge_oidc_fuzz::edge_oidc::core::oidc::discovery::ProviderMetadata;
 use edge_oidc_fuzz::edge_oidc::core::flow::{App, Io};
 use edge_oidc_fuzz::edge_oidc::core::http::HttpResponse;
-use edge_oidc_fuzz::edge_oidc::core::session::seal::parse_key_list;
+use edge_oidc_fuzz::edge_oidc::core::oidc::discovery::ProviderMetadata;
 use edge_oidc_fuzz::edge_oidc::core::oidc::token;
+use edge_oidc_fuzz::edge_oidc::core::session::seal::parse_key_list;
 use edge_oidc_fuzz::{navigation, secret, Canned, CounterRandom, FakeHttp, FixedClock, MemKv, ISSUER};
 use libfuzzer_sys::fuzz_target;
 use std::cell::Cell;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let _ = ProviderMetadata::from_json(data, ISSUER);
+    let _ = ProviderMetadata::from_json(data, ISSUER, false);
     let _ = parse_key_list(&text);
     let response = HttpResponse {
         status: 200,
@@ -52,7 +52,10 @@ fuzz_target!(|data: &[u8]| {
         signatures: &edge_oidc_fuzz::edge_oidc::core::crypto::rust::RustCrypto,
     };
     for path in &paths {
-        if let Some(req) = navigation(path, Some("edge_oidc=x; edge_oidc_login=y".into())) {
+        if let Some(req) = navigation(
+            path,
+            Some("__Host-edge_oidc=op.x; __Host-edge_oidc_s.AAAAAAAAAAAA=op.y".into()),
+        ) {
             let _ = futures::executor::block_on(app.handle(&req, &io));
         }
     }

@@ -4,7 +4,7 @@
 #![no_main]
 
 use edge_oidc_fuzz::edge_oidc::core::crypto::rust::RustCrypto;
-use edge_oidc_fuzz::edge_oidc::core::oidc::id_token::{self, ValidationParams};
+use edge_oidc_fuzz::edge_oidc::core::oidc::id_token::{self, TokenHashes, ValidationParams};
 use edge_oidc_fuzz::edge_oidc::core::oidc::jwks::{Alg, Jwks};
 use edge_oidc_fuzz::{jwks_json, CLIENT_ID, ISSUER, NONCE, NOW};
 use libfuzzer_sys::fuzz_target;
@@ -33,8 +33,15 @@ fuzz_target!(|data: &[u8]| {
         leeway_secs: LEEWAY,
         max_age_secs: max_age,
     };
-    let result = futures::executor::block_on(id_token::validate(token, jwks(), &params, &RustCrypto));
-    if let Ok(claims) = result {
+    // Every other input also has an access token with it, whose at_hash is then required.
+    let hashes = TokenHashes {
+        access_token: Some("access-token"),
+        require_at_hash: data.len() % 3 == 0,
+        ..TokenHashes::default()
+    };
+    let result = futures::executor::block_on(id_token::validate(token, jwks(), &params, hashes, &RustCrypto));
+    if let Ok(validated) = result {
+        let claims = validated.claims();
         let (alg, _) = header.expect("a valid token has a readable header");
         assert_eq!(claims.iss, ISSUER);
         assert!(claims.aud.iter().any(|a| a == CLIENT_ID));
@@ -45,8 +52,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(claims.exp > NOW - LEEWAY);
         assert!(claims.iat <= NOW + LEEWAY);
         assert!(max_age.is_none() || claims.auth_time.is_some());
-        if let Some(at_hash) = &claims.at_hash {
-            let _ = id_token::verify_token_hash(alg, "access-token", at_hash);
+        assert_eq!(alg, validated.alg());
+        assert_eq!(validated.raw(), token);
+        match &claims.at_hash {
+            Some(at_hash) => assert_eq!(at_hash, &id_token::token_hash(alg, "access-token")),
+            None => assert!(!hashes.require_at_hash),
         }
     }
 });

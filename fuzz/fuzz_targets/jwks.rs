@@ -4,7 +4,7 @@
 #![no_main]
 
 use edge_oidc_fuzz::edge_oidc::core::crypto::rust::RustCrypto;
-use edge_oidc_fuzz::edge_oidc::core::oidc::id_token::{self, ValidationParams};
+use edge_oidc_fuzz::edge_oidc::core::oidc::id_token::{self, TokenHashes, ValidationParams};
 use edge_oidc_fuzz::edge_oidc::core::oidc::jwks::{Alg, Jwks};
 use edge_oidc_fuzz::{claims, sign, CLIENT_ID, ISSUER, NONCE, NOW};
 use libfuzzer_sys::fuzz_target;
@@ -47,5 +47,11 @@ fuzz_target!(|data: &[u8]| {
         leeway_secs: 60,
         max_age_secs: None,
     };
-    let _ = futures::executor::block_on(id_token::validate(token(), &jwks, &params, &RustCrypto));
+    let _ = futures::executor::block_on(id_token::validate(
+        token(),
+        &jwks,
+        &params,
+        TokenHashes::default(),
+        &RustCrypto,
+    ));
 });

@@ -1,22 +1,23 @@
 //! Whole requests through `App::handle`, the callback above all: its query, the login and session
 //! cookies, the headers that choose HTML or JSON, and the provider's token and UserInfo answers.
-//! The KV holds one pending login (state [`STATE`], bound to [`BINDING`]); a valid ID token for
-//! it is available, so the fuzzer reaches session creation and cookie writing.
+//! A pending-login cookie for state [`STATE`] is available (flag `b`) and a valid ID token for
+//! it, so the fuzzer reaches session creation and cookie writing.
 //!
 //! Input, lines: method, path?query, Cookie header (empty: none), flags, token answer
 //! (`<status> <body>`), UserInfo answer (`<status> <content-type> <body>`, may span lines).
 //! Flags: `h` Accept text/html, `n`/`c` Sec-Fetch-Mode navigate/cors, `x` X-Requested-With,
-//! `b` add the pending login's binding cookie, `s` add a valid session, `t` valid token answer,
+//! `b` add the pending login's cookie, `s` add a valid session, `t` valid token answer,
 //! `0` provider timeouts.
 //!
 //! Oracles: every redirect goes to the provider or stays on this site; no header value holds a
 //! control character; a forwarded request's identity headers come from a session.
 #![no_main]
 
-use edge_oidc_fuzz::edge_oidc::core::session::cookies::CookieJar;
 use edge_oidc_fuzz::edge_oidc::core::flow::{Incoming, Outcome, RequestHeaders};
+use edge_oidc_fuzz::edge_oidc::core::session::cookies::CookieJar;
 use edge_oidc_fuzz::{
-    handle, jwks_json, valid_session_cookie, valid_token_response, Canned, FakeHttp, MemKv, BINDING, ISSUER, RP,
+    handle, jwks_json, pending_cookie, request_url, valid_session_cookie, valid_token_response, Canned, FakeHttp,
+    MemKv, ISSUER, RP, SESSION,
 };
 use libfuzzer_sys::fuzz_target;
 use std::cell::Cell;
@@ -60,12 +61,13 @@ fuzz_target!(|data: &[u8]| {
     let mut lines = text.splitn(6, '\n');
     let mut next = || lines.next().unwrap_or("");
     let (method, path, cookie, flags, token, userinfo) = (next(), next(), next(), next(), next(), next());
-    let Ok(url) = Url::parse(RP).and_then(|rp| rp.join(path)) else {
+    let Some(url) = request_url(path) else {
         return;
     };
     let mut cookie = cookie.to_owned();
     if flags.contains('b') {
-        cookie.push_str(&format!("; edge_oidc_login={BINDING}"));
+        cookie.push_str("; ");
+        cookie.push_str(pending_cookie());
     }
     if flags.contains('s') {
         cookie.push_str("; ");
@@ -102,7 +104,7 @@ fuzz_target!(|data: &[u8]| {
         http.token.status = 0;
         http.userinfo.status = 0;
     }
-    let kv = MemKv::with_pending_login();
+    let kv = MemKv::default();
     let Some(outcome) = handle(&req, &http, &kv) else {
         return;
     };
@@ -123,14 +125,11 @@ fuzz_target!(|data: &[u8]| {
                     "{name}: {value:?}"
                 );
             }
-            for value in &forward.set_cookies {
-                assert!(!value.bytes().any(|b| b.is_ascii_control()));
-            }
             if let Some(c) = &forward.cookie {
                 let ours = |n: &str| {
-                    n == "edge_oidc"
-                        || n == "edge_oidc_login"
-                        || n.strip_prefix("edge_oidc.")
+                    n == SESSION
+                        || n.starts_with(&format!("{SESSION}_s."))
+                        || n.strip_prefix(&format!("{SESSION}."))
                             .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
                 };
                 assert!(

@@ -5,8 +5,11 @@
 //! needs to attribute coverage and to reproduce a crash.
 
 use edge_oidc::core::config::Config;
+use edge_oidc::core::crypto::secret::Secret;
 use edge_oidc::core::flow::{App, Incoming, Io, Outcome, RequestHeaders};
 use edge_oidc::core::http::{Clock, HttpClient, HttpError, HttpRequest, HttpResponse, KvStore, Random, StoreError};
+use edge_oidc::core::session::pending::{self, PendingLogin};
+use edge_oidc::core::session::SealContext;
 use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPrivateKey, SigningKey as _};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{Algorithm, AlgorithmExt, Claims, Header};
@@ -25,11 +28,12 @@ pub const ISSUER: &str = "https://op.example";
 pub const CLIENT_ID: &str = "edge-fuzz";
 pub const CLIENT_SECRET: &str = "fuzz-secret";
 pub const RP: &str = "https://rp.example";
-/// The pending login the KV holds in the `request` target.
+/// The pending login of the `request` target (its cookie: [`pending_cookie`]).
 pub const STATE: &str = "state-fuzz-0123456789012345678901234567890";
 pub const NONCE: &str = "nonce-fuzz-0123456789012345678901234567890";
-pub const BINDING: &str = "bind-fuzz-01234567890123456789012345678901";
 pub const VERIFIER: &str = "verifier-fuzz-0123456789012345678901234567";
+/// The session cookie's name on https (the RP is https).
+pub const SESSION: &str = "__Host-edge_oidc";
 /// base64url of 32 bytes 0x2a.
 pub const COOKIE_KEYS: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio";
 
@@ -128,7 +132,7 @@ pub fn config_json() -> String {
 /// Secrets for [`Config::from_json`].
 pub fn secret(name: &str) -> Option<String> {
     match name {
-        "CLIENT_SECRET" => Some(CLIENT_SECRET.to_owned()),
+        n if n.starts_with("CLIENT_SECRET") => Some(CLIENT_SECRET.to_owned()),
         "COOKIE_KEYS" => Some(COOKIE_KEYS.to_owned()),
         _ => None,
     }
@@ -180,24 +184,38 @@ impl HttpClient for FakeHttp {
     }
 }
 
-/// Workers KV in memory, holding one pending login under [`STATE`].
+/// Workers KV in memory (empty at the start of every input: pending logins are cookies).
 #[derive(Default)]
 pub struct MemKv {
     pub map: RefCell<HashMap<String, String>>,
 }
 
-impl MemKv {
-    pub fn with_pending_login() -> Self {
-        let kv = MemKv::default();
-        let pending = json!({
-            "provider": "op", "nonce": NONCE, "pkce_verifier": VERIFIER, "binding": BINDING,
-            "return_to": "/after?x=1", "created_at": NOW - 30,
-        });
-        kv.map
-            .borrow_mut()
-            .insert(format!("state:{STATE}"), pending.to_string());
-        kv
-    }
+/// The pending-login cookie (`name=value`) of the login with [`STATE`], sealed as the app
+/// seals it, with the fixed keys.
+pub fn pending_cookie() -> &'static str {
+    static COOKIE: OnceLock<String> = OnceLock::new();
+    COOKIE.get_or_init(|| {
+        let keys = edge_oidc::core::session::seal::parse_key_list(COOKIE_KEYS).expect("keys");
+        let sealer = edge_oidc::core::session::seal::Sealer::new(keys).expect("sealer");
+        let name = pending::cookie_name(SESSION, STATE).expect("a state long enough");
+        let login = PendingLogin {
+            provider: "op".into(),
+            state: Secret::new(STATE),
+            nonce: Secret::new(NONCE),
+            pkce_verifier: Secret::new(VERIFIER),
+            return_to: "/after?x=1".into(),
+            created_at: NOW - 30,
+            client_id: None,
+        };
+        let context = SealContext {
+            kind: "pending",
+            name: &name,
+            deployment: RP,
+            issuer: ISSUER,
+        };
+        let value = login.seal(&sealer, &context, [5; 24]).expect("seal");
+        format!("{name}={value}")
+    })
 }
 
 impl KvStore for MemKv {
@@ -264,11 +282,26 @@ pub fn handle(req: &Incoming, http: &FakeHttp, kv: &MemKv) -> Option<Outcome> {
     Some(futures::executor::block_on(app.handle(req, &io)).outcome)
 }
 
+/// The request URL the runtime would give for a request to the RP whose request target is
+/// `path_query`: the host is always the RP's (the runtime serialises URLs in ASCII, see
+/// `core::http::parse_ascii_url`), the path and query are the client's.
+pub fn request_url(path_query: &str) -> Option<Url> {
+    let mut url = Url::parse(RP).ok()?;
+    let (path, query) = match path_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_query, None),
+    };
+    url.set_path(path);
+    url.set_query(query);
+    // What the shell does with the runtime's URL string.
+    edge_oidc::core::http::parse_ascii_url(url.as_str())
+}
+
 /// A navigation to `path_query` on the RP with `cookie`.
 pub fn navigation(path_query: &str, cookie: Option<String>) -> Option<Incoming> {
     Some(Incoming {
         method: "GET".into(),
-        url: Url::parse(RP).ok()?.join(path_query).ok()?,
+        url: request_url(path_query)?,
         headers: RequestHeaders {
             cookie,
             accept: Some("text/html".into()),
@@ -290,9 +323,9 @@ pub fn valid_session_cookie() -> &'static str {
             jwks: Canned::json(jwks_json()),
             calls: Cell::new(0),
         };
-        let kv = MemKv::with_pending_login();
+        let kv = MemKv::default();
         let query = format!("/redirect_uri?code=c&state={STATE}&iss=https%3A%2F%2Fop.example");
-        let req = navigation(&query, Some(format!("edge_oidc_login={BINDING}"))).expect("callback URL");
+        let req = navigation(&query, Some(pending_cookie().to_owned())).expect("callback URL");
         let Some(Outcome::Reply(reply)) = handle(&req, &http, &kv) else {
             panic!("the valid callback did not produce a reply");
         };
@@ -300,7 +333,7 @@ pub fn valid_session_cookie() -> &'static str {
         reply
             .headers
             .iter()
-            .filter(|(n, v)| *n == "set-cookie" && v.starts_with("edge_oidc"))
+            .filter(|(n, v)| *n == "set-cookie" && v.starts_with(SESSION) && !v.starts_with(&format!("{SESSION}_s.")))
             .filter_map(|(_, v)| v.split(';').next())
             .filter(|pair| !pair.ends_with('='))
             .collect::<Vec<_>>()

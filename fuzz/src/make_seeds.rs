@@ -2,12 +2,13 @@
 //! sealed with the fixed keys of `edge_oidc_fuzz`, so the fuzzers start past the signature and
 //! AEAD checks. Run by scripts/fuzz.sh before fuzzing (`cargo run --bin make_seeds`).
 
-use edge_oidc_fuzz::edge_oidc::core::session::cookies::{CookieAttrs, CookieJar};
 use edge_oidc_fuzz::edge_oidc::core::oidc::id_token::token_hash;
 use edge_oidc_fuzz::edge_oidc::core::oidc::jwks::Alg;
+use edge_oidc_fuzz::edge_oidc::core::session::cookies::{CookieAttrs, CookieJar};
 use edge_oidc_fuzz::edge_oidc::core::session::seal::{parse_key_list, write_chunked, Sealer};
 use edge_oidc_fuzz::{
-    claims, config_json, jwks_json, sign, valid_session_cookie, BINDING, CLIENT_ID, COOKIE_KEYS, ISSUER, NOW, STATE,
+    claims, config_json, jwks_json, pending_cookie, sign, valid_session_cookie, CLIENT_ID, COOKIE_KEYS, ISSUER, NOW,
+    SESSION, STATE,
 };
 use serde_json::{json, Value};
 use std::fs;
@@ -180,14 +181,15 @@ fn cookies() {
         "cookie_open",
         "session-among-others",
         format!(
-            "theme=dark; {}; edge_oidc_login={BINDING}; \"q\"=\"v\"",
-            valid_session_cookie()
+            "theme=dark; {}; {}; \"q\"=\"v\"",
+            valid_session_cookie(),
+            pending_cookie()
         ),
     );
     let sealer = Sealer::new(parse_key_list(COOKIE_KEYS).expect("key")).expect("sealer");
     let big = json!({"sub": "alice", "blob": "x".repeat(5000)}).to_string();
-    let sealed = sealer.seal("edge_oidc", big.as_bytes(), [1u8; 24]);
-    let chunks = write_chunked("edge_oidc", &sealed, &CookieAttrs::default(), &CookieJar::parse(None)).expect("chunks");
+    let sealed = format!("op.{}", sealer.seal(SESSION, big.as_bytes(), [1u8; 24]));
+    let chunks = write_chunked(SESSION, &sealed, &CookieAttrs::default(), &CookieJar::parse(None)).expect("chunks");
     let header: Vec<&str> = chunks.iter().filter_map(|c| c.split(';').next()).collect();
     write("cookie_open", "chunked", header.join("; "));
 }
@@ -210,14 +212,28 @@ fn requests() {
         ("gate-evil-path", "GET\n//evil.example/x?y=1\n\nn\n\n".to_owned()),
         ("gate-session", "GET\n/private?a=b\nsite=1\nns\n\n".to_owned()),
         ("gate-api", "GET\n/api/items\n\ncx\n\n".to_owned()),
-        ("post", "POST\n/form\nedge_oidc=abc\nh\n\n".to_owned()),
+        ("post", "POST\n/form\n__Host-edge_oidc=op.abc\nh\n\n".to_owned()),
+        ("logout-post", "POST\n/logout\n\nns\n\n".to_owned()),
+        ("non-ascii-host", "GET\n//E\u{34d}\u{725}/x\n\nn\n\n".to_owned()),
         ("logout-session", "GET\n/logout?post_logout_redirect_uri=https://evil.example\n\nns\n\n".to_owned()),
-        ("public", "GET\n/public/x\nedge_oidc.0=a; edge_oidc.1=b\nn\n\n".to_owned()),
+        ("public", "GET\n/public/x\n__Host-edge_oidc.0=a; __Host-edge_oidc.1=b\nn\n\n".to_owned()),
         ("logged-out", "GET\n/logged-out?state=x\n\nn\n\n".to_owned()),
     ];
     for (name, seed) in seeds {
         write("request", name, seed);
     }
+    // The fuzz finding of the security review: a host mixing non-ASCII and upper-case ASCII
+    // reached url's IDNA stub (a debug_assert fired). Kept as a regression input.
+    write(
+        "request",
+        "regression-idna-host",
+        [0x0a, 0x2f, 0x2f, 0x45, 0xcc, 0xad, 0xdc, 0xa5],
+    );
+    write(
+        "config",
+        "regression-idna-issuer",
+        r#"{"providers":{"m":{"issuer":"https://E͍ܥ.example","client_id":"c"}}}"#,
+    );
 }
 
 fn main() {

@@ -7,7 +7,7 @@
 use crate::core::config::ConfigError;
 use crate::core::http::{HttpError, StoreError};
 use crate::core::oidc::discovery::DiscoveryError;
-use crate::core::oidc::id_token::IdTokenError;
+use crate::core::oidc::id_token::{IdTokenError, IdTokenFault};
 use crate::core::oidc::jwks::JwksError;
 use crate::core::oidc::token::TokenError;
 use crate::core::site::pages::{html_page, json_error, Reply};
@@ -46,6 +46,19 @@ pub enum AppError {
         error: String,
         /// `error_description`.
         description: Option<String>,
+    },
+    /// The callback carries a provider `error` but matches no pending login of this browser:
+    /// the text is anyone's (a crafted link), so it is not shown.
+    #[error("the sign-in was not completed; please start again")]
+    ProviderUnverified,
+    /// A state-changing request (logout) that did not come from this site.
+    #[error("this request did not come from this site and was refused")]
+    CrossSiteRequest,
+    /// The ID token's `acr` is not one of the provider's `required_acr`.
+    #[error("the sign-in did not use a required authentication method (acr {})", got.as_deref().unwrap_or("missing"))]
+    AcrNotMet {
+        /// The `acr` the ID token had.
+        got: Option<String>,
     },
     /// RFC 9207: `iss` in the authorization response is not the provider's issuer, or is
     /// missing although the provider promised to send it.
@@ -93,6 +106,9 @@ impl AppError {
             AppError::BadRequest(_)
             | AppError::UnknownState
             | AppError::StateNotBound
+            | AppError::ProviderUnverified
+            | AppError::CrossSiteRequest
+            | AppError::AcrNotMet { .. }
             | AppError::Provider { .. }
             | AppError::IssuerMismatch
             | AppError::ReturnUrl(_)
@@ -112,7 +128,7 @@ impl AppError {
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         match self {
-            AppError::Forbidden(_) => 403,
+            AppError::Forbidden(_) | AppError::AcrNotMet { .. } | AppError::CrossSiteRequest => 403,
             AppError::Provider { error, .. } if error == "access_denied" => 403,
             AppError::Provider { .. } => 401,
             AppError::Upstream(HttpError::Timeout) => 504,
@@ -131,6 +147,9 @@ impl AppError {
             AppError::Config(_) => "configuration_error",
             AppError::BadRequest(_) | AppError::ReturnUrl(_) => "invalid_request",
             AppError::UnknownState | AppError::StateNotBound => "invalid_state",
+            AppError::ProviderUnverified => "login_failed",
+            AppError::CrossSiteRequest => "cross_site_request",
+            AppError::AcrNotMet { .. } => "insufficient_authentication",
             AppError::Provider { .. } => "provider_error",
             AppError::IssuerMismatch => "issuer_mismatch",
             AppError::IdToken(_) => "invalid_id_token",
@@ -146,6 +165,15 @@ impl AppError {
     }
 
     fn title(&self) -> &'static str {
+        if let AppError::IdToken(e) = self {
+            return match e.fault() {
+                IdTokenFault::Configuration => "Sign-in is not set up correctly",
+                IdTokenFault::Security => "The sign-in response failed a security check",
+                IdTokenFault::Clock => "The sign-in response is outside its validity time",
+                IdTokenFault::Reauthenticate => "Please sign in again",
+                IdTokenFault::Provider => "The sign-in provider is not answering correctly",
+            };
+        }
         match self.status() {
             403 => "Access denied",
             401 => "Sign-in was not completed",
@@ -162,6 +190,7 @@ impl AppError {
         let message = match self {
             // Internal details (bug descriptions) stay in the log.
             AppError::Internal(_) => "Something went wrong on our side. Please try again later.".to_owned(),
+            AppError::IdToken(e) => id_token_message(e),
             other => other.to_string(),
         };
         if api {
@@ -176,6 +205,23 @@ impl AppError {
         }
         html_page(status, self.title(), &message, &details, &[("/", "Back to the site")])
     }
+}
+
+/// What a visitor is told about a refused ID token: what kind of problem it is and who can fix
+/// it, then the check that failed.
+fn id_token_message(e: &IdTokenError) -> String {
+    let lead = match e.fault() {
+        IdTokenFault::Configuration => {
+            "The provider's answer is not meant for this site's settings (client id or signature algorithms): the site's administrator must check edge-oidc's configuration."
+        }
+        IdTokenFault::Security => {
+            "The sign-in response did not pass a security check and was refused. If this keeps happening, tell the site's administrator."
+        }
+        IdTokenFault::Clock => "The sign-in response is not valid at this time; the clocks of the provider and this site may disagree.",
+        IdTokenFault::Reauthenticate => "Your last sign-in is too old for this site.",
+        IdTokenFault::Provider => "The sign-in provider sent an answer that cannot be used.",
+    };
+    format!("{lead} ({e})")
 }
 
 #[cfg(test)]
@@ -211,6 +257,24 @@ mod tests {
         assert!(page.body.contains("User said &lt;no&gt;"));
         let json = e.to_reply(true);
         assert!(json.body.contains("\"error\":\"provider_error\""));
+    }
+
+    /// Each class of ID-token failure gets its own wording: our settings, an attack, clocks.
+    #[test]
+    fn id_token_failures_are_worded_by_class() {
+        let page = |e: IdTokenError| AppError::IdToken(e).to_reply(false).body;
+        let aud = page(IdTokenError::WrongAudience);
+        assert!(
+            aud.contains("Sign-in is not set up correctly") && aud.contains("administrator"),
+            "{aud}"
+        );
+        let sig = page(IdTokenError::BadSignature);
+        assert!(sig.contains("failed a security check"), "{sig}");
+        assert!(!sig.contains("not answering correctly"));
+        let clock = page(IdTokenError::IssuedInFuture);
+        assert!(clock.contains("clocks"), "{clock}");
+        let junk = page(IdTokenError::MissingSub);
+        assert!(junk.contains("not answering correctly"), "{junk}");
     }
 
     #[test]

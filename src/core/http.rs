@@ -4,6 +4,22 @@
 //! futures are not `Send` either.
 
 use std::fmt;
+use url::Url;
+
+/// Parses a URL that must be ASCII (configuration values, provider metadata, return URLs).
+///
+/// `url` hands non-ASCII host names to its IDNA back end, which this build pins to the stub
+/// without Unicode tables (`idna_adapter` 1.0.0, see Cargo.toml): its behaviour on such hosts is
+/// unspecified (a `debug_assert!` fires in debug builds). Refusing non-ASCII input first keeps
+/// every host that reaches `url` ASCII, where the parser is complete; internationalised names
+/// are written in punycode (`xn--…`). Request URLs come from the runtime already serialised in
+/// ASCII, and the shell checks that too.
+pub fn parse_ascii_url(input: &str) -> Option<Url> {
+    if !input.is_ascii() {
+        return None;
+    }
+    Url::parse(input).ok()
+}
 
 /// An outgoing HTTP request built by the core (to a provider).
 #[derive(Debug, Clone, PartialEq, Eq)]

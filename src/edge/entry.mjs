@@ -35,13 +35,13 @@ if (typeof addEventListener === 'function') {
 }
 
 export default {
-  fetch(request, env) {
+  fetch(request, env, ctx) {
     try {
       if (state.broken) {
         resetInstance();
         state.broken = false;
       }
-      return handle(request, env);
+      return handle(request, env, ctx);
     } catch (e) {
       return crashed(e);
     }

@@ -18,14 +18,21 @@ const encoder = new TextEncoder();
 /**
  * The parts of a request the core reads, UTF-8 encoded into `buf` (a view of the wasm's
  * memory; encodeInto is much faster than wasm-bindgen's string passing for a 2 KB cookie):
- * URL, method, then the Cookie, Accept, Sec-Fetch-Mode and X-Requested-With headers, each ''
- * when absent else '+' and the value; separated by '\n', which none of them can contain (the
- * URL parser drops newlines, Headers refuses them). Returns the bytes written, or when `buf`
+ * URL, method, then the headers named in `names` (core::flow::REQUEST_HEADERS, space-separated),
+ * each '' when absent else '+' and the value; separated by '\n', which none of them can contain
+ * (the URL parser drops newlines, Headers refuses them). Returns the bytes written, or when `buf`
  * is too small a length that is large enough (nothing usable written).
  */
-export function readRequest(req, buf) {
+let headerNames = null;
+let headerList = null;
+export function readRequest(req, buf, names) {
+  if (names !== headerList) {
+    headerNames = names.split(' ');
+    headerList = names;
+  }
   const h = req.headers;
-  const all = `${req.url}\n${req.method}\n${present(h.get('cookie'))}\n${present(h.get('accept'))}\n${present(h.get('sec-fetch-mode'))}\n${present(h.get('x-requested-with'))}`;
+  let all = `${req.url}\n${req.method}`;
+  for (const name of headerNames) all += `\n${present(h.get(name))}`;
   const { read, written } = encoder.encodeInto(all, buf);
   return read === all.length ? written : all.length * 3;
 }
@@ -141,6 +148,14 @@ export async function kvGet(ns, key) {
 
 export async function kvPut(ns, key, value, ttl) {
   return ns.put(key, value, { expirationTtl: ttl });
+}
+
+/** A KV write the answer does not wait for; the runtime keeps the request alive until it ends. */
+export function kvPutBackground(ctx, ns, key, value, ttl) {
+  const done = ns.put(key, value, { expirationTtl: ttl }).catch((e) => {
+    console.error(`edge-oidc: background KV write failed: ${e}`);
+  });
+  if (ctx && typeof ctx.waitUntil === 'function') ctx.waitUntil(done);
 }
 
 export async function kvDelete(ns, key) {

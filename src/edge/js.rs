@@ -15,6 +15,9 @@ extern "C" {
     /// The fetch handler's `env`: variables, secrets and bindings.
     pub type Env;
 
+    /// The fetch handler's context (`waitUntil`).
+    pub type Ctx;
+
     /// What `http` resolves to when the request got an answer.
     pub type Answer;
 
@@ -35,10 +38,10 @@ extern "C" {
 // `./glue.js` at that copy, so both use one module instance.
 #[wasm_bindgen(module = "/src/edge/glue.js")]
 extern "C" {
-    /// URL, method and the four headers the core reads, written into `buf`; the length
+    /// URL, method and the headers named in `names` (space-separated), written into `buf`; the length
     /// written, or a larger length than `buf`'s when it does not fit. See glue.js.
     #[wasm_bindgen(js_name = readRequest)]
-    pub fn read_request(req: &Request, buf: &mut [u8]) -> u32;
+    pub fn read_request(req: &Request, buf: &mut [u8], names: &str) -> u32;
 
     /// A `Response` from a status, '\n'-joined header names and values, and a body.
     #[wasm_bindgen(catch)]
@@ -57,6 +60,9 @@ extern "C" {
 
     #[wasm_bindgen(js_name = kvPut)]
     pub fn kv_put(ns: &JsValue, key: &str, value: &str, ttl_secs: f64) -> Promise;
+
+    #[wasm_bindgen(js_name = kvPutBackground)]
+    pub fn kv_put_background(ctx: &Ctx, ns: &JsValue, key: &str, value: &str, ttl_secs: f64);
 
     #[wasm_bindgen(js_name = kvDelete)]
     pub fn kv_delete(ns: &JsValue, key: &str) -> Promise;

@@ -1,7 +1,7 @@
 //! The core's [`KvStore`] on Workers KV. The binding is looked up on first use only, so the
 //! authenticated hot path never touches it.
 
-use super::js::{self, Env};
+use super::js::{self, Ctx, Env};
 use crate::core::http::{KvStore, StoreError};
 use js_sys::futures::JsFuture;
 use js_sys::Promise;
@@ -10,14 +10,16 @@ use wasm_bindgen::JsValue;
 
 pub(super) struct Kv<'a> {
     env: &'a Env,
+    ctx: &'a Ctx,
     binding: &'static str,
     store: OnceCell<Option<JsValue>>,
 }
 
 impl<'a> Kv<'a> {
-    pub(super) fn new(env: &'a Env, binding: &'static str) -> Self {
+    pub(super) fn new(env: &'a Env, ctx: &'a Ctx, binding: &'static str) -> Self {
         Kv {
             env,
+            ctx,
             binding,
             store: OnceCell::new(),
         }
@@ -58,12 +60,9 @@ impl KvStore for Kv<'_> {
     }
 
     fn put_background(&self, key: &str, value: &str, ttl_secs: u64) {
-        let Ok(store) = self.store() else { return };
-        let pending = js::kv_put(store, key, value, ttl_secs.max(60) as f64);
-        js_sys::futures::spawn_local(async move {
-            if let Err(e) = settle(pending).await {
-                js::console_error(&format!("edge-oidc: background KV write failed: {e}"));
-            }
-        });
+        match self.store() {
+            Ok(store) => js::kv_put_background(self.ctx, store, key, value, ttl_secs.max(60) as f64),
+            Err(e) => js::console_error(&format!("edge-oidc: background KV write failed: {e}")),
+        }
     }
 }

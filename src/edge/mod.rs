@@ -10,11 +10,11 @@ mod kv;
 pub(crate) mod webcrypto;
 
 use crate::core::config::{Config, CONFIG_VAR};
-use crate::core::flow::{App, Forward, Incoming, Io, Outcome, RequestHeaders};
+use crate::core::flow::{App, Forward, Incoming, Io, Outcome, RequestHeaders, REQUEST_HEADERS};
 use crate::core::http::{Clock, OsRandom};
 use crate::core::session::cookies::MAX_COOKIE_HEADER;
 use crate::core::site::pages::{html_page, json_error, misconfigured_page, Reply};
-use js::{Env, Request};
+use js::{Ctx, Env, Request};
 use js_sys::futures::future_to_promise;
 use std::cell::{OnceCell, RefCell};
 use std::future::Future;
@@ -61,8 +61,8 @@ fn start() {
 /// provider: logins, callbacks, logouts) goes to the promise executor. A request passed on
 /// returns glue.js's promise of the origin's response directly.
 #[wasm_bindgen]
-pub fn fetch(req: Request, env: Env) -> JsValue {
-    let mut task = Box::pin(respond(req, env));
+pub fn fetch(req: Request, env: Env, ctx: Ctx) -> JsValue {
+    let mut task = Box::pin(respond(req, env, ctx));
     match task.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(response) => response,
         // Polled again by the executor, with a real waker.
@@ -92,59 +92,61 @@ pub fn error_page(navigation: bool) -> JsValue {
 struct RequestParts {
     url: String,
     method: String,
-    cookie: Option<String>,
-    accept: Option<String>,
-    sec_fetch_mode: Option<String>,
-    x_requested_with: Option<String>,
+    headers: RequestHeaders,
+}
+
+thread_local! {
+    // REQUEST_HEADERS as glue.js's readRequest takes them.
+    static HEADER_NAMES: String = REQUEST_HEADERS.join(" ");
 }
 
 impl RequestParts {
     fn read(req: &Request) -> RequestParts {
-        READ_BUFFER.with_borrow_mut(|buf| {
-            let mut len = js::read_request(req, buf) as usize;
-            if len > buf.len() {
-                buf.resize(len, 0);
-                len = js::read_request(req, buf) as usize;
-            }
-            // UTF-8 from TextEncoder; a failure here would be a bug in glue.js.
-            let all = buf
-                .get(..len)
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .unwrap_or_default();
-            let mut parts = all.split('\n');
-            let mut next = || parts.next().unwrap_or_default();
-            let url = next().to_owned();
-            let method = next().to_owned();
-            let mut header = || next().strip_prefix('+').map(str::to_owned);
-            let parts = RequestParts {
-                url,
-                method,
-                cookie: header(),
-                accept: header(),
-                sec_fetch_mode: header(),
-                x_requested_with: header(),
-            };
-            // Do not keep the room a huge request needed.
-            if buf.len() > READ_BUFFER_MAX {
-                *buf = vec![0; READ_BUFFER_SIZE];
-            }
-            parts
+        HEADER_NAMES.with(|names| {
+            READ_BUFFER.with_borrow_mut(|buf| {
+                let mut len = js::read_request(req, buf, names) as usize;
+                if len > buf.len() {
+                    buf.resize(len, 0);
+                    len = js::read_request(req, buf, names) as usize;
+                }
+                // UTF-8 from TextEncoder; a failure here would be a bug in glue.js.
+                let all = buf
+                    .get(..len)
+                    .and_then(|b| std::str::from_utf8(b).ok())
+                    .unwrap_or_default();
+                let mut parts = all.split('\n');
+                let mut next = || parts.next().unwrap_or_default();
+                let url = next().to_owned();
+                let method = next().to_owned();
+                let values = std::array::from_fn(|_| next().strip_prefix('+').map(str::to_owned));
+                let parts = RequestParts {
+                    url,
+                    method,
+                    headers: RequestHeaders::from_values(values),
+                };
+                // Do not keep the room a huge request needed.
+                if buf.len() > READ_BUFFER_MAX {
+                    *buf = vec![0; READ_BUFFER_SIZE];
+                }
+                parts
+            })
         })
     }
 
     fn is_navigation_guess(&self) -> bool {
-        self.sec_fetch_mode.as_ref().map_or_else(
-            || self.accept.as_ref().is_some_and(|a| a.contains("text/html")),
+        let h = &self.headers;
+        h.sec_fetch_mode.as_ref().map_or_else(
+            || h.accept.as_ref().is_some_and(|a| a.contains("text/html")),
             |m| m == "navigate",
         )
     }
 }
 
-async fn respond(req: Request, env: Env) -> JsValue {
+async fn respond(req: Request, env: Env, ctx: Ctx) -> JsValue {
     let parts = RequestParts::read(&req);
     let navigation = parts.is_navigation_guess();
     // Nothing below may surface as an exception: every failure becomes a response.
-    match handle(&req, &env, parts).await {
+    match handle(&req, &env, &ctx, parts).await {
         Ok(response) => response,
         Err(e) => {
             js::console_error(&format!("edge-oidc: internal error: {e}"));
@@ -153,7 +155,7 @@ async fn respond(req: Request, env: Env) -> JsValue {
     }
 }
 
-async fn handle(req: &Request, env: &Env, parts: RequestParts) -> ShellResult<JsValue> {
+async fn handle(req: &Request, env: &Env, ctx: &Ctx, parts: RequestParts) -> ShellResult<JsValue> {
     let app = match app(env) {
         Ok(app) => app,
         Err(message) => {
@@ -167,7 +169,7 @@ async fn handle(req: &Request, env: &Env, parts: RequestParts) -> ShellResult<Js
         Err(refusal) => return to_response(refusal),
     };
     let http = fetch::FetchClient::new(app.config().http_timeout_ms);
-    let kv = kv::Kv::new(env, KV_BINDING);
+    let kv = kv::Kv::new(env, ctx, KV_BINDING);
     let io = Io {
         http: &http,
         kv: &kv,
@@ -214,21 +216,21 @@ fn build_app(env: &Env) -> Result<Rc<App>, String> {
 }
 
 fn incoming(parts: RequestParts, app: &App, navigation: bool) -> Result<Incoming, Reply> {
-    let url = url::Url::parse(&parts.url)
-        .map_err(|_| json_error(400, "invalid_request", "the request URL is not valid", None))?;
-    if parts.cookie.as_ref().is_some_and(|c| c.len() > MAX_COOKIE_HEADER) {
+    // The runtime serialises request URLs in ASCII; parse_ascii_url says why that matters.
+    let url = crate::core::http::parse_ascii_url(&parts.url)
+        .ok_or_else(|| json_error(400, "invalid_request", "the request URL is not valid", None))?;
+    if parts
+        .headers
+        .cookie
+        .as_ref()
+        .is_some_and(|c| c.len() > MAX_COOKIE_HEADER)
+    {
         return Err(app.cookie_header_too_large(&url, navigation));
     }
     Ok(Incoming {
         method: parts.method,
         url,
-        headers: RequestHeaders {
-            cookie: parts.cookie,
-            accept: parts.accept,
-            sec_fetch_mode: parts.sec_fetch_mode,
-            x_requested_with: parts.x_requested_with,
-            ..RequestHeaders::default()
-        },
+        headers: parts.headers,
         body: None,
     })
 }

@@ -174,8 +174,12 @@ const BUDGET_BYTES = 300_000;
  * BENCHMARKS.md saying what the bytes buy.
  * Measured 2026-11-22 at 273.8 KiB (280,330 B) once signatures moved to the runtime's WebCrypto
  * (was 315.9 KiB / 323,523 B with RustCrypto RSA, P-256 and Ed25519 in the wasm).
+ * Raised 2026-11-28 to 256,000 B for the security review (issue 9): measured 253,501 B (+8,048 B)
+ * for pending logins in sealed cookies (no KV write per anonymous request), the identity cookie
+ * and KV session record split, the per-isolate identity cache, per-provider secrets and
+ * allow-lists, logout CSRF checks and the per-class error wording (BENCHMARKS.md, Notes).
  */
-const CEILING_BYTES = 250_000;
+const CEILING_BYTES = 256_000;
 
 describe('deployable bundle size (wrangler deploy --dry-run, gzip)', () => {
   let size;
@@ -191,11 +195,8 @@ describe('deployable bundle size (wrangler deploy --dry-run, gzip)', () => {
     assert.ok(size.gzip_bytes >= size.files.wasm.gzip, JSON.stringify(size));
   });
 
-  test(`meets the budget of ${BUDGET_BYTES.toLocaleString('en')} bytes`, (t) => {
-    if (size.gzip_bytes > BUDGET_BYTES) {
-      t.todo(`not met yet: ${size.gzip_kib} KiB = ${size.gzip_bytes} B gzip > ${BUDGET_BYTES} B (BENCHMARKS.md, Notes)`);
-      return;
-    }
-    assert.ok(size.gzip_bytes <= BUDGET_BYTES);
+  test(`meets the budget of ${BUDGET_BYTES.toLocaleString('en')} bytes`, () => {
+    assert.ok(size.gzip_bytes <= BUDGET_BYTES,
+      `${size.gzip_kib} KiB = ${size.gzip_bytes} B gzip > ${BUDGET_BYTES} B (BENCHMARKS.md, Notes)`);
   });
 });

@@ -105,13 +105,13 @@ const REJECT = [
   },
   {
     id: 'rp-jwks-ec-point-off-curve',
-    what: 'the signing EC key published with a point off the curve (the key is skipped)',
+    what: 'the signing EC key published with a point off the curve (WebCrypto refuses to import it)',
     fault: ({ keys }) => ({
       idToken: { alg: 'ES256' },
       jwks: () => [keys.rsa1.jwk, { ...keys.ec1.jwk, y: keys.ec1.jwk.x }],
     }),
     status: 502,
-    reason: /unknown kid/,
+    reason: /signature is invalid/,
   },
   {
     id: 'rp-jwks-ed25519-not-a-point',
@@ -198,7 +198,8 @@ const REJECT = [
     what: 'an authorization response with another state',
     fault: { authorize: (p) => ({ ...p, state: b64(32) }) },
     status: 400,
-    reason: /expired or was already used/,
+    // No pending-login cookie of this browser matches that state.
+    reason: /started in another browser/,
     check: (t) => assert.equal(t.hits.token, 0, 'the code was not redeemed'),
   },
   {

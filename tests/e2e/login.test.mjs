@@ -93,7 +93,7 @@ for (const opName of ['pyop', 'oidc-provider']) {
         const endSession = new URL(toOp.location);
         assert.ok(endSession.searchParams.get('id_token_hint'));
         assert.equal(endSession.searchParams.get('post_logout_redirect_uri'), `${RP}/logged-out`);
-        assert.ok(endSession.searchParams.get('state'));
+        assert.equal(endSession.searchParams.get('state'), null, 'no state that nothing would check');
         assert.equal(out.final.url.split('?')[0], `${RP}/logged-out`);
         assert.equal(out.final.status, 200);
         assert.match(out.final.body, /signed out/i);
@@ -208,12 +208,26 @@ describe('refusals', () => {
     });
   });
 
-  test('a replayed state is refused', async () => {
+  test('a replayed state is refused, even with a captured pending-login cookie', async () => {
     await withWorker(startWorker, withOrigin(rpOptions(nodeop)), async (w) => {
       const c = browser(w);
+      // Capture the pending-login cookie on its way to the callback (what an attacker who
+      // stole it would hold).
+      let captured = null;
+      const realFetch = c.rpFetch;
+      c.rpFetch = (url, init) => {
+        if (url.startsWith(`${RP}/redirect_uri`)) captured ??= init.headers.cookie;
+        return realFetch(url, init);
+      };
       const { final, callback } = await login(c);
       assert.equal(final.status, 200);
-      const replay = await c.request(callback.url);
+      assert.match(captured, /edge_oidc_s\./);
+      // The browser itself no longer has it.
+      const again = await c.request(callback.url);
+      assert.equal(again.status, 400);
+      assert.match(again.body, /another browser/);
+      // The captured cookie: the session record marks the state as used.
+      const replay = await browser(w).request(callback.url, { headers: { cookie: captured } });
       assert.equal(replay.status, 400);
       assert.match(replay.body, /expired or was already used/);
     });
@@ -250,18 +264,20 @@ describe('refusals', () => {
     });
   });
 
-  test('concurrent logins in several tabs share one login cookie and all complete', async () => {
+  test('concurrent logins in several tabs each get their own pending-login cookie and all complete', async () => {
     await withWorker(startWorker, withOrigin(rpOptions(nodeop)), async (w) => {
       const c = browser(w);
       const starts = [];
       for (const p of ['/a', '/b', '/c']) starts.push(await c.request(RP + p));
-      const loginCookies = [...c.jar.values()].filter((k) => k.name.startsWith('edge_oidc_login'));
-      assert.equal(loginCookies.length, 1);
-      assert.equal(new Set(starts.map((s) => s.setCookies.find((x) => x.startsWith('edge_oidc_login='))?.split(';')[0])).size, 1);
-      // Finish the middle tab's login after the others started.
-      const { final } = await c.follow(starts[1].location);
-      assert.equal(final.status, 200);
-      assert.equal(JSON.parse(final.body).url, '/b');
+      const pending = () => [...c.jar.values()].filter((k) => k.name.startsWith('edge_oidc_s.'));
+      assert.equal(pending().length, 3);
+      // Finish the middle tab's login after the others started, then the others.
+      for (const [i, path] of [[1, '/b'], [0, '/a'], [2, '/c']]) {
+        const { final } = await c.follow(starts[i].location);
+        assert.equal(final.status, 200, final.body);
+        assert.equal(JSON.parse(final.body).url, path);
+      }
+      assert.equal(pending().length, 0, 'each callback removed its own pending login');
     });
   });
 

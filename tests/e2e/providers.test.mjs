@@ -65,7 +65,7 @@ describe('dynamic client registration', () => {
       const kvPersist = path.join(tmp, `kv-${name}`);
       const providers = { main: { issuer: op.url, registration: { client_name: 'edge-oidc e2e', contacts: ['ops@example.com'] } } };
       const keys = cookieKey();
-      const opts = worker(providers, { kvPersist, secrets: { COOKIE_KEYS: keys } });
+      const opts = worker(providers, { kvPersist, secrets: { COOKIE_KEYS: keys }, config: { public_origin: RP } });
       let firstId;
       await withWorker(startWorker, opts, async (w) => {
         const { hops, seen } = await loginOk(browser(w));
@@ -97,7 +97,7 @@ describe('dynamic client registration', () => {
 
   test('two first logins at once both succeed', async () => {
     const providers = { main: { issuer: nodeop.url, registration: { client_name: 'race' } } };
-    await withWorker(startWorker, worker(providers), async (w) => {
+    await withWorker(startWorker, worker(providers, { config: { public_origin: RP } }), async (w) => {
       const [a, b] = await Promise.all([loginOk(browser(w), '/a'), loginOk(browser(w), '/b')]);
       assert.equal(a.seen.url, '/a');
       assert.equal(b.seen.url, '/b');
@@ -109,14 +109,14 @@ describe('dynamic client registration', () => {
     const meta = await (await fetch(`${nodeop.url}/.well-known/openid-configuration`)).json();
     delete meta.registration_endpoint;
     const noReg = { main: { issuer: nodeop.url, registration: { client_name: 'x' }, metadata: meta } };
-    await withWorker(startWorker, worker(noReg), async (w) => {
+    await withWorker(startWorker, worker(noReg, { config: { public_origin: RP } }), async (w) => {
       const res = await browser(w).request(`${RP}/x`);
       assert.equal(res.status, 502);
       assert.match(res.body, /does not offer dynamic client registration/);
     });
     // oidc-provider refuses invalid client metadata; the second attempt is held back.
     const refusing = { main: { issuer: nodeop.url, registration: { client_name: 'x', jwks_uri: 'not a url', jwks: { keys: [] } } } };
-    await withWorker(startWorker, worker(refusing), async (w) => {
+    await withWorker(startWorker, worker(refusing, { config: { public_origin: RP } }), async (w) => {
       const first = await browser(w).request(`${RP}/x`);
       assert.equal(first.status, 502);
       assert.match(first.body, /refused the client registration: invalid_client_metadata/);

@@ -3,11 +3,12 @@
 //!
 //! Every error names the key and the fix, because it is shown on every request until fixed.
 
+use crate::core::http::parse_ascii_url;
 use crate::core::session::seal::{parse_key_list, Sealer};
 mod provider;
 
+pub use provider::{default_secret_binding, provider_url_allowed, ClientConfig, MetadataSource, ProviderConfig};
 use provider::{validate_provider, RawProvider};
-pub use provider::{ClientConfig, MetadataSource, ProviderConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -86,6 +87,10 @@ struct RawConfig {
     routes: Vec<RawRoute>,
     #[serde(default = "default_jwks_path")]
     jwks_path: String,
+    #[serde(default)]
+    public_origin: Option<String>,
+    #[serde(default)]
+    dangerously_allow_http_providers: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,6 +113,8 @@ struct RawSession {
     permanent: bool,
     #[serde(default = "default_cookie_name")]
     cookie_name: String,
+    #[serde(default = "yes")]
+    host_prefix: bool,
 }
 
 impl Default for RawSession {
@@ -116,6 +123,7 @@ impl Default for RawSession {
             lifetime_secs: default_lifetime(),
             permanent: true,
             cookie_name: default_cookie_name(),
+            host_prefix: true,
         }
     }
 }
@@ -194,8 +202,24 @@ pub struct SessionConfig {
     pub lifetime_secs: u64,
     /// `true`: the cookie has Max-Age = lifetime; `false`: a browser-session cookie.
     pub permanent: bool,
-    /// Cookie name (chunks are `name.0`, `name.1`, …).
+    /// Cookie name as configured (see [`SessionConfig::cookie_base`] for the name used).
     pub cookie_name: String,
+    /// Prefix the name with `__Host-` on https (Secure, Path=/, no Domain, enforced by browsers).
+    pub host_prefix: bool,
+}
+
+impl SessionConfig {
+    /// The session cookie's name for a request over `https` or not: `__Host-<name>` on https
+    /// when `host_prefix` is on (browsers refuse `__Host-` cookies without Secure, so plain http,
+    /// used only locally, gets the bare name). Chunks are `<base>.0`, `<base>.1`, …; pending
+    /// logins `<base>_s.<id>`.
+    pub fn cookie_base(&self, https: bool) -> String {
+        if https && self.host_prefix {
+            format!("__Host-{}", self.cookie_name)
+        } else {
+            self.cookie_name.clone()
+        }
+    }
 }
 
 /// Names of the identity headers sent to the origin.
@@ -268,6 +292,10 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// Where the worker publishes its public keys (for `private_key_jwt`).
     pub jwks_path: String,
+    /// The one origin (`https://host[:port]`, no trailing slash) this deployment answers on:
+    /// the redirect URI and every sealed value are bound to it, and requests for other hosts
+    /// are redirected (GET/HEAD) or refused before any login work. `None`: the request's origin.
+    pub public_origin: Option<String>,
 }
 
 /// Providers allowed under a path prefix.
@@ -297,11 +325,27 @@ impl Config {
         if raw.providers.is_empty() {
             return Err(err("providers", "is empty", "configure at least one provider"));
         }
+        let single = raw.providers.len() == 1;
+        let allow_http = raw.dangerously_allow_http_providers;
         let providers = raw
             .providers
             .into_iter()
-            .map(|(name, p)| validate_provider(name, p, secret))
+            .map(|(name, p)| validate_provider(name, p, secret, single, allow_http))
             .collect::<Result<Vec<_>, _>>()?;
+        check_shared_secret(&providers, secret)?;
+        let public_origin = raw.public_origin.as_deref().map(validate_public_origin).transpose()?;
+        if public_origin.is_none() {
+            if let Some(p) = providers
+                .iter()
+                .find(|p| matches!(p.client, ClientConfig::Dynamic { .. }))
+            {
+                return Err(err(
+                    "public_origin",
+                    format!("is required because providers.{} uses dynamic registration", p.name),
+                    "set it to the site's origin, e.g. \"https://docs.example.com\" (the registered redirect URI is built from it)",
+                ));
+            }
+        }
         let paths = [
             ("redirect_path", &raw.redirect_path),
             ("logout_path", &raw.logout_path),
@@ -354,16 +398,8 @@ impl Config {
             post_logout_redirect_uri,
             session,
             public_paths: raw.public_paths,
-            allowed_emails: raw
-                .allowed_emails
-                .iter()
-                .map(|e| e.trim().to_ascii_lowercase())
-                .collect(),
-            allowed_email_domains: raw
-                .allowed_email_domains
-                .iter()
-                .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
-                .collect(),
+            allowed_emails: provider::lower_emails(&raw.allowed_emails),
+            allowed_email_domains: provider::lower_domains(&raw.allowed_email_domains),
             identity_headers,
             origin,
             http_timeout_ms: raw.http_timeout_ms,
@@ -372,6 +408,7 @@ impl Config {
             sealer,
             routes,
             jwks_path: raw.jwks_path,
+            public_origin,
         })
     }
 
@@ -450,12 +487,55 @@ fn check_post_logout(value: &str) -> Result<(), ConfigError> {
     if value.starts_with('/') {
         return check_path(KEY, value);
     }
-    match Url::parse(value) {
-        Ok(u) if matches!(u.scheme(), "https" | "http") => Ok(()),
+    match parse_ascii_url(value) {
+        Some(u) if matches!(u.scheme(), "https" | "http") => Ok(()),
         _ => Err(err(
             KEY,
             format!("`{value}` is neither a path nor an http(s) URL"),
             "use a path such as `/logged-out`",
+        )),
+    }
+}
+
+/// With several providers, a `CLIENT_SECRET` that no provider names would go to whichever
+/// provider fell back to it: refuse it and say how to name each provider's secret.
+fn check_shared_secret(
+    providers: &[ProviderConfig],
+    secret: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    if providers.len() < 2 || secret(provider::SHARED_SECRET).is_none() {
+        return Ok(());
+    }
+    if providers
+        .iter()
+        .any(|p| p.client_secret_binding == provider::SHARED_SECRET)
+    {
+        return Ok(());
+    }
+    Err(err(
+        provider::SHARED_SECRET,
+        "is set, but with several providers each one's secret has its own name",
+        "store each provider's secret as CLIENT_SECRET_<NAME> (e.g. CLIENT_SECRET_CORP for providers.corp) or set client_secret_binding, then `wrangler secret delete CLIENT_SECRET`",
+    ))
+}
+
+fn validate_public_origin(o: &str) -> Result<String, ConfigError> {
+    match parse_ascii_url(o) {
+        Some(u)
+            if matches!(u.scheme(), "https" | "http")
+                && u.host().is_some()
+                && u.path() == "/"
+                && u.query().is_none()
+                && u.fragment().is_none()
+                && u.username().is_empty()
+                && u.password().is_none() =>
+        {
+            Ok(u.origin().ascii_serialization())
+        }
+        _ => Err(err(
+            "public_origin",
+            format!("`{o}` is not an origin"),
+            "use scheme and host only, e.g. https://docs.example.com",
         )),
     }
 }
@@ -480,10 +560,18 @@ fn validate_session(s: RawSession) -> Result<SessionConfig, ConfigError> {
             "use e.g. edge_oidc",
         ));
     }
+    if s.cookie_name.starts_with("__") {
+        return Err(err(
+            "session.cookie_name",
+            "starts with `__`",
+            "give the name without a prefix: edge-oidc adds `__Host-` itself on https (see session.host_prefix)",
+        ));
+    }
     Ok(SessionConfig {
         lifetime_secs: s.lifetime_secs,
         permanent: s.permanent,
         cookie_name: s.cookie_name,
+        host_prefix: s.host_prefix,
     })
 }
 
@@ -518,8 +606,8 @@ fn validate_identity_headers(h: RawIdentityHeaders) -> Result<IdentityHeaders, C
 }
 
 fn validate_origin(o: &str) -> Result<Url, ConfigError> {
-    match Url::parse(o) {
-        Ok(u)
+    match parse_ascii_url(o) {
+        Some(u)
             if matches!(u.scheme(), "https" | "http")
                 && u.host().is_some()
                 && u.path() == "/"

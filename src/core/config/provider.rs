@@ -3,6 +3,7 @@
 
 use super::{err, ConfigError};
 use crate::core::crypto::secret::Secret;
+use crate::core::http::parse_ascii_url;
 use crate::core::oidc::client_auth::{AuthMethod, PrivateKey};
 use crate::core::oidc::discovery::ProviderMetadata;
 use crate::core::oidc::jwks::Alg;
@@ -50,6 +51,27 @@ pub(super) struct RawProvider {
     id_token_signing_algs: Option<Vec<String>>,
     #[serde(default = "yes")]
     fetch_userinfo: bool,
+    #[serde(default)]
+    required_acr: Option<Vec<String>>,
+    #[serde(default = "yes")]
+    require_email_verified: bool,
+    #[serde(default)]
+    allowed_emails: Vec<String>,
+    #[serde(default)]
+    allowed_email_domains: Vec<String>,
+}
+
+/// The secret a lone provider's client secret is read from when it has none of its own.
+pub(super) const SHARED_SECRET: &str = "CLIENT_SECRET";
+
+/// The default binding of a provider's client secret: `CLIENT_SECRET_<NAME>`, the name
+/// upper-cased with `-` as `_` (`providers.corp-sso` → `CLIENT_SECRET_CORP_SSO`).
+pub fn default_secret_binding(provider: &str) -> String {
+    let name: String = provider
+        .chars()
+        .map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() })
+        .collect();
+    format!("{SHARED_SECRET}_{name}")
 }
 
 fn default_scope() -> String {
@@ -119,6 +141,20 @@ pub struct ProviderConfig {
     pub allowed_algs: Vec<Alg>,
     /// Whether to call the userinfo endpoint after login when the provider has one.
     pub fetch_userinfo: bool,
+    /// The ID token's `acr` must be one of these (empty: no requirement). Checked at login.
+    pub required_acr: Vec<String>,
+    /// An email counts for allow-lists only when the provider says `email_verified: true`
+    /// (`false`: also when it says nothing; never when it says `false`).
+    pub require_email_verified: bool,
+    /// Allow-list of emails for this provider's users (lower-case), on top of the global one.
+    pub allowed_emails: Vec<String>,
+    /// Allow-list of email domains for this provider's users (lower-case, without `@`).
+    pub allowed_email_domains: Vec<String>,
+    /// The secret binding the client secret was read from (for messages; never the secret).
+    pub client_secret_binding: String,
+    /// Whether `http://` endpoints on hosts other than loopback are accepted
+    /// (`dangerously_allow_http_providers`).
+    pub allow_http: bool,
 }
 
 /// Parameters edge-oidc sets itself.
@@ -140,6 +176,8 @@ pub(super) fn validate_provider(
     name: String,
     p: RawProvider,
     secret: &dyn Fn(&str) -> Option<String>,
+    single: bool,
+    allow_http: bool,
 ) -> Result<ProviderConfig, ConfigError> {
     let key = |k: &str| format!("providers.{name}.{k}");
     if name.is_empty()
@@ -153,8 +191,8 @@ pub(super) fn validate_provider(
             "rename it",
         ));
     }
-    check_issuer(&key("issuer"), &p.issuer)?;
-    let metadata = metadata_source(&key("metadata"), p.metadata.clone(), &p.issuer)?;
+    check_issuer(&key("issuer"), &p.issuer, allow_http)?;
+    let metadata = metadata_source(&key("metadata"), p.metadata.clone(), &p.issuer, allow_http)?;
     let client = match (&p.client_id, &p.registration) {
         (Some(id), None) if !id.is_empty() => ClientConfig::Static { client_id: id.clone() },
         (None, Some(reg)) => ClientConfig::Dynamic {
@@ -175,7 +213,7 @@ pub(super) fn validate_provider(
             ))
         }
     };
-    let (auth_method, client_secret, private_key) = credentials(&name, &p, secret)?;
+    let (auth_method, client_secret, private_key, client_secret_binding) = credentials(&name, &p, secret, single)?;
     if !p.scope.split(' ').any(|s| s == "openid") {
         return Err(err(
             key("scope"),
@@ -183,7 +221,18 @@ pub(super) fn validate_provider(
             "add `openid` to the scope",
         ));
     }
-    let auth_params = auth_params(&name, &p)?;
+    let required_acr = match &p.required_acr {
+        Some(list) if list.is_empty() || list.iter().any(|v| v.is_empty() || v.contains(' ')) => {
+            return Err(err(
+                key("required_acr"),
+                "must list at least one acr value, without spaces",
+                "e.g. [\"urn:corp:mfa\"]",
+            ))
+        }
+        Some(list) => list.clone(),
+        None => Vec::new(),
+    };
+    let auth_params = auth_params(&name, &p, &required_acr)?;
     for param in &p.passthrough_params {
         if RESERVED.contains(&param.as_str()) {
             return Err(err(
@@ -230,28 +279,77 @@ pub(super) fn validate_provider(
         passthrough_params: p.passthrough_params,
         allowed_algs,
         fetch_userinfo: p.fetch_userinfo,
+        required_acr,
+        require_email_verified: p.require_email_verified,
+        allowed_emails: lower_emails(&p.allowed_emails),
+        allowed_email_domains: lower_domains(&p.allowed_email_domains),
+        client_secret_binding,
+        allow_http,
     })
 }
 
-fn check_issuer(key: &str, issuer: &str) -> Result<(), ConfigError> {
-    let url = Url::parse(issuer).map_err(|e| {
+/// Allow-list entries as compared: trimmed, lower-case.
+pub(super) fn lower_emails(list: &[String]) -> Vec<String> {
+    list.iter().map(|e| e.trim().to_ascii_lowercase()).collect()
+}
+
+/// Domain allow-list entries as compared: trimmed, lower-case, without a leading `@`.
+pub(super) fn lower_domains(list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+        .collect()
+}
+
+/// Whether `url` may be used for a provider: https, or http on a loopback host (local tests
+/// and demos), or http anywhere when the operator said so with the loudly named setting.
+pub fn provider_url_allowed(url: &Url, allow_http: bool) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => allow_http || is_loopback(url),
+        _ => false,
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        None => false,
+    }
+}
+
+fn check_issuer(key: &str, issuer: &str, allow_http: bool) -> Result<(), ConfigError> {
+    let url = parse_ascii_url(issuer).ok_or_else(|| {
         err(
             key,
-            format!("is not a URL ({e})"),
-            "use the provider's issuer, e.g. https://accounts.example.com",
+            "is not an ASCII URL",
+            "use the provider's issuer, e.g. https://accounts.example.com (international host names in punycode, xn--…)",
         )
     })?;
-    if !matches!(url.scheme(), "https" | "http") || url.query().is_some() || url.fragment().is_some() {
+    if url.query().is_some() || url.fragment().is_some() || !matches!(url.scheme(), "https" | "http") {
         return Err(err(
             key,
             "must be an https URL without query or fragment",
             "use the provider's issuer identifier",
         ));
     }
+    if !provider_url_allowed(&url, allow_http) {
+        return Err(err(
+            key,
+            "is an http:// URL on a host that is not loopback: tokens would cross the network unencrypted",
+            "use the provider's https issuer (only for a test provider on a private network: set dangerously_allow_http_providers to true)",
+        ));
+    }
     Ok(())
 }
 
-fn metadata_source(key: &str, value: Option<serde_json::Value>, issuer: &str) -> Result<MetadataSource, ConfigError> {
+fn metadata_source(
+    key: &str,
+    value: Option<serde_json::Value>,
+    issuer: &str,
+    allow_http: bool,
+) -> Result<MetadataSource, ConfigError> {
     let Some(mut value) = value else {
         return Ok(MetadataSource::Discover);
     };
@@ -259,7 +357,7 @@ fn metadata_source(key: &str, value: Option<serde_json::Value>, issuer: &str) ->
         obj.entry("issuer")
             .or_insert_with(|| serde_json::Value::String(issuer.to_owned()));
     }
-    let meta = ProviderMetadata::from_value(value, issuer).map_err(|e| {
+    let meta = ProviderMetadata::from_value(value, issuer, allow_http).map_err(|e| {
         err(
             key,
             e.to_string(),
@@ -269,7 +367,7 @@ fn metadata_source(key: &str, value: Option<serde_json::Value>, issuer: &str) ->
     Ok(MetadataSource::Static(Box::new(meta)))
 }
 
-type Credentials = (Option<AuthMethod>, Option<Secret>, Option<Rc<PrivateKey>>);
+type Credentials = (Option<AuthMethod>, Option<Secret>, Option<Rc<PrivateKey>>, String);
 
 /// The method, secret and key. A method that needs a credential which is not configured is
 /// an error now rather than at the first login.
@@ -277,6 +375,7 @@ fn credentials(
     name: &str,
     p: &RawProvider,
     secret: &dyn Fn(&str) -> Option<String>,
+    single: bool,
 ) -> Result<Credentials, ConfigError> {
     let key = |k: &str| format!("providers.{name}.{k}");
     let method = match p.token_endpoint_auth_method.as_deref() {
@@ -289,10 +388,19 @@ fn credentials(
             )
         })?),
     };
-    let secret_binding = p
-        .client_secret_binding
-        .clone()
-        .unwrap_or_else(|| "CLIENT_SECRET".to_owned());
+    // Each provider's secret has its own name, so no provider is ever sent another's secret;
+    // a lone provider may use the plain CLIENT_SECRET.
+    let secret_binding = match &p.client_secret_binding {
+        Some(binding) => binding.clone(),
+        None => {
+            let own = default_secret_binding(name);
+            if single && secret(&own).is_none() {
+                SHARED_SECRET.to_owned()
+            } else {
+                own
+            }
+        }
+    };
     let key_binding = p
         .private_key_binding
         .clone()
@@ -300,6 +408,7 @@ fn credentials(
     let client_secret = secret(&secret_binding).filter(|s| !s.is_empty()).map(Secret::new);
     let private_key = match secret(&key_binding).filter(|s| !s.is_empty()) {
         Some(jwk) => Some(Rc::new(PrivateKey::from_jwk(&jwk).map_err(|e| {
+            // `e` is fixed wording that names a JWK member, never its value.
             err(
                 key("private_key_binding"),
                 format!("the secret `{key_binding}`: {e}"),
@@ -329,10 +438,10 @@ fn credentials(
             format!("put a private JWK there: `wrangler secret put {key_binding}`"),
         ));
     }
-    Ok((method, client_secret, private_key))
+    Ok((method, client_secret, private_key, secret_binding))
 }
 
-fn auth_params(name: &str, p: &RawProvider) -> Result<Vec<(String, String)>, ConfigError> {
+fn auth_params(name: &str, p: &RawProvider, required_acr: &[String]) -> Result<Vec<(String, String)>, ConfigError> {
     let key = |k: &str| format!("providers.{name}.{k}");
     for reserved in RESERVED {
         if p.auth_params.contains_key(*reserved) {
@@ -360,8 +469,12 @@ fn auth_params(name: &str, p: &RawProvider) -> Result<Vec<(String, String)>, Con
     if let Some(max_age) = p.max_age {
         params.push(("max_age".into(), max_age.to_string()));
     }
-    if let Some(acr) = &p.acr_values {
-        params.push(("acr_values".into(), acr.clone()));
+    // Requesting is not enforcing (a user can edit the authorization URL): `required_acr` is
+    // checked on the ID token; without `acr_values` it is also what is requested.
+    match (&p.acr_values, required_acr) {
+        (Some(acr), _) => params.push(("acr_values".into(), acr.clone())),
+        (None, []) => {}
+        (None, required) => params.push(("acr_values".into(), required.join(" "))),
     }
     if let Some(locales) = &p.ui_locales {
         params.push(("ui_locales".into(), locales.clone()));

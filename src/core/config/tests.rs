@@ -200,10 +200,12 @@ fn static_metadata_and_request_parameters() {
 fn dynamic_registration_needs_no_secret() {
     let none_but_keys = |n: &str| (n == "COOKIE_KEYS").then(|| KEY.to_owned());
     let c = Config::from_json(
-        r#"{"providers":{"main":{"issuer":"https://op.example","registration":{"client_name":"x"},"token_endpoint_auth_method":"client_secret_basic"}}}"#,
+        r#"{"providers":{"main":{"issuer":"https://op.example","registration":{"client_name":"x"},"token_endpoint_auth_method":"client_secret_basic"}},
+            "public_origin":"https://docs.example.com"}"#,
         &none_but_keys,
     )
     .unwrap();
+    assert_eq!(c.public_origin.as_deref(), Some("https://docs.example.com"));
     assert!(
         matches!(&c.providers[0].client, ClientConfig::Dynamic { registration } if registration["client_name"] == "x")
     );
@@ -211,9 +213,11 @@ fn dynamic_registration_needs_no_secret() {
 
 #[test]
 fn routes_and_public_paths() {
-    let c = parse(
+    let keys_only = |n: &str| (n == "COOKIE_KEYS").then(|| KEY.to_owned());
+    let c = Config::from_json(
         r#"{"providers":{"a":{"issuer":"https://a.example","client_id":"rp"},"b":{"issuer":"https://b.example","client_id":"rp"}},
         "routes":[{"path_prefix":"/admin/","providers":["b"]}],"public_paths":["/public/","/favicon.ico"]}"#,
+        &keys_only,
     )
     .unwrap();
     let names = |path: &str| c.providers_for(path).iter().map(|p| p.name.clone()).collect::<Vec<_>>();
@@ -232,4 +236,222 @@ fn secrets_are_not_in_debug_output() {
     let debug = format!("{c:?}");
     assert!(!debug.contains("s3cret"));
     assert!(!debug.contains(KEY));
+}
+
+// ---- security review (issue 9) ----
+
+/// Item 1: a malformed private key is named, never quoted.
+#[test]
+fn private_key_errors_never_quote_the_key() {
+    let d = "c2VjcmV0LXNjYWxhci1kLXRoYXQtbXVzdC1uZXZlci1sZWFr="; // padded: invalid JWK
+    let x = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
+    let y = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
+    let cases = [
+        format!(r#"{{"kty":"EC","crv":"P-256","x":"{x}","y":"{y}","d":"{d}"}}"#),
+        format!(r#"{{"kty":"EC","crv":"P-256","x":"{x}","y":"{y}","d":"a+b/{d}"}}"#),
+        format!(r#"{{"kty":"EC","crv":"P-256","x":"{x}","y":"{y}","d":{{"v":"{d}"}}}}"#),
+        format!(r#"{{"kty":"oct","k":"{d}"}}"#),
+        format!("not json {d}"),
+        format!(r#"{{"kty":"EC","crv":"P-256","x":"{x}","y":"{y}","d":"{}"}}"#, &d[..20]),
+    ];
+    for jwk in cases {
+        let secret = |n: &str| match n {
+            "COOKIE_KEYS" => Some(KEY.to_owned()),
+            "CLIENT_PRIVATE_KEY" => Some(jwk.clone()),
+            _ => None,
+        };
+        let e = Config::from_json(
+            r#"{"providers":{"main":{"issuer":"https://op.example","client_id":"rp","token_endpoint_auth_method":"private_key_jwt"}}}"#,
+            &secret,
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.key, "providers.main.private_key_binding", "{text}");
+        assert!(text.contains("CLIENT_PRIVATE_KEY"), "{text}");
+        for piece in [&d[..12], &d[20..32], "c2VjcmV0"] {
+            assert!(!text.contains(piece), "the error quotes the key: {text}");
+        }
+    }
+}
+
+/// Item 6: each provider's secret has its own name; a shared CLIENT_SECRET is refused when it
+/// could reach the wrong provider.
+#[test]
+fn client_secrets_are_per_provider() {
+    const TWO: &str = r#"{"providers":{"corp-sso":{"issuer":"https://a.example","client_id":"rp"},"partner":{"issuer":"https://b.example","client_id":"rp"}}}"#;
+    let secret = |n: &str| match n {
+        "COOKIE_KEYS" => Some(KEY.to_owned()),
+        "CLIENT_SECRET_CORP_SSO" => Some("a-secret".to_owned()),
+        "CLIENT_SECRET_PARTNER" => Some("b-secret".to_owned()),
+        _ => None,
+    };
+    let c = Config::from_json(TWO, &secret).unwrap();
+    let of = |name: &str| {
+        c.provider(name)
+            .unwrap()
+            .client_secret
+            .as_ref()
+            .map(|s| s.expose().to_owned())
+    };
+    assert_eq!(of("corp-sso").as_deref(), Some("a-secret"));
+    assert_eq!(of("partner").as_deref(), Some("b-secret"));
+    assert_eq!(
+        c.provider("corp-sso").unwrap().client_secret_binding,
+        "CLIENT_SECRET_CORP_SSO"
+    );
+
+    // A provider without its own secret does not get the shared one.
+    let shared = |n: &str| match n {
+        "COOKIE_KEYS" => Some(KEY.to_owned()),
+        "CLIENT_SECRET" => Some("one-secret".to_owned()),
+        "CLIENT_SECRET_CORP_SSO" => Some("a-secret".to_owned()),
+        _ => None,
+    };
+    let e = Config::from_json(TWO, &shared).unwrap_err();
+    assert_eq!(e.key, "CLIENT_SECRET");
+    assert!(e.fix.contains("CLIENT_SECRET_<NAME>"), "{e}");
+    assert!(!e.to_string().contains("one-secret"));
+    // ... unless a provider names it explicitly.
+    let named = TWO.replace(
+        r#""client_id":"rp"}}}"#,
+        r#""client_id":"rp","client_secret_binding":"CLIENT_SECRET"}}}"#,
+    );
+    let c = Config::from_json(&named, &shared).unwrap();
+    assert_eq!(
+        c.provider("partner").unwrap().client_secret.as_ref().unwrap().expose(),
+        "one-secret"
+    );
+    assert_eq!(
+        c.provider("corp-sso").unwrap().client_secret.as_ref().unwrap().expose(),
+        "a-secret"
+    );
+
+    // A lone provider may use the plain CLIENT_SECRET; its own name wins when both exist.
+    let c = parse(MIN).unwrap();
+    assert_eq!(c.providers[0].client_secret.as_ref().unwrap().expose(), "s3cret");
+    assert_eq!(c.providers[0].client_secret_binding, "CLIENT_SECRET");
+    let both = |n: &str| match n {
+        "COOKIE_KEYS" => Some(KEY.to_owned()),
+        "CLIENT_SECRET" => Some("plain".to_owned()),
+        "CLIENT_SECRET_MAIN" => Some("own".to_owned()),
+        _ => None,
+    };
+    let c = Config::from_json(MIN, &both).unwrap();
+    assert_eq!(c.providers[0].client_secret.as_ref().unwrap().expose(), "own");
+}
+
+/// Item 5: public_origin is validated, and required with dynamic registration.
+#[test]
+fn public_origin() {
+    let with = |origin: &str| MIN.replace("}}}", &format!("}}}},\"public_origin\":\"{origin}\"}}"));
+    assert_eq!(
+        parse(&with("https://Docs.Example.com"))
+            .unwrap()
+            .public_origin
+            .as_deref(),
+        Some("https://docs.example.com")
+    );
+    assert_eq!(
+        parse(&with("https://docs.example.com:8443/"))
+            .unwrap()
+            .public_origin
+            .as_deref(),
+        Some("https://docs.example.com:8443")
+    );
+    for bad in [
+        "https://docs.example.com/app",
+        "docs.example.com",
+        "https://u@docs.example.com",
+        "ftp://x",
+    ] {
+        assert_eq!(err_of(&with(bad)).key, "public_origin", "{bad}");
+    }
+    assert_eq!(parse(MIN).unwrap().public_origin, None);
+    let e = err_of(r#"{"providers":{"main":{"issuer":"https://op.example","registration":{}}}}"#);
+    assert_eq!(e.key, "public_origin");
+    assert!(e.problem.contains("dynamic registration"), "{e}");
+}
+
+/// Hardening: http:// issuers only on loopback, or with the loudly named setting.
+#[test]
+fn http_issuers_only_on_loopback() {
+    for ok in ["http://127.0.0.1:9000", "http://localhost:9000/op", "http://[::1]:9000"] {
+        let json = MIN.replace("https://op.example", ok);
+        assert!(parse(&json).is_ok(), "{ok}");
+    }
+    let json = MIN.replace("https://op.example", "http://op.example");
+    let e = err_of(&json);
+    assert_eq!(e.key, "providers.main.issuer");
+    assert!(e.fix.contains("dangerously_allow_http_providers"), "{e}");
+    let allowed = json.replace("}}}", "}},\"dangerously_allow_http_providers\":true}");
+    assert!(parse(&allowed).unwrap().providers[0].allow_http);
+    // Static metadata with an http endpoint on a public host.
+    let meta = r#"{"providers":{"main":{"issuer":"https://op.example","client_id":"rp","metadata":{
+        "authorization_endpoint":"https://op.example/a","token_endpoint":"http://op.example/t","jwks_uri":"https://op.example/j"}}}}"#;
+    assert_eq!(err_of(meta).key, "providers.main.metadata");
+}
+
+/// Item 3: required_acr is enforced (flow tests) and requested when acr_values is not set.
+#[test]
+fn required_acr() {
+    let c = parse(&MIN.replace(
+        r#""client_id":"rp""#,
+        r#""client_id":"rp","required_acr":["urn:mfa","urn:hw"]"#,
+    ))
+    .unwrap();
+    let p = &c.providers[0];
+    assert_eq!(p.required_acr, vec!["urn:mfa".to_owned(), "urn:hw".to_owned()]);
+    assert!(p
+        .auth_params
+        .contains(&("acr_values".to_owned(), "urn:mfa urn:hw".to_owned())));
+    let both = MIN.replace(
+        r#""client_id":"rp""#,
+        r#""client_id":"rp","required_acr":["urn:mfa"],"acr_values":"urn:mfa urn:pwd""#,
+    );
+    let c = parse(&both).unwrap();
+    assert!(c.providers[0]
+        .auth_params
+        .contains(&("acr_values".to_owned(), "urn:mfa urn:pwd".to_owned())));
+    for bad in [r#"[]"#, r#"[""]"#, r#"["a b"]"#] {
+        let json = MIN.replace(
+            r#""client_id":"rp""#,
+            &format!(r#""client_id":"rp","required_acr":{bad}"#),
+        );
+        assert_eq!(err_of(&json).key, "providers.main.required_acr", "{bad}");
+    }
+}
+
+/// Item 7 and the cookie prefix: defaults and per-provider lists.
+#[test]
+fn email_verification_and_cookie_prefix_defaults() {
+    let c = parse(MIN).unwrap();
+    assert!(c.providers[0].require_email_verified);
+    assert!(c.session.host_prefix);
+    assert_eq!(c.session.cookie_base(true), "__Host-edge_oidc");
+    assert_eq!(c.session.cookie_base(false), "edge_oidc");
+    let json = MIN.replace(
+        r#""client_id":"rp""#,
+        r#""client_id":"rp","require_email_verified":false,"allowed_emails":[" Bob@Example.com"],"allowed_email_domains":["@Corp.Example"]"#,
+    );
+    let c = parse(&json).unwrap();
+    let p = &c.providers[0];
+    assert!(!p.require_email_verified);
+    assert_eq!(p.allowed_emails, vec!["bob@example.com".to_owned()]);
+    assert_eq!(p.allowed_email_domains, vec!["corp.example".to_owned()]);
+    let json = MIN.replace("}}}", r#"}},"session":{"host_prefix":false,"cookie_name":"sess"}}"#);
+    assert_eq!(parse(&json).unwrap().session.cookie_base(true), "sess");
+    let json = MIN.replace("}}}", r#"}},"session":{"cookie_name":"__Host-sess"}}"#);
+    assert_eq!(err_of(&json).key, "session.cookie_name");
+}
+
+/// Fuzz finding (security review): a non-ASCII host never reaches url's IDNA stub.
+#[test]
+fn non_ascii_urls_are_refused_before_parsing() {
+    let e = err_of(&MIN.replace("https://op.example", "https://E\u{34d}\u{725}.example"));
+    assert_eq!(e.key, "providers.main.issuer");
+    assert!(e.fix.contains("punycode"), "{e}");
+    let json = MIN.replace("}}}", "}},\"public_origin\":\"https://d\u{f6}cs.example\"}");
+    assert_eq!(err_of(&json).key, "public_origin");
+    let json = MIN.replace("}}}", "}},\"origin\":\"https://\u{c9}xample.com\"}");
+    assert_eq!(err_of(&json).key, "origin");
 }

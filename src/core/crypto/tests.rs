@@ -63,8 +63,8 @@ fn key_constructors_check_shapes() {
     assert!(PublicKeyJwk::rsa(&[0x7F; 256], &[1, 0, 1]).is_none());
     assert!(PublicKeyJwk::rsa(&[0xC5; 256], &[0; 9]).is_none());
     assert!(PublicKeyJwk::rsa(&[0xC5; 256], &[1, 0, 0, 0, 0, 0, 0, 0, 1]).is_none());
-    assert!(PublicKeyJwk::p256(&[1; 32], &[1; 32]).is_none());
     assert!(PublicKeyJwk::p256(&[1; 31], &[1; 32]).is_none());
+    assert!(PublicKeyJwk::p256(&[1; 32], &[1; 33]).is_none());
     assert!(PublicKeyJwk::ed25519(&[1; 31]).is_none());
     assert!(PublicKeyJwk::ed25519(&[1; 33]).is_none());
     let padded = PublicKeyJwk::rsa(&[[0].as_slice(), &[0xC5; 256]].concat(), &[0, 3]).unwrap();
@@ -199,7 +199,35 @@ fn rustcrypto_round_trips_and_rejects() {
     // An x that is not a curve point: an error from the implementation, so not verified.
     let bad = PublicKeyJwk::ed25519(&[0xff; 32]).unwrap();
     assert!(!block_on(verify(&RustCrypto, Alg::EdDSA, &bad, input, &sig)));
+    // The same for a P-256 point off the curve (the core no longer checks it; WebCrypto refuses
+    // it in workerd: tests/e2e/conformance.test.mjs, rp-jwks-ec-point-off-curve).
+    let off_curve = PublicKeyJwk::p256(&[1; 32], &[1; 32]).unwrap();
+    assert!(block_on(RustCrypto.verify(Alg::ES256, &off_curve, input, &[1; 64])).is_err());
+    assert!(!block_on(verify(&RustCrypto, Alg::ES256, &off_curve, input, &[1; 64])));
     // The implementation refuses a mismatch itself too (defence in depth).
     assert!(block_on(RustCrypto.verify(Alg::ES256, &rsa, input, &[0; 256])).is_err());
     assert!(block_on(RustCrypto.sign(Alg::ES256, &rsa_private(), input)).is_err());
+}
+
+/// The core no longer checks P-256 points and scalars itself: the implementation refuses to sign
+/// with a key whose point is off the curve, whose scalar is out of range, or whose scalar does
+/// not belong to the point.
+#[test]
+fn sign_refuses_invalid_p256_private_keys() {
+    let (_, good) = p256_pair();
+    let PrivateKeyJwk::P256 { public, d } = &good else {
+        unreachable!()
+    };
+    let PublicKeyJwk::P256 { x, .. } = public else {
+        unreachable!()
+    };
+    let input = b"header.payload";
+    assert!(block_on(sign(&RustCrypto, &good, input)).is_ok());
+    for bad in [
+        PrivateKeyJwk::p256(x, x, d).unwrap(),
+        PrivateKeyJwk::p256(x, &[1; 32], &[0xff; 32]).unwrap(),
+        PrivateKeyJwk::p256(x, &[1; 32], &[0; 32]).unwrap(),
+    ] {
+        assert!(block_on(sign(&RustCrypto, &bad, input)).is_err());
+    }
 }

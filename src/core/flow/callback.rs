@@ -1,18 +1,17 @@
 //! The authorization callback at the redirect path (Core §3.1.2.5–§3.1.3.7).
 
-use super::{absolute, nonce24, App, Incoming, Io};
+use super::{nonce24, App, Failure, Incoming, Io};
 use crate::core::config::ProviderConfig;
-use crate::core::crypto::secret::ct_eq;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
-use crate::core::oidc::authorize::{state_key, PendingLogin};
 use crate::core::oidc::discovery::ProviderMetadata;
-use crate::core::oidc::id_token::{self, IdTokenClaims, IdTokenError, ValidationParams};
+use crate::core::oidc::id_token::{self, IdTokenError, TokenHashes, ValidatedIdToken, ValidationParams};
 use crate::core::oidc::jwks::KeySelectError;
 use crate::core::oidc::token::{self, TokenResponse};
-use crate::core::session::cookies::CookieJar;
+use crate::core::session::cookies::{remove_cookie, CookieJar};
+use crate::core::session::pending::{self, PendingLogin};
 use crate::core::session::seal::write_chunked;
-use crate::core::session::{email_allowed, Session};
+use crate::core::session::{handle_for_state, record_key, Identity, SealContext, SessionRecord};
 use crate::core::site::pages::Reply;
 use std::collections::HashMap;
 
@@ -50,34 +49,73 @@ pub(crate) fn parse_callback(query: &str) -> Result<CallbackParams, AppError> {
 }
 
 impl App {
+    /// The callback. Its pending-login cookie is removed by every answer, success or not.
     pub(super) async fn callback<H: HttpClient, K: KvStore>(
         &self,
         req: &Incoming,
         io: &Io<'_, H, K>,
-    ) -> Result<Reply, AppError> {
+    ) -> Result<Reply, Failure> {
         if req.method != "GET" {
-            return Err(AppError::BadRequest("the callback must be a GET".into()));
+            return Err(AppError::BadRequest("the callback must be a GET".into()).into());
         }
         let params = parse_callback(req.url.query().unwrap_or(""))?;
-        let Some(state) = params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 256) else {
-            // An error response without state still deserves the provider's explanation.
-            return Err(match params.error {
-                Some(error) => AppError::Provider {
-                    error,
-                    description: params.error_description,
-                },
-                None => AppError::BadRequest("the callback has no state".into()),
-            });
+        let base = self.cookie_base(req);
+        // Without a state of ours there is no login to finish, and whatever else the request
+        // says (an `error_description` included) is anyone's text: it is not shown.
+        let state = params.state.clone().filter(|s| !s.is_empty() && s.len() <= 256);
+        let Some((state, name)) = state.and_then(|s| pending::cookie_name(base, &s).map(|n| (s, n))) else {
+            return Err(unbound(&params).into());
         };
-        let pending = self.take_pending(req, io, state).await?;
+        let jar = CookieJar::parse(req.headers.cookie.as_deref());
+        let Some(value) = jar.get(&name) else {
+            return Err(unbound(&params).into());
+        };
+        let clear = [remove_cookie(&name, &self.cookie_attrs(req, None))];
+        let fail = |e: AppError| Failure::with_cookies(e, &clear);
+        let deployment = self.deployment(req);
+        let pending = PendingLogin::open(&self.config.sealer, value, &name, &deployment, Some(&state), |p| {
+            self.issuer_of(p)
+        })
+        .map_err(|_| fail(unbound(&params)))?;
+        if io.clock.now().saturating_sub(pending.created_at) > self.config.login_timeout_secs as i64 {
+            return Err(fail(AppError::UnknownState));
+        }
         let provider = self.config.provider(&pending.provider).ok_or_else(|| {
-            AppError::BadRequest("this login was started for a provider that is no longer configured".into())
+            fail(AppError::BadRequest(
+                "this login was started for a provider that is no longer configured".into(),
+            ))
         })?;
-        if let Some(error) = params.error {
-            return Err(AppError::Provider {
+        // The state matched this browser's pending login: the provider's answer may be shown.
+        if let Some(error) = params.error.clone() {
+            return Err(fail(AppError::Provider {
                 error,
-                description: params.error_description,
-            });
+                description: params.error_description.clone(),
+            }));
+        }
+        let reply = self
+            .complete(req, io, provider, &pending, &state, params)
+            .await
+            .map_err(fail)?;
+        Ok(reply.with_cookies(clear))
+    }
+
+    /// Checks the response, redeems the code and starts the session.
+    async fn complete<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+        provider: &ProviderConfig,
+        pending: &PendingLogin,
+        state: &str,
+        params: CallbackParams,
+    ) -> Result<Reply, AppError> {
+        // The session record doubles as the mark that this state was used: a replayed
+        // callback (same browser, same state) finds it. KV is eventually consistent across
+        // locations; the code is single-use at the provider too.
+        let handle = handle_for_state(state);
+        let key = record_key(&handle);
+        if io.kv.get(&key).await?.is_some() {
+            return Err(AppError::UnknownState);
         }
         let metadata = self.metadata(provider, io).await?;
         // RFC 9207 §2.4: compare `iss` exactly; reject its absence if the provider promised it.
@@ -90,8 +128,10 @@ impl App {
             .code
             .filter(|c| !c.is_empty())
             .ok_or_else(|| AppError::BadRequest("the callback has no code".into()))?;
-        let redirect_uri = absolute(req, &self.config.redirect_path);
-        let client = self.client_for_callback(provider, &metadata, pending.registered.as_ref())?;
+        let redirect_uri = self.our_url(req, &self.config.redirect_path);
+        let client = self
+            .client_for_callback(provider, &metadata, pending.client_id.as_deref(), io)
+            .await?;
         let request = token::code_request(
             &metadata.token_endpoint,
             &client,
@@ -104,24 +144,37 @@ impl App {
         )
         .await?;
         let tokens = token::parse_token_response(&io.http.send(request).await?)?;
-        let session = self
-            .session_from_tokens(io, provider, &client.client_id, &metadata, &pending, tokens)
+        let (identity, record) = self
+            .session_from_tokens(io, provider, &client.client_id, &metadata, pending, tokens, handle)
             .await?;
-        if !email_allowed(
-            session.verified_email(),
-            &self.config.allowed_emails,
-            &self.config.allowed_email_domains,
-        ) {
-            return Err(AppError::Forbidden(
-                session.email.clone().unwrap_or_else(|| session.sub.clone()),
-            ));
-        }
-        let name = &self.config.session.cookie_name;
-        let sealed = session
-            .seal(&self.config.sealer, name, nonce24(io.random))
+        self.check_allowed(&identity)?;
+        let deployment = self.deployment(req);
+        let issuer = provider.issuer.as_str();
+        let base = self.cookie_base(req);
+        let record_context = SealContext {
+            kind: "record",
+            name: &key,
+            deployment: &deployment,
+            issuer,
+        };
+        let sealed_record = record
+            .seal(&self.config.sealer, &record_context, nonce24(io.random))
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        // The answer need not wait for it; until it lands a replay of this state is only
+        // stopped by the provider's single-use code (and by the pending cookie, removed now).
+        io.kv
+            .put_background(&key, &sealed_record, self.config.session.lifetime_secs);
+        let identity_context = SealContext {
+            kind: "identity",
+            name: base,
+            deployment: &deployment,
+            issuer,
+        };
+        let sealed = identity
+            .seal(&self.config.sealer, &identity_context, nonce24(io.random))
             .map_err(|e| AppError::Internal(e.to_string()))?;
         let jar = CookieJar::parse(req.headers.cookie.as_deref());
-        let cookies = write_chunked(name, &sealed, &self.session_attrs(req), &jar).map_err(|_| {
+        let cookies = write_chunked(base, &sealed, &self.session_attrs(req), &jar).map_err(|_| {
             AppError::BadRequest(
                 "the session is too large for cookies; ask the administrator to request fewer claims".into(),
             )
@@ -129,32 +182,8 @@ impl App {
         Ok(Reply::redirect(&pending.return_to).with_cookies(cookies))
     }
 
-    /// Reads and deletes the pending login (single use), and checks the browser binding.
-    async fn take_pending<H: HttpClient, K: KvStore>(
-        &self,
-        req: &Incoming,
-        io: &Io<'_, H, K>,
-        state: &str,
-    ) -> Result<PendingLogin, AppError> {
-        let jar = CookieJar::parse(req.headers.cookie.as_deref());
-        let binding = jar.get(&self.login_cookie).ok_or(AppError::StateNotBound)?;
-        let key = state_key(state);
-        let value = io.kv.get(&key).await?.ok_or(AppError::UnknownState)?;
-        let pending: PendingLogin = serde_json::from_str(&value).map_err(|_| AppError::UnknownState)?;
-        // Checked before the state is used up, so a forged callback from another browser
-        // cannot burn the real login.
-        if !ct_eq(pending.binding.expose(), binding) {
-            return Err(AppError::StateNotBound);
-        }
-        // Deleted before use: a replayed state finds nothing (KV is eventually consistent
-        // across locations; the code itself is single-use at the provider too).
-        io.kv.delete(&key).await?;
-        if io.clock.now() - pending.created_at > self.config.login_timeout_secs as i64 {
-            return Err(AppError::UnknownState);
-        }
-        Ok(pending)
-    }
-
+    /// The identity (cookie) and the record (KV) of a new session, from a token response.
+    #[allow(clippy::too_many_arguments)]
     async fn session_from_tokens<H: HttpClient, K: KvStore>(
         &self,
         io: &Io<'_, H, K>,
@@ -163,16 +192,27 @@ impl App {
         metadata: &ProviderMetadata,
         pending: &PendingLogin,
         tokens: TokenResponse,
-    ) -> Result<Session, AppError> {
+        handle: String,
+    ) -> Result<(Identity, SessionRecord), AppError> {
         let raw_id_token = tokens.id_token.clone().unwrap_or_default();
-        let claims = self
-            .validate_id_token(io, provider, client_id, metadata, &raw_id_token, pending.nonce.expose())
-            .await?;
         // Core §3.1.3.8: at_hash is optional in the code flow, but when present it must match.
-        if let Some(at_hash) = &claims.at_hash {
-            let (alg, _) = id_token::peek_header(&raw_id_token)?;
-            id_token::verify_token_hash(alg, tokens.access_token.expose(), at_hash)?;
-        }
+        let hashes = TokenHashes {
+            access_token: Some(tokens.access_token.expose()),
+            ..TokenHashes::default()
+        };
+        let validated = self
+            .validate_id_token(
+                io,
+                provider,
+                client_id,
+                metadata,
+                &raw_id_token,
+                pending.nonce.expose(),
+                hashes,
+            )
+            .await?;
+        check_acr(provider, validated.claims().acr.as_deref())?;
+        let claims = validated.claims();
         let userinfo = match (&metadata.userinfo_endpoint, provider.fetch_userinfo) {
             (Some(endpoint), true) => {
                 let response = io
@@ -188,33 +228,42 @@ impl App {
             .email
             .clone()
             .or_else(|| from_userinfo("email").and_then(|v| v.as_str()).map(str::to_owned));
-        let email_verified = claims
-            .email_verified
-            .or_else(|| from_userinfo("email_verified").and_then(|v| v.as_bool()));
+        // The verification flag belongs to the email it came with.
+        let email_verified = if claims.email.is_some() {
+            claims.email_verified
+        } else {
+            from_userinfo("email_verified").and_then(|v| v.as_bool())
+        };
         let name = claims
             .name
             .clone()
             .or_else(|| from_userinfo("name").and_then(|v| v.as_str()).map(str::to_owned));
         let now = io.clock.now();
-        Ok(Session {
+        let identity = Identity {
             provider: provider.name.clone(),
-            client_id: Some(client_id.to_owned()),
             sub: claims.sub.clone(),
             email,
             email_verified,
             name,
+            acr: claims.acr.clone(),
             created_at: now,
             expires_at: now.saturating_add(self.config.session.lifetime_secs as i64),
-            id_token: raw_id_token,
-            claims,
+            handle,
+        };
+        let record = SessionRecord {
+            client_id: client_id.to_owned(),
+            id_token: validated.raw().to_owned(),
             access_token: tokens.access_token,
             access_token_expires_at: tokens.expires_in.map(|s| now.saturating_add(s)),
             refresh_token: tokens.refresh_token,
             userinfo,
-        })
+        };
+        Ok((identity, record))
     }
 
-    /// Core §3.1.3.7 with the provider's JWKS; an unknown `kid` refetches the JWKS once.
+    /// Core §3.1.3.7 and the token hashes, with the provider's JWKS; an unknown `kid` refetches
+    /// the JWKS once.
+    #[allow(clippy::too_many_arguments)]
     async fn validate_id_token<H: HttpClient, K: KvStore>(
         &self,
         io: &Io<'_, H, K>,
@@ -223,7 +272,8 @@ impl App {
         metadata: &ProviderMetadata,
         raw: &str,
         nonce: &str,
-    ) -> Result<IdTokenClaims, AppError> {
+        hashes: TokenHashes<'_>,
+    ) -> Result<ValidatedIdToken, AppError> {
         let params = ValidationParams {
             issuer: &provider.issuer,
             client_id,
@@ -234,18 +284,37 @@ impl App {
             // Core §3.1.3.7 step 13: with max_age requested, auth_time is required and checked.
             max_age_secs: provider.max_age.and_then(|m| i64::try_from(m).ok()),
         };
-        let jwks = self
-            .jwks(provider, metadata, io, false)
-            .await?
-            .ok_or_else(|| AppError::Internal("no JWKS".into()))?;
-        match id_token::validate(raw, &jwks, &params, io.signatures).await {
+        let jwks = self.jwks(provider, metadata, io).await?;
+        match id_token::validate(raw, &jwks, &params, hashes, io.signatures).await {
             Err(IdTokenError::Key(KeySelectError::UnknownKid)) => {
-                match self.jwks(provider, metadata, io, true).await? {
-                    Some(fresh) => Ok(id_token::validate(raw, &fresh, &params, io.signatures).await?),
+                match self.refetch_jwks(provider, metadata, io).await? {
+                    Some(fresh) => Ok(id_token::validate(raw, &fresh, &params, hashes, io.signatures).await?),
                     None => Err(IdTokenError::Key(KeySelectError::UnknownKid).into()),
                 }
             }
             other => Ok(other?),
         }
+    }
+}
+
+/// Core §3.1.3.7 step 12: "If the acr Claim was requested, the Client SHOULD check that the
+/// asserted Claim Value is appropriate." Requesting `acr_values` is not enough (a user can edit
+/// the authorization URL): with `required_acr` set, the ID token's `acr` must be one of them.
+pub(super) fn check_acr(provider: &ProviderConfig, acr: Option<&str>) -> Result<(), AppError> {
+    if provider.required_acr.is_empty() || acr.is_some_and(|a| provider.required_acr.iter().any(|r| r == a)) {
+        return Ok(());
+    }
+    Err(AppError::AcrNotMet {
+        got: acr.map(str::to_owned),
+    })
+}
+
+/// The error for a callback that matches no pending login of this browser: a provider's
+/// `error` without its text (it may be anyone's), else "started in another browser".
+fn unbound(params: &CallbackParams) -> AppError {
+    match (&params.error, &params.state) {
+        (Some(_), _) => AppError::ProviderUnverified,
+        (None, None) => AppError::BadRequest("the callback has no state".into()),
+        (None, Some(_)) => AppError::StateNotBound,
     }
 }

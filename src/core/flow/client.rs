@@ -2,7 +2,7 @@
 //! provider on first use (Dynamic Client Registration 1.0), stored in KV and reused by every
 //! isolate until its secret expires.
 
-use super::{absolute, App, Incoming, Io};
+use super::{App, Incoming, Io};
 use crate::core::config::{ClientConfig, ProviderConfig};
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
@@ -15,9 +15,15 @@ const REGISTRATION_BACKOFF_SECS: i64 = 30;
 /// KV lifetime of a registration without expiry (KV needs a TTL in our store trait).
 const REGISTRATION_KV_TTL: u64 = 365 * 86400;
 
-/// KV key of a provider's registration.
+/// KV key of a provider's current registration.
 pub(crate) fn registration_key(provider: &str) -> String {
     format!("registration:{provider}")
+}
+
+/// KV key of one registration by its client id (what a callback looks up: the login may have
+/// been started with a registration that is no longer the current one).
+fn registration_id_key(provider: &str, client_id: &str) -> String {
+    format!("registration:{provider}:{client_id}")
 }
 
 impl App {
@@ -40,17 +46,33 @@ impl App {
         }
     }
 
-    /// The client for a callback: the one the login was started with.
-    pub(super) fn client_for_callback(
+    /// The client for a callback: the one the login was started with (for a dynamically
+    /// registered client, the registration with that client id: from the isolate, else KV).
+    pub(super) async fn client_for_callback<H: HttpClient, K: KvStore>(
         &self,
         provider: &ProviderConfig,
         metadata: &ProviderMetadata,
-        registered: Option<&RegisteredClient>,
+        client_id: Option<&str>,
+        io: &Io<'_, H, K>,
     ) -> Result<Client, AppError> {
-        match (&provider.client, registered) {
-            (ClientConfig::Static { client_id }, _) => static_client(provider, metadata, client_id),
-            (ClientConfig::Dynamic { .. }, Some(reg)) => Ok(dynamic_client(provider, reg)),
-            (ClientConfig::Dynamic { .. }, None) => Err(AppError::UnknownState),
+        let ClientConfig::Dynamic { .. } = &provider.client else {
+            if let ClientConfig::Static { client_id } = &provider.client {
+                return static_client(provider, metadata, client_id);
+            }
+            return Err(AppError::UnknownState);
+        };
+        let wanted = client_id.ok_or(AppError::UnknownState)?;
+        if let Some(c) = self.cache.registered_by_id(&provider.name, wanted) {
+            return Ok(dynamic_client(provider, &c));
+        }
+        let stored = io.kv.get(&registration_id_key(&provider.name, wanted)).await?;
+        match stored.and_then(|v| serde_json::from_str::<RegisteredClient>(&v).ok()) {
+            Some(c) if c.client_id == wanted => {
+                self.cache.remember_registration(&provider.name, c.clone());
+                Ok(dynamic_client(provider, &c))
+            }
+            // Expired (or never made) while this login was under way.
+            _ => Err(AppError::UnknownState),
         }
     }
 
@@ -63,7 +85,7 @@ impl App {
         io: &Io<'_, H, K>,
     ) -> Result<RegisteredClient, AppError> {
         let now = io.clock.now();
-        let redirect_uri = absolute(req, &self.config.redirect_path);
+        let redirect_uri = self.our_url(req, &self.config.redirect_path);
         let usable =
             |c: &RegisteredClient| !c.expired(now) && c.issuer == provider.issuer && c.redirect_uri == redirect_uri;
         if let Some(c) = self.cache.registered(&provider.name).filter(|c| usable(c)) {
@@ -91,8 +113,11 @@ impl App {
                     at => u64::try_from(at - now).unwrap_or(60).max(60),
                 };
                 let value = serde_json::to_string(&c).map_err(|e| AppError::Internal(e.to_string()))?;
-                // Two isolates registering at once both succeed; the last write wins and
-                // each pending login keeps the client it was started with.
+                // Two isolates registering at once both succeed; the last write wins the
+                // current slot, and each pending login finds its own client by id.
+                io.kv
+                    .put(&registration_id_key(&provider.name, &c.client_id), &value, ttl)
+                    .await?;
                 io.kv.put(&key, &value, ttl).await?;
                 self.cache.set_registered(&provider.name, c.clone());
                 Ok(c)
@@ -126,8 +151,8 @@ impl App {
         let jwks_uri = provider
             .private_key
             .as_ref()
-            .map(|_| absolute(req, &self.config.jwks_path));
-        let post_logout = absolute(req, &self.config.post_logout_redirect_uri);
+            .map(|_| self.our_url(req, &self.config.jwks_path));
+        let post_logout = self.our_url(req, &self.config.post_logout_redirect_uri);
         let request = RegistrationRequest {
             endpoint,
             redirect_uri,

@@ -1,13 +1,16 @@
-//! Starting a login: the pending login goes to KV, the browser to the provider; with several
-//! providers for a path, a chooser page first.
+//! Starting a login: the pending login goes into a sealed cookie (no KV write: anonymous
+//! traffic costs nothing), the browser to the provider; with several providers for a path, a
+//! chooser page first.
 
-use super::{absolute, App, Incoming, Io};
+use super::{nonce24, App, Incoming, Io};
 use crate::core::config::ProviderConfig;
 use crate::core::crypto::secret::Secret;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
-use crate::core::oidc::authorize::{state_key, AuthorizationRequest, PendingLogin};
-use crate::core::session::cookies::{set_cookie, CookieJar};
+use crate::core::oidc::authorize::AuthorizationRequest;
+use crate::core::session::cookies::{remove_cookie, set_cookie, CookieAttrs, CookieJar};
+use crate::core::session::pending::{self, PendingLogin, MAX_PENDING};
+use crate::core::session::SealContext;
 use crate::core::site::pages::{chooser_page, Reply};
 use crate::core::site::return_url::check_return_url;
 
@@ -54,8 +57,8 @@ impl App {
         self.start_login(req, io, provider, &return_to, &passthrough).await
     }
 
-    /// Stores a pending login and redirects to the provider's authorization endpoint
-    /// (Core §3.1.2.1), binding the login to this browser with the login cookie.
+    /// Redirects to the provider's authorization endpoint (Core §3.1.2.1), with the pending
+    /// login sealed into its own cookie, which binds the login to this browser.
     pub(super) async fn start_login<H: HttpClient, K: KvStore>(
         &self,
         req: &Incoming,
@@ -66,32 +69,32 @@ impl App {
     ) -> Result<Reply, AppError> {
         let metadata = self.metadata(provider, io).await?;
         let (client, registered) = self.client_for_login(provider, &metadata, req, io).await?;
-        let jar = CookieJar::parse(req.headers.cookie.as_deref());
-        // One binding cookie per browser, shared by every tab's pending login, so concurrent
-        // logins never pile up cookies.
-        let binding = match jar.get(&self.login_cookie) {
-            Some(b) if b.len() == 43 && b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') => {
-                b.to_owned()
-            }
-            _ => io.random.token(),
-        };
         let state = io.random.token();
         let nonce = io.random.token();
         let verifier = io.random.token();
-        let redirect_uri = absolute(req, &self.config.redirect_path);
+        let base = self.cookie_base(req);
+        let name = pending::cookie_name(base, &state)
+            .ok_or_else(|| AppError::Internal("a random state is not base64url".into()))?;
         let pending = PendingLogin {
             provider: provider.name.clone(),
+            state: Secret::new(state.clone()),
             nonce: Secret::new(nonce.clone()),
             pkce_verifier: Secret::new(verifier.clone()),
-            binding: Secret::new(binding.clone()),
             return_to: return_to.to_owned(),
             created_at: io.clock.now(),
-            registered,
+            client_id: registered.map(|r| r.client_id),
         };
-        let value = serde_json::to_string(&pending).map_err(|e| AppError::Internal(e.to_string()))?;
-        io.kv
-            .put(&state_key(&state), &value, self.config.login_timeout_secs)
-            .await?;
+        let deployment = self.deployment(req);
+        let context = SealContext {
+            kind: "pending",
+            name: &name,
+            deployment: &deployment,
+            issuer: &provider.issuer,
+        };
+        let value = pending
+            .seal(&self.config.sealer, &context, nonce24(io.random))
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let redirect_uri = self.our_url(req, &self.config.redirect_path);
         let url = AuthorizationRequest {
             provider,
             metadata: &metadata,
@@ -105,6 +108,35 @@ impl App {
         .url()
         .map_err(|e| AppError::Internal(format!("authorization endpoint: {e}")))?;
         let attrs = self.cookie_attrs(req, Some(self.config.login_timeout_secs));
-        Ok(Reply::redirect(url.as_str()).with_cookies([set_cookie(&self.login_cookie, &binding, &attrs)]))
+        let jar = CookieJar::parse(req.headers.cookie.as_deref());
+        let mut cookies = self.evict_pending(req, &jar, &attrs, io.clock.now());
+        cookies.push(set_cookie(&name, &value, &attrs));
+        Ok(Reply::redirect(url.as_str()).with_cookies(cookies))
+    }
+
+    /// Removals for the pending-login cookies that must go before one more is set: those that
+    /// no longer open or have expired, then the oldest, so that at most [`MAX_PENDING`] remain.
+    fn evict_pending(&self, req: &Incoming, jar: &CookieJar<'_>, attrs: &CookieAttrs, now: i64) -> Vec<String> {
+        let base = self.cookie_base(req);
+        let deployment = self.deployment(req);
+        let timeout = i64::try_from(self.config.login_timeout_secs).unwrap_or(i64::MAX);
+        let mut live: Vec<(i64, &str)> = Vec::new();
+        let mut gone: Vec<&str> = Vec::new();
+        for (name, value) in jar.iter().filter(|(n, _)| pending::is_pending_cookie(n, base)) {
+            if live.iter().any(|(_, n)| *n == name) || gone.contains(&name) {
+                continue;
+            }
+            let opened = PendingLogin::open(&self.config.sealer, value, name, &deployment, None, |p| {
+                self.issuer_of(p)
+            });
+            match opened {
+                Ok(p) if now.saturating_sub(p.created_at) <= timeout => live.push((p.created_at, name)),
+                _ => gone.push(name),
+            }
+        }
+        live.sort_unstable();
+        let excess = (live.len() + 1).saturating_sub(MAX_PENDING);
+        gone.extend(live.iter().take(excess).map(|(_, n)| *n));
+        gone.into_iter().map(|n| remove_cookie(n, attrs)).collect()
     }
 }

@@ -1,13 +1,31 @@
-//! Logout: clear the session, then RP-initiated logout at the provider when it supports it.
+//! Logout: clear the session and its record, then RP-initiated logout at the provider when it
+//! supports it.
+//!
+//! Logout must not be something another site can make a signed-in browser do (it would also end
+//! the single sign-on session at the provider, through `id_token_hint`). It happens only on:
+//! - a POST from this site: `Origin` is the site's origin, or `Sec-Fetch-Site: same-origin`;
+//! - a GET that the browser marks `Sec-Fetch-Site: same-origin` (a link on this site) or `none`
+//!   (typed into the address bar, a bookmark).
+//!
+//! Any other GET (cross-site, or from a client that sends no Fetch Metadata) gets a small
+//! confirmation page whose button POSTs from this site; any other POST is refused.
 
-use super::{absolute, App, Incoming, Io};
+use super::{App, Incoming, Io};
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
 use crate::core::oidc::end_session::EndSessionRequest;
-use crate::core::session::cookies::{remove_cookie, CookieJar};
+use crate::core::session::cookies::CookieJar;
 use crate::core::session::seal::{clear_chunked, read_chunked};
-use crate::core::session::Session;
-use crate::core::site::pages::{html_page, Reply};
+use crate::core::session::{record_key, Identity, SealContext, SessionRecord};
+use crate::core::site::pages::{html_page, logout_confirmation_page, Reply};
+
+/// How a logout request came.
+enum Intent {
+    /// From this site (or typed by the user): log out.
+    Confirmed,
+    /// A GET that may come from another site: ask first.
+    Ask,
+}
 
 impl App {
     pub(super) async fn logout<H: HttpClient, K: KvStore>(
@@ -15,21 +33,36 @@ impl App {
         req: &Incoming,
         io: &Io<'_, H, K>,
     ) -> Result<Reply, AppError> {
-        let jar = CookieJar::parse(req.headers.cookie.as_deref());
-        let name = &self.config.session.cookie_name;
-        let session =
-            read_chunked(&jar, name).and_then(|sealed| Session::open_any_age(&self.config.sealer, name, &sealed).ok());
-        let attrs = self.session_attrs(req);
-        let mut clear = clear_chunked(name, &attrs, &jar);
-        if jar.get(&self.login_cookie).is_some() {
-            clear.push(remove_cookie(&self.login_cookie, &attrs));
+        match self.logout_intent(req)? {
+            Intent::Ask => return Ok(logout_confirmation_page(&self.config.logout_path)),
+            Intent::Confirmed => {}
         }
-        let provider = session.as_ref().and_then(|s| self.config.provider(&s.provider));
-        let (Some(session), Some(provider)) = (session.as_ref(), provider) else {
+        let jar = CookieJar::parse(req.headers.cookie.as_deref());
+        let base = self.cookie_base(req);
+        let deployment = self.deployment(req);
+        // Expired sessions log out too (the record may still be there).
+        let identity = read_chunked(&jar, base).and_then(|value| {
+            Identity::open(&self.config.sealer, &value, base, &deployment, |p| self.issuer_of(p)).ok()
+        });
+        let clear = clear_chunked(base, &self.session_attrs(req), &jar);
+        let provider = identity.as_ref().and_then(|s| self.config.provider(&s.provider));
+        let (Some(identity), Some(provider)) = (identity.as_ref(), provider) else {
             return Ok(logged_out_page().with_cookies(clear));
         };
-        // A provider that cannot be reached must not keep anyone logged in here: the cookie
-        // is cleared whatever happens next.
+        // The record: the ID token for the hint. It is deleted either way; a store that cannot
+        // be reached must not keep anyone logged in here (the cookie is cleared regardless).
+        let key = record_key(&identity.handle);
+        let context = SealContext {
+            kind: "record",
+            name: &key,
+            deployment: &deployment,
+            issuer: &provider.issuer,
+        };
+        let record = match io.kv.get(&key).await {
+            Ok(Some(sealed)) => SessionRecord::open(&self.config.sealer, &context, &sealed).ok(),
+            _ => None,
+        };
+        let _ = io.kv.delete(&key).await;
         let end_session = match self.metadata(provider, io).await {
             Ok(meta) => meta.end_session_endpoint.clone(),
             Err(_) => None,
@@ -37,18 +70,50 @@ impl App {
         let Some(endpoint) = end_session else {
             return Ok(logged_out_page().with_cookies(clear));
         };
-        let state = io.random.token();
-        let post_logout = absolute(req, &self.config.post_logout_redirect_uri);
+        let post_logout = self.our_url(req, &self.config.post_logout_redirect_uri);
+        let client_id = record
+            .as_ref()
+            .map(|r| r.client_id.as_str())
+            .or(match &provider.client {
+                crate::core::config::ClientConfig::Static { client_id } => Some(client_id.as_str()),
+                crate::core::config::ClientConfig::Dynamic { .. } => None,
+            });
+        // No `state`: the post-logout page is a plain page that would have nothing to check it
+        // against (RP-Initiated Logout 1.0 §2 makes it optional).
         let url = EndSessionRequest {
             endpoint: &endpoint,
-            id_token_hint: Some(&session.id_token),
+            id_token_hint: record.as_ref().map(|r| r.id_token.as_str()),
             post_logout_redirect_uri: &post_logout,
-            state: &state,
-            client_id: session.client_id.as_deref(),
+            client_id,
         }
         .url()
         .map_err(|e| AppError::Internal(format!("end_session_endpoint: {e}")))?;
         Ok(Reply::redirect(url.as_str()).with_cookies(clear))
+    }
+
+    /// Whether this logout request is this site's own (see the module documentation).
+    fn logout_intent(&self, req: &Incoming) -> Result<Intent, AppError> {
+        let site = req.headers.sec_fetch_site.as_deref().map(str::to_ascii_lowercase);
+        match req.method.as_str() {
+            "GET" | "HEAD" => Ok(match site.as_deref() {
+                Some("same-origin" | "none") => Intent::Confirmed,
+                _ => Intent::Ask,
+            }),
+            "POST" => {
+                let same_origin = site.as_deref() == Some("same-origin")
+                    || req
+                        .headers
+                        .origin
+                        .as_deref()
+                        .is_some_and(|o| o == req.url.origin().ascii_serialization());
+                if same_origin {
+                    Ok(Intent::Confirmed)
+                } else {
+                    Err(AppError::CrossSiteRequest)
+                }
+            }
+            _ => Err(AppError::BadRequest("logout takes GET or POST".into())),
+        }
     }
 }
 

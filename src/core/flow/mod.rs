@@ -13,10 +13,13 @@ use crate::core::config::Config;
 use crate::core::crypto::Signatures;
 use crate::core::error::{AppError, FaultClass};
 use crate::core::http::{Clock, HttpClient, KvStore, Random};
+use crate::core::session::cache::IdentityCache;
 use crate::core::session::cookies::{remove_cookie, CookieAttrs, SameSite};
+use crate::core::session::pending::is_pending_cookie;
 use crate::core::session::seal::MAX_CHUNKS;
 use crate::core::site::pages::{html_page, json_error, Reply};
 use provider::ProviderCache;
+use std::rc::Rc;
 use url::Url;
 
 /// The request headers the core reads. The shell reads exactly [`REQUEST_HEADERS`], in that
@@ -129,8 +132,9 @@ pub enum Outcome {
 pub struct Forward {
     /// The `Cookie` header to send (ours removed); `None`: no Cookie header at all.
     pub cookie: Option<String>,
-    /// Header names (lower-case) to remove first: client-sent copies of identity headers.
-    pub remove_headers: Vec<String>,
+    /// Header names (lower-case) to remove first: client-sent copies of identity headers. The
+    /// same list for every request of a configuration.
+    pub remove_headers: Rc<[String]>,
     /// Identity headers to add.
     pub add_headers: Vec<(String, String)>,
     /// The path (and query) to forward instead of the request's: its canonical form, when that
@@ -166,21 +170,55 @@ pub struct Io<'a, H, K> {
     pub signatures: &'a dyn Signatures,
 }
 
-/// The relying party of one isolate: validated configuration plus provider caches.
+/// The relying party of one isolate: validated configuration plus caches.
 pub struct App {
     config: Config,
     cache: ProviderCache,
-    login_cookie: String,
+    identities: IdentityCache,
+    /// Client-sent copies of these headers are removed from every request passed on.
+    remove_headers: Rc<[String]>,
+    /// The session cookie's name on https and on plain http (see `SessionConfig::cookie_base`).
+    cookie_https: String,
+    cookie_http: String,
+}
+
+/// A failed request, with the cookies its answer must still set or remove (a callback always
+/// removes its pending-login cookie, whatever went wrong).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    error: AppError,
+    cookies: Vec<String>,
+}
+
+impl From<AppError> for Failure {
+    fn from(error: AppError) -> Failure {
+        Failure {
+            error,
+            cookies: Vec::new(),
+        }
+    }
+}
+
+impl Failure {
+    fn with_cookies(error: AppError, cookies: &[String]) -> Failure {
+        Failure {
+            error,
+            cookies: cookies.to_vec(),
+        }
+    }
 }
 
 impl App {
     /// Builds the app from a validated configuration.
     pub fn new(config: Config) -> App {
-        let login_cookie = format!("{}_login", config.session.cookie_name);
+        let remove_headers = config.identity_headers.names().map(str::to_owned).collect();
         App {
+            cookie_https: config.session.cookie_base(true),
+            cookie_http: config.session.cookie_base(false),
             config,
             cache: ProviderCache::default(),
-            login_cookie,
+            identities: IdentityCache::default(),
+            remove_headers,
         }
     }
 
@@ -202,29 +240,32 @@ impl App {
     pub async fn handle<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Handled {
         match self.route(req, io).await {
             Ok(outcome) => Handled { outcome, log: None },
-            Err(e) => {
-                let log = match e.class() {
+            Err(Failure { error, cookies }) => {
+                let log = match error.class() {
                     FaultClass::Client => None,
                     FaultClass::Upstream | FaultClass::Internal => {
-                        Some(format!("{} {}: {e}", req.method, req.url.path()))
+                        Some(format!("{} {}: {error}", req.method, req.url.path()))
                     }
                 };
                 Handled {
-                    outcome: Outcome::Reply(e.to_reply(!req.is_navigation())),
+                    outcome: Outcome::Reply(error.to_reply(!req.is_navigation()).with_cookies(cookies)),
                     log,
                 }
             }
         }
     }
 
-    async fn route<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Result<Outcome, AppError> {
+    async fn route<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Result<Outcome, Failure> {
+        if let Some(reply) = self.other_host(req) {
+            return Ok(Outcome::Reply(reply));
+        }
         let path = req.url.path();
         let c = &self.config;
         if path == c.redirect_path {
             return self.callback(req, io).await.map(Outcome::Reply);
         }
         if path == c.logout_path {
-            return self.logout(req, io).await.map(Outcome::Reply);
+            return Ok(Outcome::Reply(self.logout(req, io).await?));
         }
         if path == c.logged_out_path {
             return Ok(Outcome::Reply(logout::logged_out_page()));
@@ -233,9 +274,64 @@ impl App {
             return Ok(Outcome::Reply(self.jwks_document()));
         }
         if path == c.login_path {
-            return self.login_endpoint(req, io).await.map(Outcome::Reply);
+            return Ok(Outcome::Reply(self.login_endpoint(req, io).await?));
         }
-        self.gate(req, io).await
+        Ok(self.gate(req, io).await?)
+    }
+
+    /// With `public_origin` set, a request for any other origin (apex vs www, workers.dev) is
+    /// sent to the public origin (GET/HEAD: 308) or refused (421) before any login work, so the
+    /// redirect URI, the registered client and every sealed value stay those of one origin.
+    fn other_host(&self, req: &Incoming) -> Option<Reply> {
+        let public = self.config.public_origin.as_deref()?;
+        if req.url.origin().ascii_serialization() == public {
+            return None;
+        }
+        if matches!(req.method.as_str(), "GET" | "HEAD") {
+            let mut target = String::with_capacity(public.len() + 64);
+            target.push_str(public);
+            target.push_str(&req.path_and_query());
+            let mut reply = Reply::redirect(&target);
+            reply.status = 308;
+            return Some(reply);
+        }
+        let message = "this site is served on another address";
+        Some(if req.is_navigation() {
+            html_page(421, "Wrong address", message, &[], &[(public, "Go to the site")])
+        } else {
+            json_error(421, "misdirected_request", message, None)
+        })
+    }
+
+    /// The deployment the sealed values of this request are bound to: `public_origin`, else the
+    /// request's origin.
+    fn deployment(&self, req: &Incoming) -> String {
+        match &self.config.public_origin {
+            Some(origin) => origin.clone(),
+            None => req.url.origin().ascii_serialization(),
+        }
+    }
+
+    /// The absolute URL of one of our paths (or an operator's absolute URL, kept as is).
+    fn our_url(&self, req: &Incoming, path_or_url: &str) -> String {
+        match &self.config.public_origin {
+            Some(origin) if path_or_url.starts_with('/') => format!("{origin}{path_or_url}"),
+            _ => absolute(req, path_or_url),
+        }
+    }
+
+    /// The session cookie's name for this request.
+    fn cookie_base(&self, req: &Incoming) -> &str {
+        if req.url.scheme() == "https" {
+            &self.cookie_https
+        } else {
+            &self.cookie_http
+        }
+    }
+
+    /// The issuer of a configured provider (the context sealed values are bound to).
+    fn issuer_of(&self, provider: &str) -> Option<&str> {
+        self.config.provider(provider).map(|p| p.issuer.as_str())
     }
 
     /// The worker's public keys for `private_key_jwt` (RFC 7517 JWK Set).
@@ -251,18 +347,20 @@ impl App {
         }
     }
 
-    /// The answer to a request whose `Cookie` header is longer than [`MAX_COOKIE_HEADER`](crate::core::session::cookies::MAX_COOKIE_HEADER)
-    /// (the shell refuses it unparsed, before [`App::handle`]): 431, removing every cookie
-    /// edge-oidc may have set, since they may be what made it too large, and the browser would
-    /// otherwise be refused (logout included) until they expire.
+    /// The answer to a request whose `Cookie` header is longer than
+    /// [`MAX_COOKIE_HEADER`](crate::core::session::cookies::MAX_COOKIE_HEADER) (the shell
+    /// refuses it unparsed, before [`App::handle`]): 431, removing every cookie edge-oidc may
+    /// have set, since they may be what made it too large, and the browser would otherwise be
+    /// refused (logout included) until they expire. Pending-login cookies are not known by
+    /// name here (the header is not parsed); they expire after `login_timeout_secs`.
     pub fn cookie_header_too_large(&self, url: &Url, navigation: bool) -> Reply {
-        // Chunk numbers any version of edge-oidc may have written (older ones went up to 8).
-        const CHUNK_NAMES: usize = 8;
-        let name = &self.config.session.cookie_name;
+        let base = if url.scheme() == "https" {
+            &self.cookie_https
+        } else {
+            &self.cookie_http
+        };
         let attrs = self.cookie_attrs_for(url, None);
-        let names = [name.clone(), self.login_cookie.clone()]
-            .into_iter()
-            .chain((0..CHUNK_NAMES.max(MAX_CHUNKS)).map(|i| format!("{name}.{i}")));
+        let names = std::iter::once(base.clone()).chain((0..MAX_CHUNKS).map(|i| format!("{base}.{i}")));
         let reply = if navigation {
             html_page(
                 431,
@@ -297,15 +395,17 @@ impl App {
         self.cookie_attrs(req, s.permanent.then_some(s.lifetime_secs))
     }
 
+    /// Whether a cookie is edge-oidc's own (never forwarded to the origin): the session cookie,
+    /// its chunks and the pending-login cookies, under either name (https or http).
     fn is_our_cookie(&self, name: &str) -> bool {
-        let base = &self.config.session.cookie_name;
-        name == self.login_cookie
-            || name.strip_prefix(base.as_str()).is_some_and(|rest| {
+        [&self.cookie_https, &self.cookie_http].into_iter().any(|base| {
+            name.strip_prefix(base.as_str()).is_some_and(|rest| {
                 rest.is_empty()
                     || rest
                         .strip_prefix('.')
-                        .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
-            })
+                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            }) || is_pending_cookie(name, base)
+        })
     }
 }
 

@@ -25,6 +25,9 @@ struct Entry {
     jwks: Option<(Rc<Jwks>, i64)>,
     last_refetch: Option<i64>,
     registered: Option<RegisteredClient>,
+    /// Every registration this isolate made or read, by client id: a login started with one
+    /// finishes with it even if another (concurrent) registration became current meanwhile.
+    by_client_id: HashMap<String, RegisteredClient>,
     registration_failure: Option<(i64, String)>,
 }
 
@@ -41,7 +44,21 @@ impl ProviderCache {
     pub(super) fn registered(&self, provider: &str) -> Option<RegisteredClient> {
         self.with(provider, |e| e.registered.clone())
     }
+    pub(super) fn registered_by_id(&self, provider: &str, client_id: &str) -> Option<RegisteredClient> {
+        self.with(provider, |e| e.by_client_id.get(client_id).cloned())
+    }
+    /// Remembers a registration by its client id (not as the current one).
+    pub(super) fn remember_registration(&self, provider: &str, client: RegisteredClient) {
+        self.with(provider, |e| {
+            // A handful per provider at most (one per expiry); bounded all the same.
+            if e.by_client_id.len() >= 16 {
+                e.by_client_id.clear();
+            }
+            e.by_client_id.insert(client.client_id.clone(), client);
+        });
+    }
     pub(super) fn set_registered(&self, provider: &str, client: RegisteredClient) {
+        self.remember_registration(provider, client.clone());
         self.with(provider, |e| {
             e.registered = Some(client);
             e.registration_failure = None;
@@ -97,7 +114,11 @@ impl App {
             }
         };
         // Checked on every read, so a cached document never outlives a changed issuer.
-        let meta = Rc::new(ProviderMetadata::from_json(body.as_bytes(), &provider.issuer)?);
+        let meta = Rc::new(ProviderMetadata::from_json(
+            body.as_bytes(),
+            &provider.issuer,
+            provider.allow_http,
+        )?);
         // Only a document fetched now is written: KV allows one write per second per key.
         if fresh {
             self.kv_store(io, &key, &url, &body, now).await;
@@ -107,53 +128,70 @@ impl App {
         Ok(meta)
     }
 
-    /// The provider's JWKS. `refetch`: the cached set lacks the token's key (rotation);
-    /// returns `None` when a refetch is not allowed yet.
+    /// The provider's JWKS: cached in the isolate, else in KV, else fetched now.
     pub(super) async fn jwks<H: HttpClient, K: KvStore>(
         &self,
         provider: &ProviderConfig,
         metadata: &ProviderMetadata,
         io: &Io<'_, H, K>,
-        refetch: bool,
-    ) -> Result<Option<Rc<Jwks>>, AppError> {
+    ) -> Result<Rc<Jwks>, AppError> {
         let now = io.clock.now();
-        let key = format!("jwks:{}", provider.name);
-        if refetch {
-            if self
-                .cache
-                .with(&provider.name, |e| e.last_refetch)
-                .is_some_and(|t| now - t < REFETCH_INTERVAL_SECS)
-            {
-                return Ok(None);
-            }
-            // Counted before the fetch, so failing refetches are rate-limited too.
-            self.cache.with(&provider.name, |e| e.last_refetch = Some(now));
-        } else {
-            if let Some((jwks, at)) = self.cache.with(&provider.name, |e| e.jwks.clone()) {
-                if now - at < CACHE_TTL_SECS {
-                    return Ok(Some(jwks));
-                }
-            }
-            if let Some((body, at)) = self.kv_cached(io, &key, &metadata.jwks_uri, now).await {
-                if let Ok(jwks) = Jwks::parse(body.as_bytes()) {
-                    let jwks = Rc::new(jwks);
-                    self.cache.with(&provider.name, |e| e.jwks = Some((jwks.clone(), at)));
-                    return Ok(Some(jwks));
-                }
+        if let Some((jwks, at)) = self.cache.with(&provider.name, |e| e.jwks.clone()) {
+            if now - at < CACHE_TTL_SECS {
+                return Ok(jwks);
             }
         }
+        let key = jwks_key(provider);
+        if let Some((body, at)) = self.kv_cached(io, &key, &metadata.jwks_uri, now).await {
+            if let Ok(jwks) = Jwks::parse(body.as_bytes()) {
+                let jwks = Rc::new(jwks);
+                self.cache.with(&provider.name, |e| e.jwks = Some((jwks.clone(), at)));
+                return Ok(jwks);
+            }
+        }
+        self.fetch_jwks(provider, metadata, io).await
+    }
+
+    /// The JWKS fetched again because the cached one lacks a token's key (rotation); `None`
+    /// when a refetch is not allowed yet ([`REFETCH_INTERVAL_SECS`]).
+    pub(super) async fn refetch_jwks<H: HttpClient, K: KvStore>(
+        &self,
+        provider: &ProviderConfig,
+        metadata: &ProviderMetadata,
+        io: &Io<'_, H, K>,
+    ) -> Result<Option<Rc<Jwks>>, AppError> {
+        let now = io.clock.now();
+        if self
+            .cache
+            .with(&provider.name, |e| e.last_refetch)
+            .is_some_and(|t| now - t < REFETCH_INTERVAL_SECS)
+        {
+            return Ok(None);
+        }
+        // Counted before the fetch, so failing refetches are rate-limited too.
+        self.cache.with(&provider.name, |e| e.last_refetch = Some(now));
+        self.fetch_jwks(provider, metadata, io).await.map(Some)
+    }
+
+    async fn fetch_jwks<H: HttpClient, K: KvStore>(
+        &self,
+        provider: &ProviderConfig,
+        metadata: &ProviderMetadata,
+        io: &Io<'_, H, K>,
+    ) -> Result<Rc<Jwks>, AppError> {
+        let now = io.clock.now();
         let response = fetch_ok(io, HttpRequest::get_json(&metadata.jwks_uri)).await?;
         let jwks = Rc::new(Jwks::parse(&response.body)?);
         self.kv_store(
             io,
-            &key,
+            &jwks_key(provider),
             &metadata.jwks_uri,
             &String::from_utf8_lossy(&response.body),
             now,
         )
         .await;
         self.cache.with(&provider.name, |e| e.jwks = Some((jwks.clone(), now)));
-        Ok(Some(jwks))
+        Ok(jwks)
     }
 
     /// A fresh cached document from KV. KV failures only cost a fetch.
@@ -181,13 +219,23 @@ impl App {
     }
 }
 
-/// Sends a GET and insists on a 200.
+/// The KV key of a provider's cached JWKS.
+fn jwks_key(provider: &ProviderConfig) -> String {
+    format!("jwks:{}", provider.name)
+}
+
+/// Sends an idempotent GET (discovery, JWKS) and insists on a 200. A connection failure is
+/// retried once at once (a dropped keep-alive connection, a restarting provider); a timeout is
+/// not (it already took the whole timeout).
 async fn fetch_ok<H: HttpClient, K: KvStore>(
     io: &Io<'_, H, K>,
     request: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let url = request.url.clone();
-    let response = io.http.send(request).await?;
+    let response = match io.http.send(request.clone()).await {
+        Err(HttpError::Network(_)) => io.http.send(request).await?,
+        other => other?,
+    };
     if response.status != 200 {
         return Err(AppError::Upstream(HttpError::Network(format!(
             "{url} answered with HTTP status {}",

@@ -10,8 +10,10 @@ use crate::core::config::Config;
 use crate::core::crypto::secret::{b64url, Secret};
 use crate::core::flow::{App, Forward, Handled, Incoming, Io, Outcome, RequestHeaders};
 use crate::core::http::{Clock, HttpClient, HttpError, HttpRequest, HttpResponse, KvStore, Random, StoreError};
-use crate::core::oidc::authorize::{pkce_challenge, state_key, PendingLogin};
+use crate::core::oidc::authorize::pkce_challenge;
 use crate::core::oidc::client_auth::basic_auth;
+use crate::core::session::pending::{self, PendingLogin};
+use crate::core::session::SealContext;
 use crate::core::site::pages::Reply;
 use jwt_compact::alg::Es256;
 use jwt_compact::jwk::JsonWebKey;
@@ -29,9 +31,13 @@ type SigningKey = <Es256 as Algorithm>::SigningKey;
 pub const NOW: i64 = 1_700_000_000;
 /// The RP's callback.
 pub const REDIRECT_URI: &str = "https://rp.example/redirect_uri";
+/// The RP's origin (the deployment sealed values are bound to).
+pub const RP: &str = "https://rp.example";
+/// The session cookie's name on https.
+pub const SESSION: &str = "__Host-edge_oidc";
 /// The single provider of most tests.
 pub const ISSUER: &str = "https://op.example";
-/// The statically registered client's secret (secret binding `CLIENT_SECRET`).
+/// The statically registered client's secret (each provider's `CLIENT_SECRET_<NAME>`).
 pub const CLIENT_SECRET: &str = "rp-secret";
 /// One provider, a static client, a one-hour session.
 pub const SINGLE: &str = r#"{"providers":{"main":{"issuer":"https://op.example","client_id":"rp"}},
@@ -198,6 +204,8 @@ pub struct Net {
     pub ops: Vec<FakeOp>,
     log: RefCell<Vec<HttpRequest>>,
     failures: RefCell<HashMap<String, HttpError>>,
+    /// URL → how many more requests to it fail (with a connection error) before it answers.
+    flaky: RefCell<HashMap<String, usize>>,
 }
 
 impl Net {
@@ -215,6 +223,11 @@ impl Net {
     pub fn fail(&self, url: &str, error: HttpError) {
         self.failures.borrow_mut().insert(url.to_owned(), error);
     }
+
+    /// The next `times` requests to `url` fail with a connection error.
+    pub fn fail_times(&self, url: &str, times: usize) {
+        self.flaky.borrow_mut().insert(url.to_owned(), times);
+    }
 }
 
 impl HttpClient for Net {
@@ -222,6 +235,10 @@ impl HttpClient for Net {
         self.log.borrow_mut().push(request.clone());
         if let Some(e) = self.failures.borrow().get(&request.url) {
             return Err(e.clone());
+        }
+        if let Some(left) = self.flaky.borrow_mut().get_mut(&request.url).filter(|n| **n > 0) {
+            *left -= 1;
+            return Err(HttpError::Network("connection reset".into()));
         }
         match self
             .ops
@@ -531,6 +548,11 @@ impl Browser {
         self.cookies.get(name).map(String::as_str)
     }
 
+    /// The names of the cookies it holds.
+    pub fn names(&self) -> impl Iterator<Item = String> + '_ {
+        self.cookies.keys().cloned()
+    }
+
     /// The `Cookie` header it sends.
     pub fn header(&self) -> Option<String> {
         let pairs: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -629,7 +651,7 @@ pub struct Harness {
 fn build_app(config: &str, cookie_key: &str) -> App {
     let secret = |name: &str| match name {
         "COOKIE_KEYS" => Some(cookie_key.to_owned()),
-        "CLIENT_SECRET" => Some(CLIENT_SECRET.to_owned()),
+        n if n.starts_with("CLIENT_SECRET_") => Some(CLIENT_SECRET.to_owned()),
         _ => None,
     };
     App::new(Config::from_json(config, &secret).expect("test configuration is valid"))
@@ -643,6 +665,7 @@ impl Harness {
             ops: issuers.iter().map(|i| FakeOp::new(i, clock.clone())).collect(),
             log: RefCell::default(),
             failures: RefCell::default(),
+            flaky: RefCell::default(),
         });
         let cookie_key = b64url(&rand::thread_rng().gen::<[u8; 32]>());
         Harness {
@@ -659,6 +682,15 @@ impl Harness {
     /// [`SINGLE`] with its provider.
     pub fn single() -> Harness {
         Harness::new(SINGLE, &[ISSUER])
+    }
+
+    /// The same worker with `other`'s cookie keys (deployments that share `COOKIE_KEYS`).
+    pub fn with_cookie_key(self, other: &Harness) -> Harness {
+        Harness {
+            app: build_app(&self.config, &other.cookie_key),
+            cookie_key: other.cookie_key.clone(),
+            ..self
+        }
     }
 
     /// Another isolate of the same worker: same KV, network, clock; empty caches.
@@ -741,10 +773,40 @@ impl Harness {
         reply
     }
 
-    /// The pending login stored for an authorization URL's `state`.
-    pub fn pending(&self, auth: &Url) -> Option<PendingLogin> {
+    /// The pending login the browser holds for an authorization URL's `state`.
+    pub fn pending(&self, browser: &Browser, auth: &Url) -> Option<PendingLogin> {
         let state = query(auth, "state")?;
-        let value = self.kv.peek(&state_key(&state))?;
-        Some(serde_json::from_str(&value).expect("pending login JSON"))
+        let name = pending::cookie_name(SESSION, &state)?;
+        let value = browser.get(&name)?;
+        PendingLogin::open(&self.app.config.sealer, value, &name, RP, Some(&state), |p| {
+            self.app.issuer_of(p)
+        })
+        .ok()
+    }
+
+    /// Changes the pending login the browser holds for `auth` (sealed again with the app's key,
+    /// as the app itself would).
+    pub fn rewrite_pending(&self, browser: &mut Browser, auth: &Url, change: impl FnOnce(&mut PendingLogin)) {
+        let mut login = self.pending(browser, auth).expect("a pending login");
+        change(&mut login);
+        let state = query(auth, "state").expect("state");
+        let name = pending::cookie_name(SESSION, &state).expect("cookie name");
+        let issuer = self.app.issuer_of(&login.provider).expect("provider");
+        let context = SealContext {
+            kind: "pending",
+            name: &name,
+            deployment: RP,
+            issuer,
+        };
+        let value = login.seal(&self.app.config.sealer, &context, [9; 24]).expect("seal");
+        browser.set(&name, &value);
+    }
+
+    /// The names of the pending-login cookies the browser holds.
+    pub fn pending_cookies(&self, browser: &Browser) -> Vec<String> {
+        browser
+            .names()
+            .filter(|n| pending::is_pending_cookie(n, SESSION))
+            .collect()
     }
 }

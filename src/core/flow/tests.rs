@@ -8,9 +8,10 @@ mod test_op;
 use super::Outcome;
 use crate::core::crypto::secret::Secret;
 use crate::core::http::HttpError;
-use crate::core::oidc::authorize::{pkce_challenge, state_key};
+use crate::core::oidc::authorize::pkce_challenge;
 use crate::core::oidc::client_auth::AuthMethod;
 use crate::core::oidc::registration::RegisteredClient;
+use crate::core::session::{handle_for_state, record_key};
 use crate::core::site::pages::Reply;
 use serde_json::{json, Value};
 use test_op::*;
@@ -22,7 +23,8 @@ const ROUTED: &str = r#"{"providers":{
     "routes":[{"path_prefix":"/admin/","providers":["b"]}]}"#;
 
 /// One provider with dynamic client registration.
-const DYNAMIC: &str = r#"{"providers":{"main":{"issuer":"https://op.example","registration":{"client_name":"Docs"}}}}"#;
+const DYNAMIC: &str = r#"{"providers":{"main":{"issuer":"https://op.example","registration":{"client_name":"Docs"}}},
+    "public_origin":"https://rp.example"}"#;
 
 fn json_body(reply: &Reply) -> Value {
     serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", reply.body))
@@ -43,8 +45,8 @@ fn full_login_then_forward_with_identity_headers() {
     assert_eq!(reply.status, 302, "{}", reply.body);
     assert_eq!(
         h.kv.ops(),
-        (1, 2, 0),
-        "metadata cache miss, then metadata and state puts"
+        (1, 1, 0),
+        "metadata cache miss and its cache put; nothing for the pending login"
     );
     let auth = url::Url::parse(reply.header("location").unwrap()).unwrap();
     assert_eq!(
@@ -63,29 +65,50 @@ fn full_login_then_forward_with_identity_headers() {
     assert_ne!(param("state"), param("nonce"));
     let login_cookie = set_cookies(&reply);
     assert_eq!(login_cookie.len(), 1, "{login_cookie:?}");
-    assert!(login_cookie[0].starts_with("edge_oidc_login="), "{}", login_cookie[0]);
+    let pending_name = format!("{SESSION}_s.{}", &param("state")[..12]);
+    assert!(
+        login_cookie[0].starts_with(&format!("{pending_name}=main.")),
+        "{}",
+        login_cookie[0]
+    );
     assert!(login_cookie[0].ends_with("; Path=/; Max-Age=600; Secure; HttpOnly; SameSite=Lax"));
     browser.store(&reply);
 
-    // What the callback will need is in KV under the state, bound to this browser.
-    let pending = h.pending(&auth).expect("pending login in KV");
+    // What the callback will need is sealed in the browser's pending-login cookie.
+    let pending = h.pending(&browser, &auth).expect("pending login in a cookie");
     assert_eq!(pending.provider, "main");
     assert_eq!(pending.return_to, "/docs/page?x=1");
     assert_eq!(pending.nonce.expose(), param("nonce"));
+    assert_eq!(pending.state.expose(), param("state"));
     assert_eq!(pkce_challenge(pending.pkce_verifier.expose()), param("code_challenge"));
-    assert_eq!(Some(pending.binding.expose()), browser.get("edge_oidc_login"));
-    assert_eq!(h.kv.ttl(&state_key(&param("state"))), Some(600));
+    assert!(
+        h.kv.keys("").iter().all(|k| k == "metadata:main"),
+        "{:?}",
+        h.kv.keys("")
+    );
 
     // The provider sends the browser back; the fake token endpoint checks PKCE and redirect_uri.
     let back = h.op().authorize(&auth);
     let reply = h.callback(&mut browser, &back);
     assert_eq!(reply.status, 302, "{}", reply.body);
     assert_eq!(reply.header("location"), Some("/docs/page?x=1"));
-    let session_cookie = set_cookies(&reply);
-    assert_eq!(session_cookie.len(), 1, "{session_cookie:?}");
-    assert!(session_cookie[0].starts_with("edge_oidc="));
-    assert!(session_cookie[0].ends_with("; Path=/; Max-Age=3600; Secure; HttpOnly; SameSite=Lax"));
-    assert_eq!(h.kv.peek(&state_key(&param("state"))), None, "the state is used up");
+    let cookies = set_cookies(&reply);
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    assert!(cookies[0].starts_with(&format!("{SESSION}=main.")), "{}", cookies[0]);
+    assert!(cookies[0].ends_with("; Path=/; Max-Age=3600; Secure; HttpOnly; SameSite=Lax"));
+    let session_len = cookies[0].split(';').next().unwrap().len();
+    assert!(
+        session_len <= 400,
+        "the cookie sent on every request is {session_len} bytes"
+    );
+    assert_eq!(
+        cookies[1],
+        format!("{pending_name}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax"),
+        "the pending login is used up"
+    );
+    let record = record_key(&handle_for_state(&param("state")));
+    assert!(h.kv.peek(&record).is_some(), "the session record (and used-state mark)");
+    assert_eq!(h.kv.ttl(&record), Some(3600));
     assert_eq!(h.net.count("https://op.example/token"), 1);
     assert_eq!(h.net.count("https://op.example/userinfo"), 1);
 
@@ -106,10 +129,7 @@ fn full_login_then_forward_with_identity_headers() {
             "client copies of {name} removed"
         );
     }
-    assert!(
-        browser.get("edge_oidc_login").is_some(),
-        "the browser still sends the login cookie"
-    );
+    assert!(h.pending_cookies(&browser).is_empty(), "no pending login left");
     assert_eq!(fwd.cookie.as_deref(), Some("edge_oidc_prefs=compact; theme=dark"));
     assert!(fwd.private && fwd.path.is_none());
 }
@@ -153,33 +173,51 @@ fn replayed_state_is_refused() {
     let mut browser = Browser::default();
     let auth = h.start_login(&mut browser, "https://rp.example/docs");
     let back = h.op().authorize(&auth);
+    // A copy of the browser with the pending-login cookie still in it (as an attacker who
+    // captured it would have).
+    let mut copy = browser.clone();
     assert_eq!(h.callback(&mut browser, &back).status, 302);
-    let replay = h.callback(&mut browser, &back);
+    // The browser itself no longer has the pending login.
+    let again = h.callback(&mut browser, &back);
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert!(again.body.contains("another browser"), "{}", again.body);
+    // The copy still has it, but the session record marks the state as used.
+    let replay = h.callback(&mut copy, &back);
     assert_eq!(replay.status, 400, "{}", replay.body);
     assert!(replay.body.contains("expired or was already used"), "{}", replay.body);
+    assert!(copy.get(SESSION).is_none(), "no session from a replay");
     assert_eq!(h.net.count("https://op.example/token"), 1, "no second code exchange");
 }
 
 #[test]
-fn callback_without_the_login_cookie_is_refused_and_keeps_the_pending_login() {
+fn callback_without_the_pending_login_cookie_is_refused_and_keeps_the_login() {
     let h = Harness::single();
     let mut browser = Browser::default();
     let auth = h.start_login(&mut browser, "https://rp.example/docs");
     let back = h.op().authorize(&auth);
-    let key = state_key(&query(&auth, "state").unwrap());
+    let name = h.pending_cookies(&browser).pop().unwrap();
 
     // No cookie at all (the link was opened in another browser).
     let reply = h.callback(&mut Browser::default(), &back);
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(reply.body.contains("another browser"), "{}", reply.body);
-    assert!(h.kv.peek(&key).is_some(), "a forged callback cannot burn the login");
 
-    // Another browser's login cookie.
+    // Another browser's cookie under the right name, and one sealed for another state.
     let mut other = Browser::default();
-    other.set("edge_oidc_login", &"x".repeat(43));
+    other.set(&name, &format!("main.{}", "x".repeat(200)));
     assert_eq!(h.callback(&mut other, &back).status, 400);
-    assert!(h.kv.peek(&key).is_some());
+    let mut other = Browser::default();
+    let other_auth = h.start_login(&mut other, "https://rp.example/docs");
+    let other_value = h
+        .pending_cookies(&other)
+        .pop()
+        .map(|n| other.get(&n).unwrap().to_owned())
+        .unwrap();
+    other.set(&name, &other_value);
+    assert_eq!(h.callback(&mut other, &back).status, 400);
+    assert!(h.pending(&other, &other_auth).is_some());
     assert_eq!(h.net.count("https://op.example/token"), 0);
+    assert_eq!(h.kv.ops().1, 1, "no KV write but the metadata cache's");
 
     // The real browser can still finish.
     assert_eq!(h.callback(&mut browser, &back).status, 302);
@@ -195,7 +233,8 @@ fn wrong_or_missing_iss_parameter_is_refused() {
         let reply = h.callback(&mut browser, &back);
         assert_eq!(reply.status, 400, "{iss:?}: {}", reply.body);
         assert!(reply.body.contains("unexpected issuer"), "{}", reply.body);
-        assert!(set_cookies(&reply).is_empty(), "no session for {iss:?}");
+        assert!(browser.get(SESSION).is_none(), "no session for {iss:?}");
+        assert!(h.pending_cookies(&browser).is_empty(), "the pending login is used up");
     }
     assert_eq!(h.net.count("https://op.example/token"), 0);
 }
@@ -220,17 +259,31 @@ fn provider_error_response_shows_its_description() {
         "{}",
         reply.body
     );
-    assert!(h.pending(&auth).is_none(), "the login is used up");
+    assert!(h.pending(&browser, &auth).is_none(), "the login is used up");
     assert_eq!(h.net.count("https://op.example/token"), 0);
 
-    // Without state the explanation is still shown.
-    let no_state = url::Url::parse(&format!(
-        "{REDIRECT_URI}?error=login_required&error_description=Sign+in+first"
-    ))
-    .unwrap();
-    let reply = h.callback(&mut browser, &no_state);
-    assert_eq!(reply.status, 401);
-    assert!(reply.body.contains("login_required") && reply.body.contains("Sign in first"));
+    // Without a state of this browser's, the text is anyone's: a generic page. Same for a
+    // state that matches no pending login, and for another browser.
+    let crafted = "error=access_denied&error_description=Call+%2B1-555-0100+to+unlock+your+account";
+    let fresh = h.start_login(&mut browser, "https://rp.example/docs");
+    for (query, who) in [
+        (crafted.to_owned(), &mut browser.clone()),
+        (format!("{crafted}&state={}", "A".repeat(43)), &mut browser.clone()),
+        (
+            format!("{crafted}&state={}", query(&fresh, "state").unwrap()),
+            &mut Browser::default(),
+        ),
+    ] {
+        let url = url::Url::parse(&format!("{REDIRECT_URI}?{query}")).unwrap();
+        let reply = h.callback(who, &url);
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        assert!(
+            !reply.body.contains("555") && !reply.body.contains("unlock"),
+            "{}",
+            reply.body
+        );
+        assert!(reply.body.contains("not completed"), "{}", reply.body);
+    }
 }
 
 #[test]
@@ -244,7 +297,6 @@ fn expired_session_starts_a_new_login_and_clears_the_cookie() {
     ));
 
     h.clock.advance(3600);
-    let pending = h.kv.keys("state:").len();
     let reply = h.reply(&browser.navigate("https://rp.example/docs"));
     assert_eq!(reply.status, 302, "{}", reply.body);
     assert!(reply
@@ -253,15 +305,18 @@ fn expired_session_starts_a_new_login_and_clears_the_cookie() {
         .starts_with("https://op.example/authorize?"));
     let cookies = set_cookies(&reply);
     assert!(
-        cookies.contains(&"edge_oidc=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax"),
+        cookies.contains(&"__Host-edge_oidc=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax"),
         "{cookies:?}"
     );
-    assert_eq!(h.kv.keys("state:").len(), pending + 1, "a new pending login");
+    assert!(
+        cookies.iter().any(|c| c.starts_with("__Host-edge_oidc_s.")),
+        "a new pending login: {cookies:?}"
+    );
 
     // An API call with the expired session: 401, and the cookie is cleared there too.
     let reply = h.reply(&browser.fetch("GET", "https://rp.example/api/x"));
     assert_eq!(reply.status, 401);
-    assert!(set_cookies(&reply).iter().any(|c| c.starts_with("edge_oidc=; ")));
+    assert!(set_cookies(&reply).iter().any(|c| c.starts_with("__Host-edge_oidc=; ")));
 }
 
 #[test]
@@ -270,10 +325,7 @@ fn fake_op_refuses_a_wrong_pkce_verifier_and_the_rp_a_wrong_nonce() {
     // The RP sends the verifier it stored: change it and the provider refuses the code.
     let mut browser = Browser::default();
     let auth = h.start_login(&mut browser, "https://rp.example/docs");
-    let mut pending = h.pending(&auth).unwrap();
-    pending.pkce_verifier = Secret::new("a".repeat(43));
-    let key = state_key(&query(&auth, "state").unwrap());
-    h.kv.seed(&key, &serde_json::to_string(&pending).unwrap(), 600);
+    h.rewrite_pending(&mut browser, &auth, |p| p.pkce_verifier = Secret::new("a".repeat(43)));
     let reply = h.callback(&mut browser, &h.op().authorize(&auth));
     assert_eq!(reply.status, 502, "{}", reply.body);
     assert!(reply.body.contains("PKCE verification failed"), "{}", reply.body);
@@ -285,7 +337,8 @@ fn fake_op_refuses_a_wrong_pkce_verifier_and_the_rp_a_wrong_nonce() {
     let reply = h.callback(&mut browser, &h.op().authorize(&auth));
     assert_eq!(reply.status, 502, "{}", reply.body);
     assert!(reply.body.contains("nonce does not match"), "{}", reply.body);
-    assert!(browser.get("edge_oidc").is_none());
+    assert!(reply.body.contains("security check"), "{}", reply.body);
+    assert!(browser.get(SESSION).is_none());
 }
 
 // ---- 4. metadata and JWKS caching ----
@@ -332,7 +385,7 @@ fn unknown_kid_refetches_the_jwks_once_and_accepts_the_rotated_key() {
     let mut browser = Browser::default();
     h.login(&mut browser, "https://rp.example/");
     assert_eq!(h.net.count(jwks), 2, "exactly one refetch");
-    assert!(browser.get("edge_oidc").is_some());
+    assert!(browser.get(SESSION).is_some());
     // The refreshed set is cached: the next login with the new key fetches nothing.
     h.login(&mut Browser::default(), "https://rp.example/");
     assert_eq!(h.net.count(jwks), 2);
@@ -439,7 +492,11 @@ fn refused_registration_gives_502_and_is_not_retried_for_30_seconds() {
     assert!(reply.body.contains("invalid_client_metadata"), "{}", reply.body);
     assert!(reply.body.contains("contacts are required"), "{}", reply.body);
     assert_eq!(h.net.count(register), 1);
-    assert!(h.kv.keys("state:").is_empty() && h.kv.keys("registration:").is_empty());
+    assert!(h.kv.keys("registration:").is_empty());
+    assert!(
+        set_cookies(&reply).is_empty(),
+        "no pending login for a login that cannot start"
+    );
 
     // Ten seconds later: the same answer, without asking the provider.
     h.clock.advance(10);
@@ -482,12 +539,13 @@ fn several_providers_get_a_chooser_and_routes_pick_one() {
         .contains(r#"href="/login?provider=b&amp;return_to=%2Fdocs%3Fp%3D1">Sign in with Provider B<"#));
 
     // Following a chooser link starts the login at that provider.
+    let mut chooser = Browser::default();
     let auth = h.start_login(
-        &mut Browser::default(),
+        &mut chooser,
         "https://rp.example/login?provider=b&return_to=%2Fdocs%3Fp%3D1",
     );
     assert!(auth.as_str().starts_with("https://b.example/authorize?"), "{auth}");
-    assert_eq!(h.pending(&auth).unwrap().provider, "b");
+    assert_eq!(h.pending(&chooser, &auth).unwrap().provider, "b");
 
     // A path with one provider goes straight there.
     let auth = h.start_login(&mut Browser::default(), "https://rp.example/admin/users");
@@ -507,7 +565,7 @@ fn callback_for_provider_a_with_provider_b_iss_is_refused() {
     let reply = h.callback(&mut browser, &back);
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(reply.body.contains("unexpected issuer"));
-    assert!(set_cookies(&reply).is_empty());
+    assert!(browser.get(SESSION).is_none());
     assert_eq!(
         h.net.count("https://a.example/token") + h.net.count("https://b.example/token"),
         0
@@ -527,7 +585,7 @@ fn a_session_from_one_provider_does_not_open_another_providers_route() {
         .unwrap()
         .starts_with("https://b.example/authorize?"));
     assert!(
-        !set_cookies(&reply).iter().any(|c| c.starts_with("edge_oidc=")),
+        !set_cookies(&reply).iter().any(|c| c.starts_with("__Host-edge_oidc=")),
         "the session stays valid for the paths it may serve"
     );
 }
@@ -580,11 +638,11 @@ fn logout_redirects_to_the_end_session_endpoint_and_clears_the_session() {
         query(&to, "post_logout_redirect_uri").as_deref(),
         Some("https://rp.example/logged-out")
     );
-    assert_eq!(query(&to, "state").map(|s| s.len()), Some(43));
+    assert_eq!(query(&to, "state"), None, "no state that nothing would check");
     assert_eq!(query(&to, "client_id").as_deref(), Some("rp"));
     let cookies = set_cookies(&reply);
-    assert!(cookies.contains(&"edge_oidc=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax"));
-    assert!(cookies.contains(&"edge_oidc_login=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax"));
+    assert!(cookies.contains(&"__Host-edge_oidc=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax"));
+    assert!(h.kv.keys("session:").is_empty(), "the session record is deleted");
 
     browser.store(&reply);
     assert_eq!(browser.header(), None);
@@ -601,9 +659,9 @@ fn logout_without_end_session_endpoint_shows_the_logged_out_page() {
     let reply = h.reply(&browser.navigate("https://rp.example/logout"));
     assert_eq!(reply.status, 200);
     assert!(reply.body.contains("You have been signed out."));
-    assert!(set_cookies(&reply).iter().any(|c| c.starts_with("edge_oidc=; ")));
+    assert!(set_cookies(&reply).iter().any(|c| c.starts_with("__Host-edge_oidc=; ")));
     browser.store(&reply);
-    assert_eq!(browser.get("edge_oidc"), None);
+    assert_eq!(browser.get(SESSION), None);
     // The logged-out page itself is public.
     let page = h.reply(&browser.navigate("https://rp.example/logged-out"));
     assert_eq!(page.status, 200);
@@ -612,10 +670,14 @@ fn logout_without_end_session_endpoint_shows_the_logged_out_page() {
 // ---- 9. failing I/O ----
 
 #[test]
-fn store_failure_at_login_start_gives_503() {
+fn a_failing_store_does_not_stop_a_login_from_starting_but_stops_the_callback_with_503() {
     let h = Harness::single();
     h.kv.failing.set(true);
-    let handled = h.handle(&Browser::default().navigate("https://rp.example/docs"));
+    let mut browser = Browser::default();
+    // Starting needs no KV (the metadata cache is only a cache).
+    let auth = h.start_login(&mut browser, "https://rp.example/docs");
+    // The callback must check the state was not used: it cannot, so it refuses.
+    let handled = h.handle(&browser.navigate(h.op().authorize(&auth).as_str()));
     assert!(
         handled.log.as_deref().is_some_and(|l| l.contains("key-value store")),
         "{:?}",
@@ -626,10 +688,10 @@ fn store_failure_at_login_start_gives_503() {
     };
     assert_eq!(reply.status, 503, "{}", reply.body);
     assert!(reply.body.contains("Temporarily unavailable"));
-    assert!(
-        set_cookies(&reply).is_empty(),
-        "no login cookie for a login that was not stored"
-    );
+    assert!(!set_cookies(&reply)
+        .iter()
+        .any(|c| c.starts_with("__Host-edge_oidc=main.")));
+    assert_eq!(h.net.count("https://op.example/token"), 0);
 }
 
 #[test]
@@ -682,4 +744,284 @@ fn configured_acr_header_is_sent_and_client_copies_are_removed() {
     assert!(fwd
         .add_headers
         .contains(&("x-auth-provider".to_owned(), "main".to_owned())));
+}
+
+// ---- the security review (issue 9) ----
+
+/// Item 4: anonymous navigations write nothing to KV (a crawler cannot use up the quota).
+#[test]
+fn anonymous_traffic_writes_nothing_to_kv() {
+    let h = Harness::single();
+    // The first login caches the discovered metadata and the JWKS (once per hour at most).
+    h.login(&mut Browser::default(), "https://rp.example/warm");
+    let (_, puts, deletes) = h.kv.ops();
+    for i in 0..200 {
+        let reply = h.reply(&Browser::default().navigate(&format!("https://rp.example/page/{i}")));
+        assert_eq!(reply.status, 302);
+    }
+    for i in 0..50 {
+        h.reply(&Browser::default().fetch("GET", &format!("https://rp.example/api/{i}")));
+        // Forged callbacks: no pending cookie, no write either.
+        h.reply(&Browser::default().navigate(&format!("https://rp.example/redirect_uri?state={i:043}&code=x")));
+    }
+    assert_eq!(
+        (h.kv.ops().1, h.kv.ops().2),
+        (puts, deletes),
+        "0 KV writes per anonymous request"
+    );
+    // A completed login costs exactly one write: the session record.
+    let mut browser = Browser::default();
+    h.login(&mut browser, "https://rp.example/");
+    assert_eq!(h.kv.ops().1, puts + 1);
+}
+
+/// Item 4: tabs that start logins at the same time all finish; at most MAX_PENDING cookies.
+#[test]
+fn several_tabs_log_in_at_once_and_pending_cookies_stay_bounded() {
+    use crate::core::session::pending::MAX_PENDING;
+    let h = Harness::single();
+    let mut browser = Browser::default();
+    // Three tabs start before any of them comes back (each sees the cookies set so far).
+    let tabs: Vec<_> = (0..3)
+        .map(|i| h.start_login(&mut browser, &format!("https://rp.example/tab/{i}")))
+        .collect();
+    assert_eq!(h.pending_cookies(&browser).len(), 3);
+    // They come back in another order; each lands on its own page.
+    for i in [2, 0, 1] {
+        let back = h.op().authorize(&tabs[i]);
+        let reply = h.callback(&mut browser, &back);
+        assert_eq!(reply.status, 302, "tab {i}: {}", reply.body);
+        assert_eq!(reply.header("location"), Some(format!("/tab/{i}").as_str()));
+    }
+    assert!(h.pending_cookies(&browser).is_empty());
+
+    // A browser that starts many logins keeps at most MAX_PENDING: the oldest are dropped.
+    let mut browser = Browser::default();
+    let mut auths = Vec::new();
+    for i in 0..MAX_PENDING + 3 {
+        h.clock.advance(1);
+        auths.push(h.start_login(&mut browser, &format!("https://rp.example/many/{i}")));
+        assert!(h.pending_cookies(&browser).len() <= MAX_PENDING);
+    }
+    assert_eq!(h.pending_cookies(&browser).len(), MAX_PENDING);
+    assert!(h.pending(&browser, &auths[0]).is_none(), "the oldest is gone");
+    let newest = auths.last().unwrap();
+    assert_eq!(h.callback(&mut browser.clone(), &h.op().authorize(newest)).status, 302);
+    // Expired pending logins are dropped at the next start too.
+    h.clock.advance(601);
+    h.start_login(&mut browser, "https://rp.example/later");
+    assert_eq!(h.pending_cookies(&browser).len(), 1);
+}
+
+/// Item 3: required_acr is enforced on the ID token, whatever was requested.
+#[test]
+fn required_acr_is_enforced() {
+    let config =
+        r#"{"providers":{"main":{"issuer":"https://op.example","client_id":"rp","required_acr":["urn:mfa"]}}}"#;
+    let h = Harness::new(config, &[ISSUER]);
+    let mut browser = Browser::default();
+    let auth = h.start_login(&mut browser, "https://rp.example/");
+    assert_eq!(query(&auth, "acr_values").as_deref(), Some("urn:mfa"));
+    // The user edited the request (or the provider ignored it): a weaker acr, then none.
+    for acr in [json!("urn:pwd"), Value::Null] {
+        h.op().extra_claims.borrow_mut().insert("acr".into(), acr.clone());
+        let mut browser = Browser::default();
+        let auth = h.start_login(&mut browser, "https://rp.example/");
+        let reply = h.callback(&mut browser, &h.op().authorize(&auth));
+        assert_eq!(reply.status, 403, "{acr}: {}", reply.body);
+        assert!(reply.body.contains("required authentication method"), "{}", reply.body);
+        assert!(browser.get(SESSION).is_none());
+    }
+    h.op().extra_claims.borrow_mut().insert("acr".into(), json!("urn:mfa"));
+    h.login(&mut Browser::default(), "https://rp.example/");
+}
+
+/// Item 5: with public_origin, other hosts are sent there before any login work.
+#[test]
+fn other_hosts_go_to_the_public_origin() {
+    let config = r#"{"providers":{"main":{"issuer":"https://op.example","client_id":"rp"}},"public_origin":"https://rp.example"}"#;
+    let h = Harness::new(config, &[ISSUER]);
+    let browser = Browser::default();
+    let reply = h.reply(&browser.navigate("https://www.rp.example/docs?x=1"));
+    assert_eq!(reply.status, 308);
+    assert_eq!(reply.header("location"), Some("https://rp.example/docs?x=1"));
+    let reply = h.reply(&browser.navigate("http://rp.example/redirect_uri?state=x&code=y"));
+    assert_eq!(reply.status, 308);
+    let mut post = browser.fetch("POST", "https://rp.workers.dev/api");
+    post.method = "POST".into();
+    assert_eq!(h.reply(&post).status, 421);
+    assert_eq!(h.net.total(), 0);
+    assert_eq!(h.kv.ops(), (0, 0, 0));
+    // On the public origin, the redirect URI is built from it.
+    let auth = h.start_login(&mut Browser::default(), "https://rp.example/docs");
+    assert_eq!(query(&auth, "redirect_uri").as_deref(), Some(REDIRECT_URI));
+}
+
+/// Item 7: an email without `email_verified` does not pass an allow-list by default.
+#[test]
+fn unverified_or_unstated_emails_do_not_pass_allow_lists() {
+    let strict = r#"{"providers":{"main":{"issuer":"https://op.example","client_id":"rp"}},"allowed_email_domains":["example.com"]}"#;
+    let h = Harness::new(strict, &[ISSUER]);
+    h.op()
+        .extra_claims
+        .borrow_mut()
+        .insert("email_verified".into(), Value::Null);
+    let mut browser = Browser::default();
+    let auth = h.start_login(&mut browser, "https://rp.example/");
+    let reply = h.callback(&mut browser, &h.op().authorize(&auth));
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert!(browser.get(SESSION).is_none());
+
+    // A provider known not to send it (Entra): the operator turns the requirement off.
+    let relaxed = strict.replace(
+        r#""client_id":"rp""#,
+        r#""client_id":"rp","require_email_verified":false"#,
+    );
+    let h = Harness::new(&relaxed, &[ISSUER]);
+    h.op()
+        .extra_claims
+        .borrow_mut()
+        .insert("email_verified".into(), Value::Null);
+    h.login(&mut Browser::default(), "https://rp.example/");
+    // But an explicit `false` never passes.
+    h.op()
+        .extra_claims
+        .borrow_mut()
+        .insert("email_verified".into(), json!(false));
+    let mut browser = Browser::default();
+    let auth = h.start_login(&mut browser, "https://rp.example/");
+    assert_eq!(h.callback(&mut browser, &h.op().authorize(&auth)).status, 403);
+
+    // Per-provider lists apply on top of the global ones.
+    let scoped = r#"{"providers":{"main":{"issuer":"https://op.example","client_id":"rp","allowed_emails":["bob@example.com"]}}}"#;
+    let h = Harness::new(scoped, &[ISSUER]);
+    let mut browser = Browser::default();
+    let auth = h.start_login(&mut browser, "https://rp.example/");
+    assert_eq!(
+        h.callback(&mut browser, &h.op().authorize(&auth)).status,
+        403,
+        "alice is not bob"
+    );
+}
+
+/// Item 8: logout only from this site; a cross-site GET gets a confirmation page, a
+/// cross-site POST is refused.
+#[test]
+fn logout_cannot_be_triggered_from_another_site() {
+    let h = Harness::single();
+    let mut browser = Browser::default();
+    h.login(&mut browser, "https://rp.example/");
+    let mut cross = browser.navigate("https://rp.example/logout");
+    cross.headers.sec_fetch_site = Some("cross-site".into());
+    let mut no_metadata = browser.navigate("https://rp.example/logout");
+    no_metadata.headers.sec_fetch_site = None;
+    for req in [cross, no_metadata] {
+        let reply = h.reply(&req);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert!(
+            reply.body.contains(r#"<form method="post" action="/logout">"#),
+            "{}",
+            reply.body
+        );
+        assert!(set_cookies(&reply).is_empty(), "nothing cleared yet");
+    }
+    let mut post = browser.fetch("POST", "https://rp.example/logout");
+    post.headers.sec_fetch_site = Some("cross-site".into());
+    post.headers.origin = Some("https://evil.example".into());
+    let reply = h.reply(&post);
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert!(set_cookies(&reply).is_empty());
+    assert_eq!(h.kv.keys("session:").len(), 1, "the session record is still there");
+    h.forward(&browser.navigate("https://rp.example/"));
+
+    // The confirmation page's button: a POST from this site.
+    let mut confirmed = browser.fetch("POST", "https://rp.example/logout");
+    confirmed.headers.sec_fetch_site = None;
+    confirmed.headers.origin = Some("https://rp.example".into());
+    let reply = h.reply(&confirmed);
+    assert_eq!(reply.status, 302, "{}", reply.body);
+    assert!(reply
+        .header("location")
+        .unwrap()
+        .starts_with("https://op.example/logout?"));
+    browser.store(&reply);
+    assert!(browser.get(SESSION).is_none());
+}
+
+/// Hardening: a session sealed for one deployment (or issuer) is not accepted by another that
+/// shares COOKIE_KEYS.
+#[test]
+fn sessions_do_not_cross_deployments_sharing_keys() {
+    let h = Harness::single();
+    let mut browser = Browser::default();
+    h.login(&mut browser, "https://rp.example/");
+    // Same keys, same cookie, another host (staging): not a session there.
+    let mut elsewhere = browser.navigate("https://staging.rp.example/");
+    elsewhere.url = url::Url::parse("https://staging.rp.example/").unwrap();
+    let reply = h.reply(&elsewhere);
+    assert_eq!(reply.status, 302);
+    assert!(reply
+        .header("location")
+        .unwrap()
+        .starts_with("https://op.example/authorize?"));
+    // Same keys and host, another issuer under the same provider name.
+    let other = Harness::new(
+        &SINGLE.replace("https://op.example", "https://other-op.example"),
+        &["https://other-op.example"],
+    );
+    let other = other.with_cookie_key(&h);
+    assert_eq!(other.reply(&browser.navigate("https://rp.example/docs")).status, 302);
+}
+
+/// Hardening: a connection failure on the JWKS GET is retried once.
+#[test]
+fn jwks_fetch_is_retried_once_after_a_connection_failure() {
+    let h = Harness::single();
+    h.net.fail_times("https://op.example/jwks", 1);
+    h.login(&mut Browser::default(), "https://rp.example/");
+    assert_eq!(h.net.count("https://op.example/jwks"), 2);
+    // Two failures in a row: the login fails (502), nothing is retried forever.
+    let h = Harness::single();
+    h.net.fail_times("https://op.example/jwks", 2);
+    let mut browser = Browser::default();
+    let auth = h.start_login(&mut browser, "https://rp.example/");
+    assert_eq!(h.callback(&mut browser, &h.op().authorize(&auth)).status, 502);
+    assert_eq!(h.net.count("https://op.example/jwks"), 2);
+}
+
+/// Issue 10: repeat requests with the same cookie are served from the isolate's cache of
+/// opened identities; expiry is still checked on every request.
+#[test]
+fn opened_identities_are_cached_and_still_expire() {
+    let h = Harness::single();
+    let mut browser = Browser::default();
+    h.login(&mut browser, "https://rp.example/");
+    assert!(h.app.identities.is_empty(), "the callback itself does not cache");
+    for _ in 0..3 {
+        h.forward(&browser.navigate("https://rp.example/"));
+    }
+    assert_eq!(h.app.identities.len(), 1);
+    h.clock.advance(3600);
+    assert_eq!(h.reply(&browser.navigate("https://rp.example/")).status, 302);
+}
+
+/// Two first logins at once register two clients; each login finishes with its own, in this
+/// isolate and in another one (by client id, from KV).
+#[test]
+fn concurrent_first_registrations_both_finish() {
+    let h = Harness::new(DYNAMIC, &[ISSUER]);
+    let mut first = Browser::default();
+    let auth1 = h.start_login(&mut first, "https://rp.example/a");
+    // The registration expires at once for this isolate's next login: a second client.
+    h.kv.seed("registration:main", "{}", 60);
+    let other = h.new_isolate();
+    let mut second = Browser::default();
+    let auth2 = other.start_login(&mut second, "https://rp.example/b");
+    assert_eq!(query(&auth1, "client_id").as_deref(), Some("dyn-1"));
+    assert_eq!(query(&auth2, "client_id").as_deref(), Some("dyn-2"));
+    // The first login finishes in the second isolate (where dyn-2 is current), the second in
+    // the first (where dyn-1 is).
+    assert_eq!(other.callback(&mut first, &h.op().authorize(&auth1)).status, 302);
+    assert_eq!(h.callback(&mut second, &h.op().authorize(&auth2)).status, 302);
+    assert_eq!(h.kv.keys("registration:main:").len(), 2);
 }

@@ -1,39 +1,11 @@
-//! The authentication request (OpenID Connect Core §3.1.2.1) with PKCE (RFC 7636) and the
-//! pending login kept in KV until the callback.
+//! The authentication request (OpenID Connect Core §3.1.2.1) with PKCE (RFC 7636). What the
+//! callback needs to finish the login is in `session::pending`.
 
 use crate::core::config::ProviderConfig;
-use crate::core::crypto::secret::{b64url, Secret};
+use crate::core::crypto::secret::b64url;
 use crate::core::oidc::discovery::ProviderMetadata;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
-
-/// What the callback needs to finish a login, stored in KV under `state:{state}`.
-/// Single-use: the callback deletes it before using it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct PendingLogin {
-    /// The provider the login was started with (mix-up defence: only its callback is accepted).
-    pub provider: String,
-    /// The `nonce` sent; the ID token must carry it back (Core §3.1.2.1, §15.5.2).
-    pub nonce: Secret,
-    /// The PKCE `code_verifier` (RFC 7636 §4.1).
-    pub pkce_verifier: Secret,
-    /// The browser binding: the value of the login cookie of the browser that started it.
-    pub binding: Secret,
-    /// Same-origin path (with query) to return to after login.
-    pub return_to: String,
-    /// When the login started (unix seconds).
-    pub created_at: i64,
-    /// The dynamically registered client the login was started with (the callback must use
-    /// the same one even if a newer registration exists by then).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registered: Option<crate::core::oidc::registration::RegisteredClient>,
-}
-
-/// The KV key of a pending login.
-pub fn state_key(state: &str) -> String {
-    format!("state:{state}")
-}
 
 /// `BASE64URL(SHA256(ASCII(code_verifier)))` (RFC 7636 §4.2, method S256).
 pub fn pkce_challenge(verifier: &str) -> String {
@@ -51,7 +23,7 @@ pub struct AuthorizationRequest<'a> {
     pub client_id: &'a str,
     /// Absolute redirect URI of this worker.
     pub redirect_uri: &'a str,
-    /// Opaque `state` (the KV key of the pending login).
+    /// Opaque `state` (it names the pending-login cookie).
     pub state: &'a str,
     /// `nonce`.
     pub nonce: &'a str,
@@ -127,6 +99,12 @@ mod tests {
             passthrough_params: vec![],
             allowed_algs: vec![],
             fetch_userinfo: true,
+            required_acr: vec![],
+            require_email_verified: true,
+            allowed_emails: vec![],
+            allowed_email_domains: vec![],
+            client_secret_binding: "CLIENT_SECRET".into(),
+            allow_http: false,
         };
         let hint = [("login_hint".to_owned(), "bob".to_owned())];
         let req = AuthorizationRequest {

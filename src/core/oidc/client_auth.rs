@@ -87,10 +87,16 @@ impl PrivateKey {
     /// Without a `kid`, the RFC 7638 thumbprint is used, so the provider can match it in our
     /// JWKS. The shape is checked here; whether the private parts belong to the public ones is
     /// checked when the runtime imports the key for the first signature.
+    ///
+    /// Errors are fixed texts that may name a JWK member but never quote a value: the key is a
+    /// secret, and configuration errors reach the log.
     pub fn from_jwk(json: &str) -> Result<PrivateKey, ClientAuthError> {
         let bad = |e: &dyn fmt::Display| ClientAuthError::BadPrivateKey(e.to_string());
-        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(&e))?;
-        let jwk: JsonWebKey<'_> = serde_json::from_value(value.clone()).map_err(|e| bad(&e))?;
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|_| bad(&"it is not a JSON object (a private JWK)"))?;
+        check_jwk_members(&value)?;
+        let jwk: JsonWebKey<'_> = serde_json::from_value(value.clone())
+            .map_err(|_| bad(&"its members do not form an RSA or EC P-256 private key"))?;
         let key = match &jwk {
             JsonWebKey::Rsa {
                 modulus,
@@ -148,6 +154,32 @@ impl PrivateKey {
     pub fn alg(&self) -> &'static str {
         self.jwk.alg().name()
     }
+}
+
+/// Checks the members of a private JWK before anything parses them, with errors that name the
+/// member and never show its value: `kty` is `RSA` or `EC`, and every key member present is
+/// unpadded base64url (RFC 7518 §6: Base64urlUInt, no padding, no `+`/`/`).
+fn check_jwk_members(value: &serde_json::Value) -> Result<(), ClientAuthError> {
+    let bad = |m: &str| Err(ClientAuthError::BadPrivateKey(m.to_owned()));
+    let Some(obj) = value.as_object() else {
+        return bad("it is not a JSON object (a private JWK)");
+    };
+    match obj.get("kty").and_then(|k| k.as_str()) {
+        Some("RSA" | "EC") => {}
+        _ => return bad("member `kty` must be \"RSA\" or \"EC\""),
+    }
+    for member in ["n", "e", "d", "p", "q", "dp", "dq", "qi", "x", "y"] {
+        let Some(v) = obj.get(member) else { continue };
+        let valid = v
+            .as_str()
+            .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        if !valid {
+            return Err(ClientAuthError::BadPrivateKey(format!(
+                "member `{member}` is not unpadded base64url (no `=`, `+` or `/`)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The public JWK members of a key (RFC 7638 thumbprint input).

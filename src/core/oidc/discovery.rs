@@ -1,7 +1,8 @@
 //! Provider metadata: OpenID Connect Discovery 1.0 §3/§4, or given statically.
 
+use crate::core::config::provider_url_allowed;
+use crate::core::http::parse_ascii_url;
 use serde::{Deserialize, Serialize};
-use url::Url;
 
 /// Why provider metadata was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,8 +18,12 @@ pub enum DiscoveryError {
         /// Issuer in the document.
         found: String,
     },
-    /// An endpoint is not an absolute http(s) URL.
-    #[error("the provider metadata field `{0}` is not an absolute http(s) URL")]
+    /// The provider lists its PKCE methods and S256 is not among them (RFC 8414 §2,
+    /// RFC 7636 §4.2): edge-oidc always sends S256 and never falls back to `plain`.
+    #[error("the provider does not support PKCE with S256 (code_challenge_methods_supported)")]
+    NoPkceS256,
+    /// An endpoint is not an absolute https URL (http only on loopback, or when allowed).
+    #[error("the provider metadata field `{0}` is not an absolute https URL")]
     BadEndpoint(&'static str),
 }
 
@@ -48,7 +53,7 @@ pub struct ProviderMetadata {
     /// Token endpoint authentication methods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
-    /// PKCE methods.
+    /// PKCE methods; when listed, `S256` must be among them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_challenge_methods_supported: Option<Vec<String>>,
 }
@@ -59,15 +64,20 @@ pub fn discovery_url(issuer: &str) -> String {
 }
 
 impl ProviderMetadata {
-    /// Parses a discovery document and checks it against the configured issuer.
-    pub fn from_json(body: &[u8], expected_issuer: &str) -> Result<Self, DiscoveryError> {
+    /// Parses a discovery document and checks it against the configured issuer. Endpoints must
+    /// be https (http only on loopback hosts, or anywhere with `allow_http`).
+    pub fn from_json(body: &[u8], expected_issuer: &str, allow_http: bool) -> Result<Self, DiscoveryError> {
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|e| DiscoveryError::Malformed(e.to_string()))?;
-        Self::from_value(value, expected_issuer)
+        Self::from_value(value, expected_issuer, allow_http)
     }
 
     /// Same as [`ProviderMetadata::from_json`] for an already parsed value.
-    pub fn from_value(value: serde_json::Value, expected_issuer: &str) -> Result<Self, DiscoveryError> {
+    pub fn from_value(
+        value: serde_json::Value,
+        expected_issuer: &str,
+        allow_http: bool,
+    ) -> Result<Self, DiscoveryError> {
         let meta: ProviderMetadata =
             serde_json::from_value(value).map_err(|e| DiscoveryError::Malformed(e.to_string()))?;
         if meta.issuer != expected_issuer {
@@ -84,10 +94,17 @@ impl ProviderMetadata {
             ("end_session_endpoint", meta.end_session_endpoint.as_ref()),
             ("registration_endpoint", meta.registration_endpoint.as_ref()),
         ];
+        if meta
+            .code_challenge_methods_supported
+            .as_ref()
+            .is_some_and(|m| !m.iter().any(|m| m == "S256"))
+        {
+            return Err(DiscoveryError::NoPkceS256);
+        }
         for (name, value) in endpoints {
             if let Some(v) = value {
-                match Url::parse(v) {
-                    Ok(u) if matches!(u.scheme(), "https" | "http") => {}
+                match parse_ascii_url(v) {
+                    Some(u) if provider_url_allowed(&u, allow_http) => {}
                     _ => return Err(DiscoveryError::BadEndpoint(name)),
                 }
             }
@@ -106,7 +123,7 @@ mod tests {
 
     #[test]
     fn parses_and_checks_issuer() {
-        let m = ProviderMetadata::from_json(DOC.as_bytes(), "https://op.example").unwrap();
+        let m = ProviderMetadata::from_json(DOC.as_bytes(), "https://op.example", false).unwrap();
         assert_eq!(m.token_endpoint, "https://op.example/token");
         assert_eq!(m.userinfo_endpoint.as_deref(), Some("https://op.example/me"));
         assert_eq!(m.end_session_endpoint, None);
@@ -115,25 +132,54 @@ mod tests {
 
     #[test]
     fn issuer_mismatch_is_refused() {
-        let e = ProviderMetadata::from_json(DOC.as_bytes(), "https://op.example/").unwrap_err();
+        let e = ProviderMetadata::from_json(DOC.as_bytes(), "https://op.example/", false).unwrap_err();
         assert!(matches!(e, DiscoveryError::IssuerMismatch { .. }));
     }
 
     #[test]
     fn bad_documents() {
         assert!(matches!(
-            ProviderMetadata::from_json(b"<html>", "x"),
+            ProviderMetadata::from_json(b"<html>", "x", false),
             Err(DiscoveryError::Malformed(_))
         ));
         assert!(matches!(
-            ProviderMetadata::from_json(b"{\"issuer\":\"x\"}", "x"),
+            ProviderMetadata::from_json(b"{\"issuer\":\"x\"}", "x", false),
             Err(DiscoveryError::Malformed(_))
         ));
         let doc = DOC.replace("https://op.example/jwks", "javascript:alert(1)");
         assert_eq!(
-            ProviderMetadata::from_json(doc.as_bytes(), "https://op.example"),
+            ProviderMetadata::from_json(doc.as_bytes(), "https://op.example", false),
             Err(DiscoveryError::BadEndpoint("jwks_uri"))
         );
+    }
+
+    #[test]
+    fn pkce_s256_must_be_supported_when_methods_are_listed() {
+        let with = |methods: &str| {
+            DOC.replace(
+                r#""response_types_supported""#,
+                &format!(r#""code_challenge_methods_supported":{methods},"response_types_supported""#),
+            )
+        };
+        assert!(
+            ProviderMetadata::from_json(with(r#"["plain","S256"]"#).as_bytes(), "https://op.example", false).is_ok()
+        );
+        assert_eq!(
+            ProviderMetadata::from_json(with(r#"["plain"]"#).as_bytes(), "https://op.example", false),
+            Err(DiscoveryError::NoPkceS256)
+        );
+    }
+
+    #[test]
+    fn http_endpoints_only_on_loopback() {
+        let doc = DOC.replace("https://op.example/token", "http://op.example/token");
+        assert_eq!(
+            ProviderMetadata::from_json(doc.as_bytes(), "https://op.example", false),
+            Err(DiscoveryError::BadEndpoint("token_endpoint"))
+        );
+        assert!(ProviderMetadata::from_json(doc.as_bytes(), "https://op.example", true).is_ok());
+        let local = DOC.replace("https://op.example/token", "http://127.0.0.1:9/token");
+        assert!(ProviderMetadata::from_json(local.as_bytes(), "https://op.example", false).is_ok());
     }
 
     #[test]

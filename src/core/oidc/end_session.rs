@@ -11,8 +11,6 @@ pub struct EndSessionRequest<'a> {
     pub id_token_hint: Option<&'a str>,
     /// Where the provider sends the browser afterwards (must be registered there).
     pub post_logout_redirect_uri: &'a str,
-    /// Opaque value echoed back to the post-logout URI.
-    pub state: &'a str,
     /// Our client id (§2: lets the provider check the redirect URI without a hint).
     pub client_id: Option<&'a str>,
 }
@@ -26,8 +24,7 @@ impl EndSessionRequest<'_> {
             if let Some(hint) = self.id_token_hint {
                 q.append_pair("id_token_hint", hint);
             }
-            q.append_pair("post_logout_redirect_uri", self.post_logout_redirect_uri)
-                .append_pair("state", self.state);
+            q.append_pair("post_logout_redirect_uri", self.post_logout_redirect_uri);
             if let Some(id) = self.client_id {
                 q.append_pair("client_id", id);
             }
@@ -46,7 +43,6 @@ mod tests {
             endpoint: "https://op.example/session/end",
             id_token_hint: Some("a.b.c"),
             post_logout_redirect_uri: "https://rp.example/logged-out",
-            state: "xyz",
             client_id: Some("rp"),
         }
         .url()
@@ -60,7 +56,6 @@ mod tests {
                     "post_logout_redirect_uri".into(),
                     "https://rp.example/logged-out".into()
                 ),
-                ("state".into(), "xyz".into()),
                 ("client_id".into(), "rp".into()),
             ]
         );

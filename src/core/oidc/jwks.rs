@@ -355,7 +355,7 @@ mod tests {
             json!({"kty": "RSA", "kid": "no-n", "e": "AQAB"}),
             json!({"kty": "oct", "kid": "hmac", "k": "c2VjcmV0", "alg": "HS256"}),
             json!({"kty": "EC", "crv": "P-384", "kid": "p384", "x": b64(&[1; 48]), "y": b64(&[1; 48])}),
-            json!({"kty": "EC", "crv": "P-256", "kid": "off-curve", "x": b64(&[1; 32]), "y": b64(&[1; 32])}),
+            json!({"kty": "EC", "crv": "P-256", "kid": "short-y", "x": b64(&[1; 32]), "y": b64(&[1; 31])}),
             json!({"kty": "OKP", "crv": "X25519", "kid": "x25519", "x": b64(&[1; 32])}),
             json!({"kty": "OKP", "crv": "Ed25519", "kid": "bad-b64", "x": "!!"}),
             ed(json!({"kid": "ed-es256", "alg": "ES256"})),

@@ -1,54 +1,166 @@
-//! The user's session: one AEAD-sealed cookie (chunked when long), checked on every request.
+//! The user's session, in two parts:
+//! - the **identity cookie** ([`Identity`]): who signed in, at which provider, until when. A few
+//!   hundred bytes, sealed, sent by the browser on every request and opened by the gate (once per
+//!   isolate per cookie value: see [`cache`]);
+//! - the **session record** ([`SessionRecord`]) in KV: the ID token, the access and refresh
+//!   tokens and the UserInfo claims, sealed too, read only when they are needed (logout).
+//!
+//! Every sealed value is bound by its AEAD associated data ([`SealContext`]) to what it is (an
+//! identity, a record, a pending login), the cookie name, the deployment (its public origin) and
+//! the provider's issuer: deployments that share `COOKIE_KEYS` (staging and production) do not
+//! accept each other's values, nor does a provider accept another's.
 
-use crate::core::crypto::secret::Secret;
-use crate::core::oidc::id_token::IdTokenClaims;
-use crate::core::session::seal::{SealError, Sealer};
-use serde::{Deserialize, Serialize};
-
+pub mod cache;
 pub mod cookies;
+pub mod pending;
 pub mod seal;
 
-/// Why a session cookie was not accepted.
+use crate::core::crypto::secret::{b64url, Secret};
+use seal::{SealError, Sealer};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Why a sealed session value was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
-    /// Not sealed by us, tampered with, or sealed with a retired key.
+    /// Not sealed by us, tampered with, sealed for another place, or with a retired key.
     #[error("the session cookie is not valid: {0}")]
     Seal(#[from] SealError),
-    /// Sealed by us but not a session of this version.
-    #[error("the session cookie has an unknown format")]
+    /// Sealed by us but not a value of this version, or its provider is not configured.
+    #[error("the session cookie has an unknown format or provider")]
     Malformed,
     /// The session's lifetime is over.
     #[error("the session has expired")]
     Expired,
 }
 
-/// Everything kept about a signed-in user.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Session {
-    /// Provider name (key in `providers`).
+/// What a sealed value is and where it is valid: rendered into the AEAD's associated data.
+#[derive(Debug, Clone, Copy)]
+pub struct SealContext<'a> {
+    /// `identity`, `record` or `pending`.
+    pub kind: &'a str,
+    /// The cookie name (or KV key) the value lives under.
+    pub name: &'a str,
+    /// The deployment: its public origin (`public_origin`, else the request's origin).
+    pub deployment: &'a str,
+    /// The issuer of the provider the value belongs to.
+    pub issuer: &'a str,
+}
+
+impl SealContext<'_> {
+    /// The associated data. NUL separates the parts: none of them can hold one (cookie names,
+    /// KV keys, origins and issuers are printable ASCII or URLs).
+    pub fn render(&self) -> String {
+        let mut s =
+            String::with_capacity(16 + self.kind.len() + self.name.len() + self.deployment.len() + self.issuer.len());
+        for part in ["edge-oidc/2", self.kind, self.name, self.deployment, self.issuer] {
+            s.push_str(part);
+            s.push('\0');
+        }
+        s
+    }
+}
+
+/// Splits a cookie value `provider.sealed` into its parts. The provider name is in the clear
+/// (the browser knows where it signed in) so that the issuer can be part of the context.
+pub fn split_provider(value: &str) -> Option<(&str, &str)> {
+    let (provider, sealed) = value.split_once('.')?;
+    let valid = !provider.is_empty()
+        && provider.len() <= 64
+        && provider
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    valid.then_some((provider, sealed))
+}
+
+/// What the identity cookie holds: everything the gate needs, nothing more. Short field names:
+/// the browser sends this on every request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// Provider name (key in `providers`); carried in the clear before the sealed part.
+    #[serde(skip)]
     pub provider: String,
-    /// The client id the session was obtained with (logout's `client_id`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
     /// Subject.
+    #[serde(rename = "s")]
     pub sub: String,
     /// Email address (ID token, else UserInfo).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// Whether the provider says the email is verified.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Whether the provider says the email is verified (`None`: it did not say).
+    #[serde(rename = "v", default, skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
     /// Display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// When the session started (unix seconds).
+    /// The ID token's `acr` (already checked against `required_acr` at login).
+    #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// When the user signed in (unix seconds).
+    #[serde(rename = "c")]
     pub created_at: i64,
     /// When the session ends, whatever the cookie's own expiry says.
+    #[serde(rename = "x")]
     pub expires_at: i64,
-    /// The raw ID token (for `id_token_hint` at logout).
+    /// Where the session record is in KV ([`record_key`]).
+    #[serde(rename = "h")]
+    pub handle: String,
+}
+
+impl Identity {
+    /// The cookie value: `provider.` followed by the sealed identity.
+    pub fn seal(&self, sealer: &Sealer, context: &SealContext<'_>, nonce: [u8; 24]) -> Result<String, SessionError> {
+        let json = serde_json::to_vec(self).map_err(|_| SessionError::Malformed)?;
+        let sealed = sealer.seal(&context.render(), &json, nonce);
+        Ok(format!("{}.{sealed}", self.provider))
+    }
+
+    /// Opens a cookie value made by [`Identity::seal`] (not checking expiry). `issuer_of` gives
+    /// the issuer of a configured provider; the context is built for it.
+    pub fn open<'i>(
+        sealer: &Sealer,
+        value: &str,
+        name: &str,
+        deployment: &str,
+        issuer_of: impl FnOnce(&str) -> Option<&'i str>,
+    ) -> Result<Identity, SessionError> {
+        let (provider, sealed) = split_provider(value).ok_or(SessionError::Malformed)?;
+        let issuer = issuer_of(provider).ok_or(SessionError::Malformed)?;
+        let context = SealContext {
+            kind: "identity",
+            name,
+            deployment,
+            issuer,
+        };
+        let json = sealer.open(&context.render(), sealed)?;
+        let mut identity: Identity = serde_json::from_slice(&json).map_err(|_| SessionError::Malformed)?;
+        provider.clone_into(&mut identity.provider);
+        Ok(identity)
+    }
+
+    /// Whether the session's lifetime is over at `now`.
+    pub fn expired(&self, now: i64) -> bool {
+        now >= self.expires_at
+    }
+
+    /// The email, if it may be used for allow-list decisions: one the provider marks
+    /// unverified never is; one it says nothing about only when `require_verified` is off.
+    pub fn usable_email(&self, require_verified: bool) -> Option<&str> {
+        match self.email_verified {
+            Some(true) => self.email.as_deref(),
+            None if !require_verified => self.email.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// What the session keeps apart from the cookie, in KV under [`record_key`]: the tokens and the
+/// UserInfo claims (Flask-pyoidc keeps all three in its session).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The client id the session was obtained with (logout's `client_id`).
+    pub client_id: String,
+    /// The raw ID token (`id_token_hint` at logout).
     pub id_token: String,
-    /// The validated ID token claims.
-    pub claims: IdTokenClaims,
     /// The access token.
     pub access_token: Secret,
     /// When the access token expires, if the provider said.
@@ -62,93 +174,37 @@ pub struct Session {
     pub userinfo: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-impl Session {
-    /// Seals the session for the cookie `name`.
-    pub fn seal(&self, sealer: &Sealer, name: &str, nonce: [u8; 24]) -> Result<String, SessionError> {
+impl SessionRecord {
+    /// The sealed KV value.
+    pub fn seal(&self, sealer: &Sealer, context: &SealContext<'_>, nonce: [u8; 24]) -> Result<String, SessionError> {
         let json = serde_json::to_vec(self).map_err(|_| SessionError::Malformed)?;
-        Ok(sealer.seal(name, &json, nonce))
+        Ok(sealer.seal(&context.render(), &json, nonce))
     }
 
-    /// Opens a sealed session and checks its expiry.
-    pub fn open(sealer: &Sealer, name: &str, sealed: &str, now: i64) -> Result<Session, SessionError> {
-        let session = Self::open_any_age(sealer, name, sealed)?;
-        if now >= session.expires_at {
-            return Err(SessionError::Expired);
-        }
-        Ok(session)
-    }
-
-    /// Opens a sealed session without checking its expiry (logout still wants the ID token).
-    pub fn open_any_age(sealer: &Sealer, name: &str, sealed: &str) -> Result<Session, SessionError> {
-        let json = sealer.open(name, sealed)?;
+    /// Opens a KV value made by [`SessionRecord::seal`] with the same context.
+    pub fn open(sealer: &Sealer, context: &SealContext<'_>, sealed: &str) -> Result<SessionRecord, SessionError> {
+        let json = sealer.open(&context.render(), sealed)?;
         serde_json::from_slice(&json).map_err(|_| SessionError::Malformed)
     }
-
-    /// Whether the email may be used for allow-list decisions: an email the provider
-    /// explicitly marks unverified is not.
-    pub fn verified_email(&self) -> Option<&str> {
-        match self.email_verified {
-            Some(false) => None,
-            _ => self.email.as_deref(),
-        }
-    }
 }
 
-/// What the session gate (the authenticated hot path, run on every request) needs of a session.
-/// Parsing only these fields skips the raw ID token, the tokens, the UserInfo claims and all ID
-/// token claims but `acr` (serde_json scans them without building anything), which is most of
-/// the session's JSON. Only [`Session::seal`] makes what this opens, so every view is of a
-/// complete [`Session`]; anything else needing the session opens the whole of it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SessionView {
-    /// Provider name.
-    pub provider: String,
-    /// Subject.
-    pub sub: String,
-    /// Email address.
-    #[serde(default)]
-    pub email: Option<String>,
-    /// Whether the provider says the email is verified.
-    #[serde(default)]
-    pub email_verified: Option<bool>,
-    /// Display name.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// When the session ends.
-    pub expires_at: i64,
-    /// The one ID token claim the gate uses.
-    pub claims: AcrClaim,
+/// The KV key of a session record.
+pub fn record_key(handle: &str) -> String {
+    format!("session:{handle}")
 }
 
-/// The `acr` of the session's ID token claims.
-#[derive(Debug, Clone, Deserialize)]
-pub struct AcrClaim {
-    /// Authentication context class reference.
-    #[serde(default)]
-    pub acr: Option<String>,
+/// The handle of the session a login with this `state` creates: 128 bits of
+/// SHA-256("edge-oidc session\0" || state). Derived from the state so that the record doubles
+/// as the mark that the state was used (a replayed callback finds it).
+pub fn handle_for_state(state: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"edge-oidc session\0")
+        .chain_update(state.as_bytes())
+        .finalize();
+    b64url(digest.get(..16).unwrap_or_default())
 }
 
-impl SessionView {
-    /// Opens a sealed session's hot-path fields and checks its expiry.
-    pub fn open(sealer: &Sealer, name: &str, sealed: &str, now: i64) -> Result<SessionView, SessionError> {
-        let json = sealer.open(name, sealed)?;
-        let view: SessionView = serde_json::from_slice(&json).map_err(|_| SessionError::Malformed)?;
-        if now >= view.expires_at {
-            return Err(SessionError::Expired);
-        }
-        Ok(view)
-    }
-
-    /// As [`Session::verified_email`].
-    pub fn verified_email(&self) -> Option<&str> {
-        match self.email_verified {
-            Some(false) => None,
-            _ => self.email.as_deref(),
-        }
-    }
-}
-
-/// Checks an email against the allow-lists (case-insensitive). Empty lists allow everyone.
+/// Checks an email against allow-lists (case-insensitive). Empty lists allow everyone.
 pub fn email_allowed(email: Option<&str>, emails: &[String], domains: &[String]) -> bool {
     if emails.is_empty() && domains.is_empty() {
         return true;
@@ -166,104 +222,4 @@ pub fn email_allowed(email: Option<&str>, emails: &[String], domains: &[String])
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::session::seal::CookieKey;
-
-    fn session(email_verified: Option<bool>, acr: Option<&str>, userinfo: bool) -> Session {
-        let claims: IdTokenClaims = serde_json::from_value(serde_json::json!({
-            "iss": "https://op.example", "sub": "u\"1", "aud": "rp", "exp": 2000, "iat": 1000,
-            "acr": acr, "nonce": "n",
-        }))
-        .unwrap();
-        Session {
-            provider: "main".into(),
-            client_id: Some("rp".into()),
-            sub: "u\"1".into(),
-            email: Some("Zo\u{eb}@example.com".into()),
-            email_verified,
-            name: Some("Zo\u{eb} \"Z\"".into()),
-            created_at: 1000,
-            expires_at: 5000,
-            id_token: "a.b.c".into(),
-            claims,
-            access_token: Secret::new("at"),
-            access_token_expires_at: Some(4000),
-            refresh_token: Some(Secret::new("rt")),
-            userinfo: userinfo.then(|| {
-                serde_json::from_value(serde_json::json!({"sub": "x", "acr": "no", "claims": {"acr": "nested"}}))
-                    .unwrap()
-            }),
-        }
-    }
-
-    /// The gate's view and the whole session agree on every sealed session: same verdict,
-    /// same fields.
-    #[test]
-    fn hot_path_view_agrees_with_session() {
-        let sealer = Sealer::new(vec![CookieKey::from_bytes([7; 32])]).unwrap();
-        for s in [
-            session(None, None, false),
-            session(Some(false), Some("urn:mace:incommon:iap:silver"), true),
-            session(Some(true), Some("1"), true),
-        ] {
-            let sealed = s.seal(&sealer, "c", [3; 24]).unwrap();
-            for now in [999, 4999, 5000, 9999] {
-                let full = Session::open(&sealer, "c", &sealed, now);
-                let view = SessionView::open(&sealer, "c", &sealed, now);
-                match (full, view) {
-                    (Ok(f), Ok(v)) => {
-                        assert_eq!(
-                            (
-                                &f.provider,
-                                &f.sub,
-                                &f.email,
-                                f.email_verified,
-                                &f.name,
-                                f.expires_at,
-                                &f.claims.acr
-                            ),
-                            (
-                                &v.provider,
-                                &v.sub,
-                                &v.email,
-                                v.email_verified,
-                                &v.name,
-                                v.expires_at,
-                                &v.claims.acr
-                            )
-                        );
-                        assert_eq!(f.verified_email(), v.verified_email());
-                    }
-                    (Err(a), Err(b)) => assert_eq!(a, b),
-                    (a, b) => panic!("disagree at {now}: {a:?} / {b:?}"),
-                }
-            }
-            // Tampered and foreign-purpose cookies are refused by both, in the same way.
-            let mut tampered = sealed.clone().into_bytes();
-            let last = tampered.len() - 5;
-            tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
-            let tampered = String::from_utf8(tampered).unwrap();
-            for (value, purpose) in [(tampered.as_str(), "c"), (sealed.as_str(), "other")] {
-                assert_eq!(
-                    Session::open(&sealer, purpose, value, 0).unwrap_err(),
-                    SessionView::open(&sealer, purpose, value, 0).unwrap_err()
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn allow_list() {
-        let emails = vec!["alice@example.com".to_owned()];
-        let domains = vec!["corp.example".to_owned()];
-        assert!(email_allowed(None, &[], &[]));
-        assert!(email_allowed(Some("Alice@Example.com"), &emails, &domains));
-        assert!(email_allowed(Some("bob@corp.example"), &emails, &domains));
-        assert!(!email_allowed(Some("bob@sub.corp.example"), &emails, &domains));
-        assert!(!email_allowed(Some("bob@evilcorp.example"), &emails, &domains));
-        assert!(!email_allowed(Some("@corp.example"), &emails, &domains));
-        assert!(!email_allowed(Some("x@corp.example@evil.example"), &emails, &domains));
-        assert!(!email_allowed(None, &emails, &domains));
-    }
-}
+mod tests;

@@ -3,8 +3,11 @@
 //! A sealed value is `base64url(version || key id || nonce || ciphertext ||
 //! tag)`, encrypted with XChaCha20-Poly1305 (the extended-nonce variant of
 //! RFC 8439's AEAD, so random 192-bit nonces never realistically repeat).
-//! The key id lets `open` pick its key directly: opening runs on every
-//! authenticated request and costs exactly one AEAD decryption.
+//! The associated data is the header (version, key id, nonce) followed by the
+//! caller's context, which names what the value is for and where it is valid
+//! (cookie name, deployment, issuer: see `session::SealContext`), so a value is
+//! only ever accepted in the place it was made for. The key id lets `open` pick
+//! its key directly: opening costs exactly one AEAD decryption.
 
 use std::borrow::Cow;
 
@@ -33,8 +36,9 @@ pub const MAX_CHUNKS: usize = 3;
 // Every chunk with its `name.N=` and `; ` separator, plus room for other cookies.
 const _: () = assert!(MAX_CHUNKS * (CHUNK_LEN + 32) + 4096 <= MAX_COOKIE_HEADER);
 
-/// Format version, first byte of every sealed value.
-const VERSION: u8 = 1;
+/// Format version, first byte of every sealed value. Version 1 (before the
+/// header and the deployment were authenticated) is no longer accepted.
+const VERSION: u8 = 2;
 /// Domain separation for the key id hash, so it is never a hash some other
 /// protocol computes over the same key.
 const KEY_ID_CONTEXT: &[u8] = b"edge-oidc key id";
@@ -191,15 +195,13 @@ impl Sealer {
     }
 
     /// Seals `plaintext` with the first key. Output: unpadded base64url of
-    /// `1 || key id (4) || nonce (24) || ciphertext || tag (16)`.
+    /// `2 || key id (4) || nonce (24) || ciphertext || tag (16)`.
     ///
-    /// The AAD is `purpose` (e.g. the cookie name), so a value sealed for one
-    /// cookie cannot be replayed as another. The version byte and key id are
-    /// not in the AAD: changing either makes `open` reject the value or use a
-    /// different key, which fails authentication; a future format version
-    /// should authenticate its header. `nonce` must be fresh random bytes
-    /// (XChaCha20's 192-bit nonce makes random nonces safe).
-    pub fn seal(&self, purpose: &str, plaintext: &[u8], nonce: [u8; NONCE_LEN]) -> String {
+    /// The AAD is the 29-byte header followed by `context` (what the value is
+    /// for and where it is valid), so a value sealed for one purpose, cookie,
+    /// deployment or issuer is refused in any other. `nonce` must be fresh
+    /// random bytes (XChaCha20's 192-bit nonce makes random nonces safe).
+    pub fn seal(&self, context: &str, plaintext: &[u8], nonce: [u8; NONCE_LEN]) -> String {
         // Unreachable fallbacks return "" which `open` rejects: fail closed
         // rather than panic.
         let Some(key) = self.keys.first() else {
@@ -210,31 +212,29 @@ impl Sealer {
         buf.extend_from_slice(&key.id);
         buf.extend_from_slice(&nonce);
         buf.extend_from_slice(plaintext);
-        let Some(body) = buf.get_mut(HEADER_LEN..) else {
+        let Some((header, body)) = buf.split_at_mut_checked(HEADER_LEN) else {
             return String::new();
         };
+        let aad = associated_data(header, context);
         // Only fails for plaintexts over RFC 8439's 256 GiB limit.
-        let Ok(tag) = key
-            .cipher()
-            .encrypt_in_place_detached(&XNonce::from(nonce), purpose.as_bytes(), body)
-        else {
+        let Ok(tag) = key.cipher().encrypt_in_place_detached(&XNonce::from(nonce), &aad, body) else {
             return String::new();
         };
         buf.extend_from_slice(&tag);
         Base64UrlUnpadded::encode_string(&buf)
     }
 
-    /// Opens a value produced by [`Sealer::seal`] with the same `purpose`.
+    /// Opens a value produced by [`Sealer::seal`] with the same `context`.
     ///
     /// One allocation (the decoded buffer, decrypted in place and returned)
     /// and one AEAD decryption. Never panics on hostile input.
-    pub fn open(&self, purpose: &str, sealed: &str) -> Result<Vec<u8>, SealError> {
+    pub fn open(&self, context: &str, sealed: &str) -> Result<Vec<u8>, SealError> {
         // Bound the work an attacker can make us do before decoding anything.
         if sealed.len() > MAX_SEALED_LEN {
             return Err(SealError::TooLong(sealed.len()));
         }
         let mut buf = decode_sealed(sealed).ok_or(SealError::BadEncoding)?;
-        let plain_len = self.decrypt_in_place(purpose, &mut buf)?;
+        let plain_len = self.decrypt_in_place(context, &mut buf)?;
         // Drop the tag, then shift the plaintext over the header (no realloc).
         buf.truncate(HEADER_LEN + plain_len);
         buf.drain(..HEADER_LEN.min(buf.len()));
@@ -243,7 +243,7 @@ impl Sealer {
 
     /// Checks the header and decrypts `buf[HEADER_LEN..len - TAG_LEN]` in
     /// place, returning its length.
-    fn decrypt_in_place(&self, purpose: &str, buf: &mut [u8]) -> Result<usize, SealError> {
+    fn decrypt_in_place(&self, context: &str, buf: &mut [u8]) -> Result<usize, SealError> {
         match buf.first() {
             None => return Err(SealError::BadEncoding),
             Some(&v) if v != VERSION => return Err(SealError::UnsupportedVersion(v)),
@@ -253,6 +253,7 @@ impl Sealer {
             .split_first_chunk_mut::<HEADER_LEN>()
             .ok_or(SealError::BadEncoding)?;
         let (body, tag) = rest.split_last_chunk_mut::<TAG_LEN>().ok_or(SealError::BadEncoding)?;
+        let aad = associated_data(header, context);
         let [_, k0, k1, k2, k3, nonce @ ..] = *header;
         let (id, nonce, tag) = ([k0, k1, k2, k3], XNonce::from(nonce), Tag::from(*tag));
 
@@ -263,10 +264,7 @@ impl Sealer {
         for key in self.keys.iter().filter(|k| k.id == id) {
             known = true;
             let cipher = key.cipher();
-            if cipher
-                .decrypt_in_place_detached(&nonce, purpose.as_bytes(), body, &tag)
-                .is_ok()
-            {
+            if cipher.decrypt_in_place_detached(&nonce, &aad, body, &tag).is_ok() {
                 return Ok(body.len());
             }
         }
@@ -276,6 +274,14 @@ impl Sealer {
             SealError::UnknownKey
         })
     }
+}
+
+/// The AEAD's associated data: the header, then the caller's context.
+fn associated_data(header: &[u8], context: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(header.len() + context.len());
+    aad.extend_from_slice(header);
+    aad.extend_from_slice(context.as_bytes());
+    aad
 }
 
 /// Strict unpadded base64url (RFC 4648 §5) for sealed values: `None` on any
@@ -608,16 +614,20 @@ mod tests {
         assert_eq!(s.open(PURPOSE, ""), Err(SealError::BadEncoding));
         assert_eq!(s.open(PURPOSE, "AQ=="), Err(SealError::BadEncoding));
         assert_eq!(s.open(PURPOSE, "a+b/"), Err(SealError::BadEncoding));
-        assert_eq!(s.open(PURPOSE, "AQ"), Err(SealError::BadEncoding));
+        // The right version byte, then nothing: too short for a header and a tag.
+        assert_eq!(s.open(PURPOSE, "Ag"), Err(SealError::BadEncoding));
+        assert_eq!(s.open(PURPOSE, "AQ"), Err(SealError::UnsupportedVersion(1)));
     }
 
     #[test]
     fn unsupported_version() {
         let s = sealer(&[1]);
         let mut raw = Base64UrlUnpadded::decode_vec(&s.seal(PURPOSE, b"x", [0; 24])).unwrap();
-        raw[0] = 2;
-        let enc = Base64UrlUnpadded::encode_string(&raw);
-        assert_eq!(s.open(PURPOSE, &enc), Err(SealError::UnsupportedVersion(2)));
+        for version in [1, VERSION + 1] {
+            raw[0] = version;
+            let enc = Base64UrlUnpadded::encode_string(&raw);
+            assert_eq!(s.open(PURPOSE, &enc), Err(SealError::UnsupportedVersion(version)));
+        }
     }
 
     #[test]

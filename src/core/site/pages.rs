@@ -87,7 +87,8 @@ pub fn html_page(status: u16, title: &str, message: &str, details: &[(&str, &str
             ("x-content-type-options", "nosniff".to_owned()),
             (
                 "content-security-policy",
-                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'".to_owned(),
+                // No framing (clickjacking), no scripts, forms only to this site.
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'".to_owned(),
             ),
         ],
         body,
@@ -104,6 +105,20 @@ pub fn misconfigured_page(api: bool) -> Reply {
         return json_error(500, "configuration_error", WHAT, None);
     }
     html_page(500, "Sign-in is not available", &format!("{WHAT} {WHERE}"), &[], &[])
+}
+
+/// The page for a logout request that may come from another site: one button that POSTs the
+/// logout from this site (the POST is accepted only with this site's `Origin`).
+pub fn logout_confirmation_page(logout_path: &str) -> Reply {
+    let mut page = html_page(200, "Sign out?", "Do you want to sign out of this site?", &[], &[]);
+    let form = format!(
+        "<form method=\"post\" action=\"{}\"><button type=\"submit\">Sign out</button></form><p><a href=\"/\">Stay signed in</a></p>",
+        escape(logout_path)
+    );
+    if let Some(at) = page.body.rfind("</body>") {
+        page.body.insert_str(at, &form);
+    }
+    page
 }
 
 /// The provider chooser (plain HTML, works without JavaScript): one link per provider to the

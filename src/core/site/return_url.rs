@@ -4,6 +4,7 @@
 //! other origins, strip tabs and newlines before parsing, and some decode `%2F`/`%5C` in
 //! redirects, so all of these are refused rather than normalised.
 
+use crate::core::http::parse_ascii_url;
 use url::Url;
 
 /// Why a return URL was refused.
@@ -34,7 +35,7 @@ pub fn check_return_url(candidate: &str, origin: &Url) -> Result<String, ReturnU
     } else {
         // An absolute URL on our own origin is fine; anything else (javascript:, other hosts,
         // relative paths) is not.
-        let url = Url::parse(candidate).map_err(|_| ReturnUrlError::NotSameOrigin)?;
+        let url = parse_ascii_url(candidate).ok_or(ReturnUrlError::NotSameOrigin)?;
         if url.origin() != origin.origin() {
             return Err(ReturnUrlError::NotSameOrigin);
         }
@@ -103,6 +104,9 @@ mod tests {
             "relative/path",
             "",
             "https://user@evil.example",
+            // Non-ASCII hosts never reach the URL parser (fuzz finding: the IDNA stub).
+            "https://rp.ex\u{e4}mple/x",
+            "\n//E\u{34d}\u{725}",
         ] {
             assert_eq!(
                 check_return_url(bad, &origin()),

@@ -342,6 +342,11 @@ export async function deadPort() {
  * Worker options with one provider per tenant (provider name = tenant name), all sharing the
  * client secret, forwarding to `origin`.
  */
+/** The default secret binding of a provider: CLIENT_SECRET_<NAME> (README, provider settings). */
+export function secretBinding(name) {
+  return `CLIENT_SECRET_${name.toUpperCase().replaceAll('-', '_')}`;
+}
+
 export function workerOptions(tenantList, { origin, config = {}, secrets = {}, provider = {} } = {}) {
   const providers = {};
   for (const t of tenantList) {
@@ -353,9 +358,12 @@ export function workerOptions(tenantList, { origin, config = {}, secrets = {}, p
       ...(t.provider ?? {}),
     };
   }
+  // Each provider's secret under its own name (CLIENT_SECRET_<NAME>), as edge-oidc expects
+  // when there are several providers.
+  const own = Object.fromEntries(Object.keys(providers).map((n) => [secretBinding(n), CLIENT_SECRET]));
   return {
     config: { providers, ...(origin ? { origin } : {}), ...config },
-    secrets: { CLIENT_SECRET, ...secrets },
+    secrets: { ...own, ...secrets },
   };
 }
 

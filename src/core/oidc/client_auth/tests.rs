@@ -204,8 +204,9 @@ fn bad_private_keys() {
             "{bad}"
         );
     }
-    // The CRT parameters are required (WebCrypto imports no RSA key without them), and so is
-    // a point on the curve and a scalar in range for P-256.
+    // The CRT parameters are required (WebCrypto imports no RSA key without them). Whether a
+    // P-256 key's point is on the curve and its scalar in range is the implementation's check,
+    // at the first signature (crypto/tests.rs: sign_refuses_invalid_p256_private_keys).
     let without_crt = serde_json::to_string(&JsonWebKey::from(rsa_key())).unwrap();
     assert!(matches!(
         PrivateKey::from_jwk(&without_crt),
@@ -220,10 +221,7 @@ fn bad_private_keys() {
     ] {
         let mut jwk = good.clone();
         jwk[member] = value;
-        assert!(matches!(
-            PrivateKey::from_jwk(&jwk.to_string()),
-            Err(ClientAuthError::BadPrivateKey(_))
-        ));
+        assert!(PrivateKey::from_jwk(&jwk.to_string()).is_ok(), "{member}: shape only");
     }
     let mut multi = rsa_jwk();
     multi["oth"] = serde_json::json!([{"r": "AQAB", "d": "AQAB", "t": "AQAB"}]);

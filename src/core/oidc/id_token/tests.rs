@@ -191,12 +191,12 @@ fn params() -> ValidationParams<'static> {
 }
 
 /// [`super::validate`] with the RustCrypto signatures, run to completion.
-fn validate(token: &str, jwks: &Jwks, p: &ValidationParams<'_>) -> Result<IdTokenClaims, IdTokenError> {
-    futures::executor::block_on(super::validate(token, jwks, p, &RustCrypto))
+fn validate_claims(token: &str, jwks: &Jwks, p: &ValidationParams<'_>) -> Result<IdTokenClaims, IdTokenError> {
+    futures::executor::block_on(super::validate_claims(token, jwks, p, &RustCrypto))
 }
 
 fn check(token: &str) -> Result<IdTokenClaims, IdTokenError> {
-    validate(token, std_jwks(), &params())
+    validate_claims(token, std_jwks(), &params())
 }
 
 fn check_err(token: &str) -> IdTokenError {
@@ -241,7 +241,7 @@ fn rsa_key_without_jwk_alg_verifies_ps256_and_rs512() {
     let jwks = jwks_of(vec![rsa_jwk(&keys().rsa, json!({"kid": "r"}))]);
     for alg in [Rsa::ps256(), Rsa::rs512()] {
         let token = sign_rsa(alg, &keys().rsa, Some("r"), &claims());
-        assert!(validate(&token, &jwks, &params()).is_ok());
+        assert!(validate_claims(&token, &jwks, &params()).is_ok());
     }
 }
 
@@ -258,7 +258,7 @@ fn kid_absent_with_two_compatible_keys_is_ambiguous() {
     let jwks = jwks_of(vec![rsa_jwk(&keys().rsa, json!({})), fake_rsa_jwk(json!({}))]);
     let token = header_only("RS256", None);
     assert_eq!(
-        validate(&token, &jwks, &params()),
+        validate_claims(&token, &jwks, &params()),
         Err(IdTokenError::Key(KeySelectError::AmbiguousKey(Alg::RS256)))
     );
 }
@@ -339,7 +339,7 @@ fn alg_not_in_allow_list_is_rejected_before_key_lookup() {
     // kid "unknown" would give UnknownKid if the key were looked up first.
     let token = header_only("RS256", Some("unknown"));
     assert_eq!(
-        validate(&token, std_jwks(), &p),
+        validate_claims(&token, std_jwks(), &p),
         Err(IdTokenError::AlgNotAllowed("RS256".into()))
     );
 }
@@ -391,7 +391,7 @@ fn signature_by_another_key_with_the_same_kid_is_rejected() {
     // The JWKS lists another RSA key under the signer's kid.
     let jwks = jwks_of(vec![fake_rsa_jwk(json!({"kid": "rsa-1"}))]);
     assert_eq!(
-        validate(rs256_token(), &jwks, &params()),
+        validate_claims(rs256_token(), &jwks, &params()),
         Err(IdTokenError::BadSignature)
     );
     // A real second key pair, for ES256.
@@ -519,7 +519,7 @@ fn extreme_numbers_never_panic() {
                 max_age_secs: Some(max_age),
                 ..params()
             };
-            let _ = validate(&token, std_jwks(), &p);
+            let _ = validate_claims(&token, std_jwks(), &p);
         }
     }
 }
@@ -536,7 +536,7 @@ fn nonce_must_match_when_expected() {
         expected_nonce: None,
         ..params()
     };
-    assert!(validate(&tok(&without(claims(), "nonce")), std_jwks(), &p).is_ok());
+    assert!(validate_claims(&tok(&without(claims(), "nonce")), std_jwks(), &p).is_ok());
 }
 
 #[test]
@@ -545,7 +545,7 @@ fn max_age_requires_a_recent_auth_time() {
         max_age_secs: Some(300),
         ..params()
     };
-    let at = |c: Map<String, Value>| validate(&tok(&c), std_jwks(), &p);
+    let at = |c: Map<String, Value>| validate_claims(&tok(&c), std_jwks(), &p);
     assert_eq!(at(claims()), Err(IdTokenError::MissingAuthTime));
     assert_eq!(
         at(with(claims(), "auth_time", json!(NOW - 361))),
@@ -593,6 +593,85 @@ fn wrong_token_hashes_are_rejected() {
             verify_token_hash(alg, access_token, expected),
             Err(IdTokenError::TokenHashMismatch)
         );
+    }
+}
+
+/// [`validate`] (the only way to a [`ValidatedIdToken`]) checks the hashes against what came
+/// with the token, with the hash of the token's own algorithm, and requires them when told.
+#[test]
+fn validated_tokens_check_at_hash_and_c_hash() {
+    let at = "access-token-1";
+    let code = "code-1";
+    let run = |token: &str, hashes: TokenHashes<'_>| {
+        futures::executor::block_on(validate(token, std_jwks(), &params(), hashes, &RustCrypto))
+    };
+    let good = with(
+        with(claims(), "at_hash", json!(token_hash(Alg::ES256, at))),
+        "c_hash",
+        json!(token_hash(Alg::ES256, code)),
+    );
+    let both = TokenHashes {
+        access_token: Some(at),
+        require_at_hash: true,
+        code: Some(code),
+        require_c_hash: true,
+    };
+    let v = run(&tok(&good), both).unwrap();
+    assert_eq!(v.claims().sub, claims()["sub"]);
+    assert_eq!(v.alg(), Alg::ES256, "tok() signs ES256");
+    assert_eq!(v.raw(), tok(&good));
+    // Wrong value for either hash.
+    let wrong_at = TokenHashes {
+        access_token: Some("other"),
+        ..both
+    };
+    assert_eq!(run(&tok(&good), wrong_at).unwrap_err(), IdTokenError::TokenHashMismatch);
+    let wrong_code = TokenHashes {
+        code: Some("other"),
+        ..both
+    };
+    assert_eq!(
+        run(&tok(&good), wrong_code).unwrap_err(),
+        IdTokenError::TokenHashMismatch
+    );
+    // Missing where required; optional where not (the code flow's at_hash).
+    assert_eq!(
+        run(&tok(&without(good.clone(), "at_hash")), both).unwrap_err(),
+        IdTokenError::MissingAtHash
+    );
+    assert_eq!(
+        run(&tok(&without(good.clone(), "c_hash")), both).unwrap_err(),
+        IdTokenError::MissingCHash
+    );
+    let code_flow = TokenHashes {
+        access_token: Some(at),
+        ..TokenHashes::default()
+    };
+    assert!(run(&tok(&without(good.clone(), "at_hash")), code_flow).is_ok());
+    // The hash of the token's own algorithm: an ES256 token's at_hash is SHA-256 based, an
+    // EdDSA token's SHA-512 based; the other one is refused.
+    let ed = |h: String| eddsa(Some("ed-1"), &with(claims(), "at_hash", json!(h)));
+    assert!(run(&ed(token_hash(Alg::EdDSA, at)), code_flow).is_ok());
+    assert_eq!(
+        run(&ed(token_hash(Alg::ES256, at)), code_flow).unwrap_err(),
+        IdTokenError::TokenHashMismatch
+    );
+}
+
+#[test]
+fn every_error_has_a_fault_class() {
+    use IdTokenFault as F;
+    for (e, fault) in [
+        (IdTokenError::WrongAudience, F::Configuration),
+        (IdTokenError::AlgNotAllowed("RS256".into()), F::Configuration),
+        (IdTokenError::BadSignature, F::Security),
+        (IdTokenError::NonceMismatch, F::Security),
+        (IdTokenError::MissingCHash, F::Security),
+        (IdTokenError::Expired, F::Clock),
+        (IdTokenError::AuthTooOld, F::Reauthenticate),
+        (IdTokenError::MissingSub, F::Provider),
+    ] {
+        assert_eq!(e.fault(), fault, "{e}");
     }
 }
 
@@ -698,7 +777,7 @@ impl Signatures for Scripted {
 }
 
 fn validate_with(token: &str, jwks: &Jwks, sig: &dyn Signatures) -> Result<IdTokenClaims, IdTokenError> {
-    futures::executor::block_on(super::validate(token, jwks, &params(), sig))
+    futures::executor::block_on(super::validate_claims(token, jwks, &params(), sig))
 }
 
 #[test]
@@ -754,7 +833,7 @@ fn refused_tokens_never_reach_the_verifier() {
         ..params()
     };
     let token = tok(&claims());
-    assert!(futures::executor::block_on(super::validate(&token, std_jwks(), &p, &yes)).is_err());
+    assert!(futures::executor::block_on(super::validate_claims(&token, std_jwks(), &p, &yes)).is_err());
     assert_eq!(yes.calls.get(), 0);
 }
 
@@ -808,11 +887,14 @@ fn every_algorithm_verifies_with_rustcrypto_and_fails_when_tampered() {
         Rsa::ps512(),
     ] {
         let token = sign_rsa(alg, &keys().rsa, Some("r"), &claims());
-        assert!(validate(&token, &jwks, &params()).is_ok(), "{token:.30}");
+        assert!(validate_claims(&token, &jwks, &params()).is_ok(), "{token:.30}");
         let (head, sig) = token.rsplit_once('.').unwrap();
         let mut sig = Base64UrlUnpadded::decode_vec(sig).unwrap();
         sig[10] ^= 1;
         let forged = format!("{head}.{}", Base64UrlUnpadded::encode_string(&sig));
-        assert_eq!(validate(&forged, &jwks, &params()), Err(IdTokenError::BadSignature));
+        assert_eq!(
+            validate_claims(&forged, &jwks, &params()),
+            Err(IdTokenError::BadSignature)
+        );
     }
 }

@@ -1,0 +1,108 @@
+//! Logins in progress, kept by the browser: one sealed cookie per pending login, so that an
+//! anonymous request costs no KV write at all (a crawler or a loop of requests cannot use up
+//! the Workers KV write quota or make us pay for it). KV is only written when a callback
+//! completes a login: the session record, which doubles as the mark that the state was used
+//! (see [`super::handle_for_state`]).
+//!
+//! Each pending login has its own cookie, `<session cookie>_s.<first 12 characters of the
+//! state>`, so tabs that start logins at the same moment never overwrite each other's; at most
+//! [`MAX_PENDING`] exist per browser (the oldest are dropped when a new login starts, as
+//! mod_auth_openidc's `OIDCStateMaxNumberOfCookies` does), and each lives `login_timeout_secs`.
+//! The cookie is the browser binding: only the browser that started the login has it.
+
+use super::{split_provider, SealContext, SessionError};
+use crate::core::crypto::secret::{ct_eq, Secret};
+use crate::core::session::seal::Sealer;
+use serde::{Deserialize, Serialize};
+
+/// Most pending logins (and so cookies) per browser.
+pub const MAX_PENDING: usize = 5;
+
+/// How many characters of the state name its cookie (72 bits: unique among a few logins).
+const STATE_ID_LEN: usize = 12;
+
+/// What the callback needs to finish a login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingLogin {
+    /// The provider the login was started with (mix-up defence: only its callback is
+    /// accepted); carried in the clear before the sealed part.
+    #[serde(skip)]
+    pub provider: String,
+    /// The whole `state` (the cookie name holds only its start).
+    #[serde(rename = "t")]
+    pub state: Secret,
+    /// The `nonce` sent; the ID token must carry it back (Core §3.1.2.1, §15.5.2).
+    #[serde(rename = "n")]
+    pub nonce: Secret,
+    /// The PKCE `code_verifier` (RFC 7636 §4.1).
+    #[serde(rename = "v")]
+    pub pkce_verifier: Secret,
+    /// Same-origin path (with query) to return to after login.
+    #[serde(rename = "r")]
+    pub return_to: String,
+    /// When the login started (unix seconds).
+    #[serde(rename = "c")]
+    pub created_at: i64,
+    /// The dynamically registered client the login was started with (the callback must use
+    /// the same one, even if a newer registration exists by then).
+    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// The prefix of every pending-login cookie name for the session cookie `base`.
+pub fn cookie_prefix(base: &str) -> String {
+    format!("{base}_s.")
+}
+
+/// The cookie name of the pending login with `state`, or `None` for a state edge-oidc cannot
+/// have made (too short, or not base64url).
+pub fn cookie_name(base: &str, state: &str) -> Option<String> {
+    let id = state.get(..STATE_ID_LEN)?;
+    id.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        .then(|| format!("{base}_s.{id}"))
+}
+
+/// Whether `cookie` is a pending-login cookie name for the session cookie `base`.
+pub fn is_pending_cookie(cookie: &str, base: &str) -> bool {
+    cookie
+        .strip_prefix(base)
+        .and_then(|rest| rest.strip_prefix("_s."))
+        .is_some_and(|id| id.len() == STATE_ID_LEN)
+}
+
+impl PendingLogin {
+    /// The cookie value: `provider.` followed by the sealed login.
+    pub fn seal(&self, sealer: &Sealer, context: &SealContext<'_>, nonce: [u8; 24]) -> Result<String, SessionError> {
+        let json = serde_json::to_vec(self).map_err(|_| SessionError::Malformed)?;
+        let sealed = sealer.seal(&context.render(), &json, nonce);
+        Ok(format!("{}.{sealed}", self.provider))
+    }
+
+    /// Opens a pending-login cookie. `state`: the callback's state, which must be the one the
+    /// login was started with (constant-time compare); `None` when only the age is wanted.
+    pub fn open<'i>(
+        sealer: &Sealer,
+        value: &str,
+        name: &str,
+        deployment: &str,
+        state: Option<&str>,
+        issuer_of: impl FnOnce(&str) -> Option<&'i str>,
+    ) -> Result<PendingLogin, SessionError> {
+        let (provider, sealed) = split_provider(value).ok_or(SessionError::Malformed)?;
+        let issuer = issuer_of(provider).ok_or(SessionError::Malformed)?;
+        let context = SealContext {
+            kind: "pending",
+            name,
+            deployment,
+            issuer,
+        };
+        let json = sealer.open(&context.render(), sealed)?;
+        let mut pending: PendingLogin = serde_json::from_slice(&json).map_err(|_| SessionError::Malformed)?;
+        if state.is_some_and(|s| !ct_eq(s, pending.state.expose())) {
+            return Err(SessionError::Malformed);
+        }
+        provider.clone_into(&mut pending.provider);
+        Ok(pending)
+    }
+}
