@@ -4,11 +4,10 @@
 // 2. the deployable bundle's gzip size (wrangler deploy --dry-run).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Miniflare, Log, LogLevel } from 'miniflare';
 import { startNodeOp, startEchoOrigin } from './lib/peers.mjs';
-import { ROOT, httpFetch } from './lib/worker.mjs';
+import { ROOT } from './lib/worker.mjs';
+import { startCounting, io } from './lib/counting.mjs';
 import { Client } from './lib/client.mjs';
 import { RP, opConfig, rpOptions, sessionCookies } from './lib/fixture.mjs';
 import { bundleSize } from '../../bench/lib/size.mjs';
@@ -17,71 +16,6 @@ const BUILD = path.join(ROOT, 'build');
 const SITE = path.join(ROOT, 'bench/site');
 const NAV = { accept: 'text/html', 'sec-fetch-mode': 'navigate', 'user-agent': 'edge-oidc-e2e' };
 
-// An entry module around the built worker that counts, per request, every call the worker makes
-// on its KV binding, its ASSETS binding and the global fetch (every subrequest goes through one
-// of them), and reports the counts in an `x-io` response header.
-const COUNTING_ENTRY = `
-import Edge from './index.js';
-const counts = { kv_get: 0, kv_put: 0, kv_delete: 0, kv_list: 0, assets: 0, fetch: 0 };
-const bump = (k) => { counts[k] += 1; };
-class KvNamespace {
-  constructor(inner) { this.inner = inner; }
-  get(...a) { bump('kv_get'); return this.inner.get(...a); }
-  getWithMetadata(...a) { bump('kv_get'); return this.inner.getWithMetadata(...a); }
-  put(...a) { bump('kv_put'); return this.inner.put(...a); }
-  delete(...a) { bump('kv_delete'); return this.inner.delete(...a); }
-  list(...a) { bump('kv_list'); return this.inner.list(...a); }
-}
-class Fetcher {
-  constructor(inner) { this.inner = inner; }
-  fetch(...a) { bump('assets'); return this.inner.fetch(...a); }
-  connect(...a) { return this.inner.connect(...a); }
-}
-const globalFetch = globalThis.fetch;
-globalThis.fetch = (...a) => { bump('fetch'); return globalFetch(...a); };
-export default {
-  async fetch(request, env, ctx) {
-    const before = { ...counts };
-    const wrapped = { ...env, EDGE_OIDC_KV: new KvNamespace(env.EDGE_OIDC_KV) };
-    if (env.ASSETS) wrapped.ASSETS = new Fetcher(env.ASSETS);
-    const response = await Edge.fetch(request, wrapped, ctx);
-    const io = Object.fromEntries(Object.keys(counts).map((k) => [k, counts[k] - before[k]]));
-    const copy = new Response(response.body, response);
-    copy.headers.set('x-io', JSON.stringify(io));
-    return copy;
-  },
-};
-`;
-
-async function startCounting({ config, secrets, assets }) {
-  const mf = new Miniflare({
-    modules: [
-      { type: 'ESModule', path: path.join(BUILD, '__counting_entry.mjs'), contents: COUNTING_ENTRY },
-      { type: 'ESModule', path: path.join(BUILD, 'index.js') },
-      { type: 'CompiledWasm', path: path.join(BUILD, 'index_bg.wasm') },
-    ],
-    modulesRoot: BUILD,
-    compatibilityDate: '2026-04-01',
-    bindings: { EDGE_OIDC_CONFIG: config, COOKIE_KEYS: randomBytes(32).toString('base64url'), ...secrets },
-    kvNamespaces: ['EDGE_OIDC_KV'],
-    ...(assets ? {
-      assets: { directory: assets, binding: 'ASSETS', routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true } },
-    } : {}),
-    log: new Log(LogLevel.NONE),
-    handleRuntimeStdio: (stdout, stderr) => { stdout.resume(); stderr.resume(); },
-    cf: false,
-    host: '127.0.0.1',
-    port: 0,
-  });
-  const url = (await mf.ready).toString();
-  return { fetch: httpFetch(url), stop: () => mf.dispose() };
-}
-
-const io = (res) => {
-  const raw = res.headers.get('x-io');
-  assert.ok(raw, 'the counting entry reported the I/O');
-  return JSON.parse(raw);
-};
 const NO_IO = { kv_get: 0, kv_put: 0, kv_delete: 0, kv_list: 0 };
 
 /** A complete login; returns the client and the I/O of every hop through the worker. */
@@ -115,11 +49,12 @@ describe('authenticated hot path: no KV, no extra subrequest', () => {
     try {
       const { client, hops } = await login(worker);
       // The counters see I/O where there is some (else this test could not fail): the first
-      // navigation stores the pending login, the callback reads it and calls the provider.
+      // navigation caches the discovered metadata, the callback checks the state in KV, calls
+      // the provider and stores the session record.
       const [start] = hops;
       const callback = hops.find((h) => h.path === '/redirect_uri');
       assert.ok(start.io.kv_put >= 1, `login start: ${JSON.stringify(start.io)}`);
-      assert.ok(callback.io.kv_get >= 1 && callback.io.fetch >= 1, `callback: ${JSON.stringify(callback.io)}`);
+      assert.ok(callback.io.kv_get >= 1 && callback.io.kv_put >= 1 && callback.io.fetch >= 1, `callback: ${JSON.stringify(callback.io)}`);
 
       // Now the hot path, in the shapes a browser sends it.
       const cookie = sessionCookies(client).map((c) => `${c.name}=${c.value}`).join('; ');
