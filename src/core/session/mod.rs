@@ -73,6 +73,42 @@ pub fn split_provider(value: &str) -> Option<(&str, &str)> {
     valid.then_some((provider, sealed))
 }
 
+/// Seals `value` as the cookie value `provider.<sealed JSON>`.
+fn seal_cookie<T: Serialize>(
+    value: &T,
+    provider: &str,
+    sealer: &Sealer,
+    context: &SealContext<'_>,
+    nonce: [u8; 24],
+) -> Result<String, SessionError> {
+    let json = serde_json::to_vec(value).map_err(|_| SessionError::Malformed)?;
+    let sealed = sealer.seal(&context.render(), &json, nonce);
+    Ok(format!("{provider}.{sealed}"))
+}
+
+/// Opens a cookie value made by [`seal_cookie`] as a `kind`, with the context built for the
+/// provider it names (`issuer_of` gives a configured provider's issuer); returns the provider.
+fn open_cookie<'v, 'i, T: serde::de::DeserializeOwned>(
+    sealer: &Sealer,
+    value: &'v str,
+    kind: &str,
+    name: &str,
+    deployment: &str,
+    issuer_of: impl FnOnce(&str) -> Option<&'i str>,
+) -> Result<(&'v str, T), SessionError> {
+    let (provider, sealed) = split_provider(value).ok_or(SessionError::Malformed)?;
+    let issuer = issuer_of(provider).ok_or(SessionError::Malformed)?;
+    let context = SealContext {
+        kind,
+        name,
+        deployment,
+        issuer,
+    };
+    let json = sealer.open(&context.render(), sealed)?;
+    let opened = serde_json::from_slice(&json).map_err(|_| SessionError::Malformed)?;
+    Ok((provider, opened))
+}
+
 /// What the identity cookie holds: everything the gate needs, nothing more. Short field names:
 /// the browser sends this on every request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,9 +145,7 @@ pub struct Identity {
 impl Identity {
     /// The cookie value: `provider.` followed by the sealed identity.
     pub fn seal(&self, sealer: &Sealer, context: &SealContext<'_>, nonce: [u8; 24]) -> Result<String, SessionError> {
-        let json = serde_json::to_vec(self).map_err(|_| SessionError::Malformed)?;
-        let sealed = sealer.seal(&context.render(), &json, nonce);
-        Ok(format!("{}.{sealed}", self.provider))
+        seal_cookie(self, &self.provider, sealer, context, nonce)
     }
 
     /// Opens a cookie value made by [`Identity::seal`] (not checking expiry). `issuer_of` gives
@@ -123,16 +157,8 @@ impl Identity {
         deployment: &str,
         issuer_of: impl FnOnce(&str) -> Option<&'i str>,
     ) -> Result<Identity, SessionError> {
-        let (provider, sealed) = split_provider(value).ok_or(SessionError::Malformed)?;
-        let issuer = issuer_of(provider).ok_or(SessionError::Malformed)?;
-        let context = SealContext {
-            kind: "identity",
-            name,
-            deployment,
-            issuer,
-        };
-        let json = sealer.open(&context.render(), sealed)?;
-        let mut identity: Identity = serde_json::from_slice(&json).map_err(|_| SessionError::Malformed)?;
+        let (provider, mut identity): (_, Identity) =
+            open_cookie(sealer, value, "identity", name, deployment, issuer_of)?;
         provider.clone_into(&mut identity.provider);
         Ok(identity)
     }

@@ -10,7 +10,7 @@
 //! mod_auth_openidc's `OIDCStateMaxNumberOfCookies` does), and each lives `login_timeout_secs`.
 //! The cookie is the browser binding: only the browser that started the login has it.
 
-use super::{split_provider, SealContext, SessionError};
+use super::{SealContext, SessionError};
 use crate::core::crypto::secret::{ct_eq, Secret};
 use crate::core::session::seal::Sealer;
 use serde::{Deserialize, Serialize};
@@ -74,9 +74,7 @@ pub fn is_pending_cookie(cookie: &str, base: &str) -> bool {
 impl PendingLogin {
     /// The cookie value: `provider.` followed by the sealed login.
     pub fn seal(&self, sealer: &Sealer, context: &SealContext<'_>, nonce: [u8; 24]) -> Result<String, SessionError> {
-        let json = serde_json::to_vec(self).map_err(|_| SessionError::Malformed)?;
-        let sealed = sealer.seal(&context.render(), &json, nonce);
-        Ok(format!("{}.{sealed}", self.provider))
+        super::seal_cookie(self, &self.provider, sealer, context, nonce)
     }
 
     /// Opens a pending-login cookie. `state`: the callback's state, which must be the one the
@@ -89,16 +87,8 @@ impl PendingLogin {
         state: Option<&str>,
         issuer_of: impl FnOnce(&str) -> Option<&'i str>,
     ) -> Result<PendingLogin, SessionError> {
-        let (provider, sealed) = split_provider(value).ok_or(SessionError::Malformed)?;
-        let issuer = issuer_of(provider).ok_or(SessionError::Malformed)?;
-        let context = SealContext {
-            kind: "pending",
-            name,
-            deployment,
-            issuer,
-        };
-        let json = sealer.open(&context.render(), sealed)?;
-        let mut pending: PendingLogin = serde_json::from_slice(&json).map_err(|_| SessionError::Malformed)?;
+        let (provider, mut pending): (_, PendingLogin) =
+            super::open_cookie(sealer, value, "pending", name, deployment, issuer_of)?;
         if state.is_some_and(|s| !ct_eq(s, pending.state.expose())) {
             return Err(SessionError::Malformed);
         }
