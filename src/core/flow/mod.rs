@@ -16,6 +16,7 @@ use crate::core::http::{Clock, HttpClient, KvStore, Random};
 use crate::core::session::cookies::{remove_cookie, CookieAttrs, SameSite};
 use crate::core::session::seal::MAX_CHUNKS;
 use crate::core::site::pages::{html_page, json_error, Reply};
+use crate::core::site::path::CanonicalPath;
 use provider::ProviderCache;
 use url::Url;
 
@@ -218,7 +219,9 @@ impl App {
     }
 
     async fn route<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Result<Outcome, AppError> {
-        let path = req.url.path();
+        // Every rule below reads this one canonical path; a path without one gets 400.
+        let canonical = CanonicalPath::from_url(&req.url)?;
+        let path = canonical.as_str();
         let c = &self.config;
         if path == c.redirect_path {
             return self.callback(req, io).await.map(Outcome::Reply);
@@ -235,7 +238,14 @@ impl App {
         if path == c.login_path {
             return self.login_endpoint(req, io).await.map(Outcome::Reply);
         }
-        self.gate(req, io).await
+        match self.gate(req, io, &canonical).await? {
+            // The origin gets the path the rules were applied to.
+            Outcome::Forward(mut forward) => {
+                forward.path = canonical.forward_target(&req.url);
+                Ok(Outcome::Forward(forward))
+            }
+            reply => Ok(reply),
+        }
     }
 
     /// The worker's public keys for `private_key_jwt` (RFC 7517 JWK Set).
