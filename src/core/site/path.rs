@@ -189,7 +189,6 @@ fn canonicalise(raw: &str) -> Result<(String, bool), PathError> {
     let mut out = String::with_capacity(raw.len() + 8);
     // Where each kept segment starts in `out` (at its `/`), for `..` to remove it.
     let mut starts: Vec<usize> = Vec::new();
-    let mut decoded = Vec::new();
     let mut dots = false;
     // Whether the path ends in `/`: after an empty segment, and after `.` or `..` (RFC 3986
     // §5.2.4: `/a/b/..` is `/a/`).
@@ -197,7 +196,7 @@ fn canonicalise(raw: &str) -> Result<(String, bool), PathError> {
     for segment in rest.split('/') {
         let start = out.len();
         out.push('/');
-        normalise_segment(segment, &mut out, &mut decoded)?;
+        normalise_segment(segment, &mut out)?;
         match out.get(start + 1..).unwrap_or_default() {
             // An empty segment: repeated slashes merge.
             "" => out.truncate(start),
@@ -224,10 +223,9 @@ fn canonicalise(raw: &str) -> Result<(String, bool), PathError> {
     Ok((out, dots))
 }
 
-/// Appends the canonical form of one segment (without its `/`) to `out`; `decoded` is scratch
-/// room for the bytes it decodes to.
-fn normalise_segment(segment: &str, out: &mut String, decoded: &mut Vec<u8>) -> Result<(), PathError> {
-    decoded.clear();
+/// Appends the canonical form of one segment (without its `/`) to `out`.
+fn normalise_segment(segment: &str, out: &mut String) -> Result<(), PathError> {
+    let start = out.len();
     let mut escaped_non_ascii = false;
     let mut bytes = segment.bytes();
     while let Some(b) = bytes.next() {
@@ -241,7 +239,6 @@ fn normalise_segment(segment: &str, out: &mut String, decoded: &mut Vec<u8>) -> 
                 return Err(PathError::EncodedSlash);
             }
             escaped_non_ascii |= !value.is_ascii();
-            decoded.push(value);
             // RFC 3986 §6.2.2.2: an escaped unreserved character is that character.
             if is_unreserved(value) {
                 out.push(char::from(value));
@@ -254,7 +251,6 @@ fn normalise_segment(segment: &str, out: &mut String, decoded: &mut Vec<u8>) -> 
         if matches!(b, b'?' | b'#') {
             return Err(PathError::QueryOrFragment);
         }
-        decoded.push(b);
         // The WHATWG URL standard's path percent-encode set, and non-ASCII as UTF-8 bytes.
         if !b.is_ascii() || matches!(b, b' ' | b'"' | b'<' | b'>' | b'^' | b'`' | b'{' | b'}') {
             push_escape(out, b);
@@ -262,9 +258,13 @@ fn normalise_segment(segment: &str, out: &mut String, decoded: &mut Vec<u8>) -> 
             out.push(char::from(b));
         }
     }
-    // Raw characters are UTF-8 already (`segment` is a str); only escapes can break it.
-    if escaped_non_ascii && std::str::from_utf8(decoded).is_err() {
-        return Err(PathError::InvalidUtf8);
+    // Raw characters are UTF-8 already (`segment` is a str); only escapes can break it. The
+    // segment written so far decodes to exactly the bytes the input's segment decodes to.
+    if escaped_non_ascii {
+        let decoded: Vec<u8> = Decoded(out.get(start..).unwrap_or_default().bytes()).collect();
+        if std::str::from_utf8(&decoded).is_err() {
+            return Err(PathError::InvalidUtf8);
+        }
     }
     Ok(())
 }
