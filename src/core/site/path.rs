@@ -12,10 +12,15 @@
 //!   `%25` stays `%25`: an origin that decodes a path twice is out of scope.
 //! - Characters the WHATWG URL standard's path percent-encode set holds (space, `"`, `<`, `>`,
 //!   `^`, `` ` ``, `{`, `}`) and non-ASCII are percent-encoded as UTF-8, as a browser would.
-//! - Repeated slashes are merged (`//admin/x` is `/admin/x`: what most origins read).
+//! - Repeated slashes are merged (`//admin/x` is `/admin/x`: what most origins read, e.g. nginx
+//!   with `merge_slashes`), before `..` is resolved, so the result never holds `//`.
 //! - RFC 3986 §5.2.4: `.` and `..` segments are removed, after decoding (`%2e%2E` is `..`).
-//!   The WHATWG parser (workerd's `request.url`) has already done this for `.`, `..` and their
-//!   `%2e` spellings; doing it again here makes the form the same for any input.
+//!
+//! What reaches the worker (checked through workerd by tests/e2e/paths.test.mjs): workerd's
+//! `request.url` is WHATWG-parsed, so `.`, `..` and their `%2e` spellings are already resolved
+//! (clamped at the root) and a raw `\` is already `/`; `//`, `;`, `%2F`, `%5C`, `%3B`, lower-case
+//! hex and overlong escapes arrive unchanged. Doing every step here anyway makes the form the
+//! same for any input, configured paths included.
 //!
 //! Refused ([`PathError`]): an encoded `/`, `\` raw or encoded (the WHATWG parser turns a raw `\`
 //! into `/` for http(s) URLs before the worker sees it), `;` raw or encoded, control characters
