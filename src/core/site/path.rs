@@ -13,7 +13,7 @@
 //! - Characters the WHATWG URL standard's path percent-encode set holds (space, `"`, `<`, `>`,
 //!   `^`, `` ` ``, `{`, `}`) and non-ASCII are percent-encoded as UTF-8, as a browser would.
 //! - Repeated slashes are merged (`//admin/x` is `/admin/x`: what most origins read, e.g. nginx
-//!   with `merge_slashes`), before `..` is resolved, so the result never holds `//`.
+//!   with `merge_slashes`). An empty segment is dropped as it is read, so `/a//..` is `/`.
 //! - RFC 3986 §5.2.4: `.` and `..` segments are removed, after decoding (`%2e%2E` is `..`).
 //!
 //! What reaches the worker (checked through workerd by tests/e2e/paths.test.mjs): workerd's
