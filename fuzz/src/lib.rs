@@ -22,6 +22,8 @@ use url::Url;
 
 pub use edge_oidc;
 
+pub mod path_model;
+
 /// The fixed time of every run (unix seconds).
 pub const NOW: i64 = 1_700_000_000;
 pub const ISSUER: &str = "https://op.example";

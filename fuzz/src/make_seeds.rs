@@ -236,11 +236,38 @@ fn requests() {
     );
 }
 
+/// The path target: the bypasses of the outside review, and spellings of each rule.
+fn paths() {
+    let seeds = [
+        ("public-encoded-slash", "/public/\n/public/..%2Fsecret"),
+        ("public-parameters", "/public/\n/public/..;/secret"),
+        ("admin-upper", "/admin/\n/ADMIN/"),
+        ("admin-bare", "/admin/\n/admin"),
+        ("admin-parameters", "/admin/\n/admin;/x"),
+        ("admin-climb", "/admin/\n/x/..%2Fadmin/x"),
+        ("admin-double-slash", "/admin/\n//admin/x"),
+        ("admin-escaped", "/ADM%69N/\n/%61dmin//x/%2e/y/%2E%2e/"),
+        ("backslash", "/a/\n/a\\..\\b/%5c"),
+        ("control", "/a\n/a%00b%0D%0A%7f"),
+        ("overlong", "/\n/%C0%AE%C0%AE/x"),
+        ("utf8", "/caf%c3%a9/\n/caf\u{e9}/menu%E2%82%AC"),
+        ("percent", "/a%25/\n/a%2561/%zz"),
+        ("browser-encoded", "/a b/\n/a%20b^`{}\"<>|[]"),
+        ("above-root", "/x\n/a/../../b"),
+        ("exact", "/favicon.ico\n//favicon%2Eico"),
+        ("query", "/public/x?q=%2F..#f"),
+    ];
+    for (name, seed) in seeds {
+        write("path", name, seed);
+    }
+}
+
 fn main() {
     id_tokens();
     jwks();
     configs();
     cookies();
     requests();
+    paths();
     println!("seeds written under {}/seeds", env!("CARGO_MANIFEST_DIR"));
 }

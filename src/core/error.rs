@@ -11,6 +11,7 @@ use crate::core::oidc::id_token::{IdTokenError, IdTokenFault};
 use crate::core::oidc::jwks::JwksError;
 use crate::core::oidc::token::TokenError;
 use crate::core::site::pages::{html_page, json_error, Reply};
+use crate::core::site::path::PathError;
 use crate::core::site::return_url::ReturnUrlError;
 
 /// Who is at fault, which decides the status and whether to log.
@@ -33,6 +34,9 @@ pub enum AppError {
     /// A malformed request (duplicate or missing parameters, oversized input).
     #[error("{0}")]
     BadRequest(String),
+    /// The request path has no canonical form (src/core/site/path.rs): nothing is passed on.
+    #[error("the request path is not accepted: {0}")]
+    Path(#[from] PathError),
     /// The callback's `state` is unknown: expired, already used, or forged.
     #[error("this login has expired or was already used; please start again")]
     UnknownState,
@@ -104,6 +108,7 @@ impl AppError {
     pub fn class(&self) -> FaultClass {
         match self {
             AppError::BadRequest(_)
+            | AppError::Path(_)
             | AppError::UnknownState
             | AppError::StateNotBound
             | AppError::ProviderUnverified
@@ -146,6 +151,7 @@ impl AppError {
         match self {
             AppError::Config(_) => "configuration_error",
             AppError::BadRequest(_) | AppError::ReturnUrl(_) => "invalid_request",
+            AppError::Path(_) => "invalid_path",
             AppError::UnknownState | AppError::StateNotBound => "invalid_state",
             AppError::ProviderUnverified => "login_failed",
             AppError::CrossSiteRequest => "cross_site_request",
@@ -165,6 +171,9 @@ impl AppError {
     }
 
     fn title(&self) -> &'static str {
+        if let AppError::Path(_) = self {
+            return "Bad request";
+        }
         if let AppError::IdToken(e) = self {
             return match e.fault() {
                 IdTokenFault::Configuration => "Sign-in is not set up correctly",
@@ -275,6 +284,15 @@ mod tests {
         assert!(clock.contains("clocks"), "{clock}");
         let junk = page(IdTokenError::MissingSub);
         assert!(junk.contains("not answering correctly"), "{junk}");
+    }
+
+    #[test]
+    fn a_refused_path_is_a_client_fault() {
+        let e = AppError::Path(PathError::EncodedSlash);
+        assert_eq!((e.status(), e.class()), (400, FaultClass::Client));
+        let page = e.to_reply(false);
+        assert!(page.body.contains("Bad request") && page.body.contains("encoded slash"));
+        assert!(e.to_reply(true).body.contains("\"error\":\"invalid_path\""));
     }
 
     #[test]

@@ -270,11 +270,19 @@ fn pass_on(
     // The layout glue.js's `forward` reads.
     let mut spec = String::with_capacity(256);
     let origin = &app.config().origin;
+    // The canonical path the core checked, when the request spelled it otherwise: a path
+    // starting with one `/` (no dot segments), so joining it keeps the origin and the query.
+    let canonical = match &forward.path {
+        Some(path) => Some(url.join(path).map_err(|e| e.to_string())?),
+        None => None,
+    };
     if let Some(origin) = origin {
-        let mut target = url.clone();
+        let mut target = canonical.unwrap_or_else(|| url.clone());
         target.set_scheme(origin.scheme()).ok();
         target.set_host(origin.host_str()).map_err(|e| e.to_string())?;
         target.set_port(origin.port()).ok();
+        push_line(&mut spec, target.as_str())?;
+    } else if let Some(target) = canonical {
         push_line(&mut spec, target.as_str())?;
     } else {
         spec.push('\n');

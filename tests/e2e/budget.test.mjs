@@ -113,8 +113,10 @@ const BUDGET_BYTES = 300_000;
  * for pending logins in sealed cookies (no KV write per anonymous request), the identity cookie
  * and KV session record split, the per-isolate identity cache, per-provider secrets and
  * allow-lists, logout CSRF checks and the per-class error wording (BENCHMARKS.md, Notes).
+ * Raised 2026-11-28 to 258,000 B for canonical paths (issue 9 item 2): measured 257,321 B
+ * (+3,820 B: src/core/site/path.rs and its use by every rule).
  */
-const CEILING_BYTES = 256_000;
+const CEILING_BYTES = 258_000;
 
 describe('deployable bundle size (wrangler deploy --dry-run, gzip)', () => {
   let size;

@@ -5,6 +5,7 @@
 
 use crate::core::http::parse_ascii_url;
 use crate::core::session::seal::{parse_key_list, Sealer};
+use crate::core::site::path::{CanonicalPath, PathPattern};
 mod provider;
 
 pub use provider::{default_secret_binding, provider_url_allowed, ClientConfig, MetadataSource, ProviderConfig};
@@ -270,8 +271,8 @@ pub struct Config {
     pub post_logout_redirect_uri: String,
     /// Session cookie settings.
     pub session: SessionConfig,
-    /// Path prefixes served without login.
-    pub public_paths: Vec<String>,
+    /// Paths served without login (canonical; see [`PathPattern::covers_as_written`]).
+    pub public_paths: Vec<PathPattern>,
     /// Allowed email addresses (lower-case); empty with no domains = everyone.
     pub allowed_emails: Vec<String>,
     /// Allowed email domains (lower-case, without `@`).
@@ -301,8 +302,8 @@ pub struct Config {
 /// Providers allowed under a path prefix.
 #[derive(Debug, Clone)]
 pub struct Route {
-    /// Path prefix.
-    pub path_prefix: String,
+    /// Path prefix (canonical; see [`PathPattern::covers_any_spelling`]).
+    pub path_prefix: PathPattern,
     /// Provider names, in the order the chooser lists them.
     pub providers: Vec<String>,
 }
@@ -346,23 +347,21 @@ impl Config {
                 ));
             }
         }
-        let paths = [
-            ("redirect_path", &raw.redirect_path),
-            ("logout_path", &raw.logout_path),
-            ("login_path", &raw.login_path),
-            ("logged_out_path", &raw.logged_out_path),
-            ("jwks_path", &raw.jwks_path),
-        ];
-        for (key, path) in paths {
-            check_path(key, path)?;
-        }
-        for (i, p) in raw.public_paths.iter().enumerate() {
-            check_path(&format!("public_paths[{i}]"), p)?;
-        }
+        // Our own paths are matched exactly against the canonical request path, so they are kept
+        // in canonical form too.
+        let redirect_path = canonical_path("redirect_path", &raw.redirect_path)?;
+        let logout_path = canonical_path("logout_path", &raw.logout_path)?;
+        let login_path = canonical_path("login_path", &raw.login_path)?;
+        let logged_out_path = canonical_path("logged_out_path", &raw.logged_out_path)?;
+        let jwks_path = canonical_path("jwks_path", &raw.jwks_path)?;
+        let public_paths = raw
+            .public_paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| path_pattern(&format!("public_paths[{i}]"), p))
+            .collect::<Result<Vec<_>, _>>()?;
         let routes = validate_routes(&raw.routes, &providers)?;
-        let post_logout_redirect_uri = raw
-            .post_logout_redirect_uri
-            .unwrap_or_else(|| raw.logged_out_path.clone());
+        let post_logout_redirect_uri = raw.post_logout_redirect_uri.unwrap_or_else(|| logged_out_path.clone());
         check_post_logout(&post_logout_redirect_uri)?;
         let session = validate_session(raw.session)?;
         let identity_headers = validate_identity_headers(raw.identity_headers)?;
@@ -391,13 +390,13 @@ impl Config {
         let sealer = Sealer::new(keys).map_err(|e| err(COOKIE_KEYS_SECRET, e.to_string(), "set at least one key"))?;
         Ok(Config {
             providers,
-            redirect_path: raw.redirect_path,
-            logout_path: raw.logout_path,
-            login_path: raw.login_path,
-            logged_out_path: raw.logged_out_path,
+            redirect_path,
+            logout_path,
+            login_path,
+            logged_out_path,
             post_logout_redirect_uri,
             session,
-            public_paths: raw.public_paths,
+            public_paths,
             allowed_emails: provider::lower_emails(&raw.allowed_emails),
             allowed_email_domains: provider::lower_domains(&raw.allowed_email_domains),
             identity_headers,
@@ -407,14 +406,16 @@ impl Config {
             clock_leeway_secs: raw.clock_leeway_secs,
             sealer,
             routes,
-            jwks_path: raw.jwks_path,
+            jwks_path,
             public_origin,
         })
     }
 
     /// The providers that may log a visitor in for `path`: the first matching route's, else all.
-    pub fn providers_for(&self, path: &str) -> Vec<&ProviderConfig> {
-        match self.routes.iter().find(|r| path.starts_with(r.path_prefix.as_str())) {
+    /// Routes are read broadly (any case, escapes decoded): an origin that reads `/ADMIN/` as
+    /// `/admin/` must not serve it to a session the route refuses.
+    pub fn providers_for(&self, path: &CanonicalPath) -> Vec<&ProviderConfig> {
+        match self.routes.iter().find(|r| r.path_prefix.covers_any_spelling(path)) {
             Some(route) => route.providers.iter().filter_map(|n| self.provider(n)).collect(),
             None => self.providers.iter().collect(),
         }
@@ -431,16 +432,10 @@ impl Config {
         self.providers.iter().find(|p| p.name == name)
     }
 
-    /// Whether `path` is served without login.
-    pub fn is_public(&self, path: &str) -> bool {
-        path == self.logged_out_path
-            || self.public_paths.iter().any(|p| {
-                if p.ends_with('/') {
-                    path.starts_with(p.as_str())
-                } else {
-                    path == p
-                }
-            })
+    /// Whether `path` is served without login. Public paths are read narrowly (case and
+    /// escapes as written): a path spelled otherwise needs a login.
+    pub fn is_public(&self, path: &CanonicalPath) -> bool {
+        path.as_str() == self.logged_out_path || self.public_paths.iter().any(|p| p.covers_as_written(path))
     }
 }
 
@@ -448,7 +443,7 @@ fn validate_routes(raw: &[RawRoute], providers: &[ProviderConfig]) -> Result<Vec
     raw.iter()
         .enumerate()
         .map(|(i, r)| {
-            check_path(&format!("routes[{i}].path_prefix"), &r.path_prefix)?;
+            let path_prefix = path_pattern(&format!("routes[{i}].path_prefix"), &r.path_prefix)?;
             if r.providers.is_empty() {
                 return Err(err(
                     format!("routes[{i}].providers"),
@@ -464,7 +459,7 @@ fn validate_routes(raw: &[RawRoute], providers: &[ProviderConfig]) -> Result<Vec
                 ));
             }
             Ok(Route {
-                path_prefix: r.path_prefix.clone(),
+                path_prefix,
                 providers: r.providers.clone(),
             })
         })
@@ -480,6 +475,23 @@ fn check_path(key: &str, path: &str) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// A configured path in canonical form (src/core/site/path.rs), so that any spelling of it
+/// means the same requests.
+fn path_pattern(key: &str, path: &str) -> Result<PathPattern, ConfigError> {
+    check_path(key, path)?;
+    PathPattern::parse(path).map_err(|e| {
+        err(
+            key,
+            format!("`{path}` is not accepted: {e}"),
+            "write the path as requests spell it, without `.`, `..`, `;`, `\\` or `%2F`",
+        )
+    })
+}
+
+fn canonical_path(key: &str, path: &str) -> Result<String, ConfigError> {
+    path_pattern(key, path).map(|p| p.as_str().to_owned())
 }
 
 fn check_post_logout(value: &str) -> Result<(), ConfigError> {

@@ -211,6 +211,10 @@ fn dynamic_registration_needs_no_secret() {
     );
 }
 
+fn at(path: &str) -> CanonicalPath {
+    CanonicalPath::parse(path).unwrap()
+}
+
 #[test]
 fn routes_and_public_paths() {
     let keys_only = |n: &str| (n == "COOKIE_KEYS").then(|| KEY.to_owned());
@@ -220,14 +224,62 @@ fn routes_and_public_paths() {
         &keys_only,
     )
     .unwrap();
-    let names = |path: &str| c.providers_for(path).iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+    let names = |path: &str| {
+        c.providers_for(&at(path))
+            .iter()
+            .map(|p| p.name.clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(names("/admin/x"), vec!["b"]);
     assert_eq!(names("/other"), vec!["a", "b"]);
-    assert!(c.is_public("/public/x"));
-    assert!(c.is_public("/favicon.ico"));
-    assert!(!c.is_public("/favicon.ico2"));
-    assert!(!c.is_public("/publicx"));
-    assert!(c.is_public("/logged-out"));
+    // Any spelling an origin may read as `/admin/…` is restricted like it.
+    for path in ["/admin", "/ADMIN/", "/Admin/x", "//admin/x", "/%61dmin/x"] {
+        assert_eq!(names(path), vec!["b"], "{path}");
+    }
+    assert_eq!(names("/administrator"), vec!["a", "b"]);
+    assert!(c.is_public(&at("/public/x")));
+    assert!(c.is_public(&at("/public")));
+    assert!(c.is_public(&at("/favicon.ico")));
+    assert!(!c.is_public(&at("/favicon.ico2")));
+    assert!(!c.is_public(&at("/publicx")));
+    // Another case is another path for an origin that cares about case: not public.
+    assert!(!c.is_public(&at("/PUBLIC/x")));
+    assert!(c.is_public(&at("/logged-out")));
+}
+
+#[test]
+fn configured_paths_are_canonical() {
+    let c = parse(
+        r#"{"providers":{"a":{"issuer":"https://a.example","client_id":"rp"}},"public_paths":["/caf%c3%a9/","/caf\u00e9/","/%7Eu//x"],
+        "routes":[{"path_prefix":"/ADM%69N/","providers":["a"]}],"logout_path":"/%6Cogout","redirect_path":"/cb//x"}"#,
+    )
+    .unwrap();
+    let public: Vec<&str> = c.public_paths.iter().map(|p| p.as_str()).collect();
+    assert_eq!(public, ["/caf%C3%A9/", "/caf%C3%A9/", "/~u/x"]);
+    assert_eq!(c.routes[0].path_prefix.as_str(), "/ADMiN/");
+    assert_eq!((c.logout_path.as_str(), c.redirect_path.as_str()), ("/logout", "/cb/x"));
+    assert!(c.is_public(&at("/caf%C3%A9/menu")));
+    // A configured path without a canonical form is an error naming its key.
+    for (json, key) in [
+        (
+            r#""public_paths":["/a/","/b/","/public/..%2Fsecret"]"#,
+            "public_paths[2]",
+        ),
+        (r#""public_paths":["/a/../"]"#, "public_paths[0]"),
+        (r#""public_paths":["/a;x/"]"#, "public_paths[0]"),
+        (
+            r#""routes":[{"path_prefix":"/admin%5C/","providers":["a"]}]"#,
+            "routes[0].path_prefix",
+        ),
+        (r#""logout_path":"/bye/.""#, "logout_path"),
+        (r#""login_path":"/%00""#, "login_path"),
+    ] {
+        let e = err_of(&format!(
+            r#"{{"providers":{{"a":{{"issuer":"https://a.example","client_id":"rp"}}}},{json}}}"#
+        ));
+        assert_eq!(e.key, key, "{json}");
+        assert!(e.problem.contains("is not accepted"), "{json}: {}", e.problem);
+    }
 }
 
 #[test]

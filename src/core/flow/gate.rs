@@ -9,6 +9,7 @@ use crate::core::session::cookies::CookieJar;
 use crate::core::session::seal::{clear_chunked, read_chunked};
 use crate::core::session::{email_allowed, Identity, SessionError};
 use crate::core::site::pages::{json_error, Reply};
+use crate::core::site::path::CanonicalPath;
 use std::fmt::Write;
 use std::rc::Rc;
 
@@ -17,16 +18,16 @@ impl App {
         &self,
         req: &Incoming,
         io: &Io<'_, H, K>,
+        path: &CanonicalPath,
     ) -> Result<Outcome, AppError> {
         let jar = CookieJar::parse(req.headers.cookie.as_deref());
         let session = self.session(req, &jar, io.clock.now());
-        let public = self.config.is_public(req.url.path());
+        let public = self.config.is_public(path);
         match session {
             Some(Ok(identity)) => {
                 self.check_allowed(&identity)?;
                 // A session from a provider that may not be used for this path (or no longer
                 // exists) does not count here; it stays valid for the paths it may serve.
-                let path = req.url.path();
                 if !public
                     && !self
                         .config
@@ -34,12 +35,12 @@ impl App {
                         .iter()
                         .any(|p| p.name == identity.provider)
                 {
-                    return self.unauthenticated(req, io, &jar, false).await;
+                    return self.unauthenticated(req, io, path, &jar, false).await;
                 }
                 Ok(Outcome::Forward(self.forward(&jar, Some(&identity))))
             }
             _ if public => Ok(Outcome::Forward(self.forward(&jar, None))),
-            _ => self.unauthenticated(req, io, &jar, true).await,
+            _ => self.unauthenticated(req, io, path, &jar, true).await,
         }
     }
 
@@ -95,6 +96,7 @@ impl App {
         &self,
         req: &Incoming,
         io: &Io<'_, H, K>,
+        path: &CanonicalPath,
         jar: &CookieJar<'_>,
         clear_session: bool,
     ) -> Result<Outcome, AppError> {
@@ -119,7 +121,7 @@ impl App {
         // the same check as a `return_to` parameter; a refused or too long one returns to `/`.
         let return_to = crate::core::site::return_url::check_return_url(&req.path_and_query(), &req.url)
             .unwrap_or_else(|_| "/".to_owned());
-        let reply = match self.config.providers_for(req.url.path()).as_slice() {
+        let reply = match self.config.providers_for(path).as_slice() {
             [provider] => self.start_login(req, io, provider, &return_to, &[]).await?,
             _ => {
                 // Several providers: the chooser, at the login path (it keeps the return URL).

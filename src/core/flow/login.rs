@@ -12,6 +12,7 @@ use crate::core::session::cookies::{remove_cookie, set_cookie, CookieAttrs, Cook
 use crate::core::session::pending::{self, PendingLogin, MAX_PENDING};
 use crate::core::session::SealContext;
 use crate::core::site::pages::{chooser_page, Reply};
+use crate::core::site::path::CanonicalPath;
 use crate::core::site::return_url::check_return_url;
 
 /// Longest passed-through parameter value.
@@ -36,8 +37,16 @@ impl App {
                 _ => {}
             }
         }
-        let path = return_to.split('?').next().unwrap_or("/");
-        let allowed = self.config.providers_for(path);
+        // The providers the gate will accept there: the return URL's canonical path, resolved
+        // as the browser will resolve it.
+        let target = req
+            .url
+            .join(&return_to)
+            .map_err(|_| AppError::BadRequest("the return URL is not valid".into()))?;
+        let path = CanonicalPath::from_url(&target)
+            .map_err(|e| AppError::BadRequest(format!("the return URL's path is not accepted: {e}")))?;
+        let allowed = self.config.providers_for(&path);
+        let path = path.as_str();
         let provider = match provider_name {
             Some(name) => *allowed.iter().find(|p| p.name == name).ok_or_else(|| {
                 AppError::BadRequest(format!(

@@ -18,6 +18,7 @@ use crate::core::session::cookies::{remove_cookie, CookieAttrs, SameSite};
 use crate::core::session::pending::is_pending_cookie;
 use crate::core::session::seal::MAX_CHUNKS;
 use crate::core::site::pages::{html_page, json_error, Reply};
+use crate::core::site::path::CanonicalPath;
 use provider::ProviderCache;
 use std::rc::Rc;
 use url::Url;
@@ -259,7 +260,9 @@ impl App {
         if let Some(reply) = self.other_host(req) {
             return Ok(Outcome::Reply(reply));
         }
-        let path = req.url.path();
+        // Every rule below reads this one canonical path; a path without one gets 400.
+        let canonical = CanonicalPath::from_url(&req.url).map_err(AppError::from)?;
+        let path = canonical.as_str();
         let c = &self.config;
         if path == c.redirect_path {
             return self.callback(req, io).await.map(Outcome::Reply);
@@ -276,7 +279,14 @@ impl App {
         if path == c.login_path {
             return Ok(Outcome::Reply(self.login_endpoint(req, io).await?));
         }
-        Ok(self.gate(req, io).await?)
+        match self.gate(req, io, &canonical).await? {
+            // The origin gets the path the rules were applied to.
+            Outcome::Forward(mut forward) => {
+                forward.path = canonical.forward_target(&req.url);
+                Ok(Outcome::Forward(forward))
+            }
+            reply => Ok(reply),
+        }
     }
 
     /// With `public_origin` set, a request for any other origin (apex vs www, workers.dev) is

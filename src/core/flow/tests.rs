@@ -1025,3 +1025,128 @@ fn concurrent_first_registrations_both_finish() {
     assert_eq!(h.callback(&mut second, &h.op().authorize(&auth2)).status, 302);
     assert_eq!(h.kv.keys("registration:main:").len(), 2);
 }
+
+// ---- 10. canonical paths (src/core/site/path.rs) ----
+
+/// [`ROUTED`] with a public prefix.
+const ROUTED_PUBLIC: &str = r#"{"providers":{
+    "a":{"issuer":"https://a.example","client_id":"rp"},
+    "b":{"issuer":"https://b.example","client_id":"rp"}},
+    "routes":[{"path_prefix":"/admin/","providers":["b"]}],"public_paths":["/public/"]}"#;
+
+fn routed_public() -> Harness {
+    Harness::new(ROUTED_PUBLIC, &["https://a.example", "https://b.example"])
+}
+
+#[test]
+fn a_path_without_canonical_form_gets_400_and_nothing_is_passed_on() {
+    let h = routed_public();
+    let mut browser = Browser::default();
+    // Even with a session that may serve every path but /admin/.
+    h.login(&mut browser, "https://rp.example/login?provider=a&return_to=%2Fdocs");
+    let (kv, net) = (h.kv.ops(), h.net.total());
+    for path in [
+        "/public/..%2Fsecret",
+        "/public/..;/secret",
+        "/admin;/x",
+        "/x/..%2Fadmin/x",
+        "/public/%5C../secret",
+        "/public/%00",
+        "/public/%C0%AE%C0%AE/secret",
+        "/public/%zz",
+    ] {
+        let url = format!("https://rp.example{path}");
+        let page = h.reply(&browser.navigate(&url));
+        assert_eq!(page.status, 400, "{path}");
+        assert!(page.body.contains("Bad request"), "{path}: {}", page.body);
+        let api = h.reply(&browser.fetch("GET", &url));
+        assert_eq!(
+            (api.status, json_body(&api)["error"].as_str()),
+            (400, Some("invalid_path")),
+            "{path}"
+        );
+        assert!(
+            h.handle(&browser.navigate(&url)).log.is_none(),
+            "a client fault is not logged"
+        );
+    }
+    assert_eq!(
+        (h.kv.ops(), h.net.total()),
+        (kv, net),
+        "no login started, nothing fetched"
+    );
+}
+
+#[test]
+fn every_spelling_of_a_route_keeps_its_provider_restriction() {
+    let h = routed_public();
+    let mut browser = Browser::default();
+    h.login(&mut browser, "https://rp.example/login?provider=a&return_to=%2Fdocs");
+    assert!(h.forward(&browser.navigate("https://rp.example/docs")).path.is_none());
+    for path in [
+        "/admin/x",
+        "/ADMIN/",
+        "/admin",
+        "/Admin/x",
+        "//admin/x",
+        "/%61dmin/x",
+        "/docs/..\\admin/x",
+    ] {
+        let reply = h.reply(&browser.navigate(&format!("https://rp.example{path}")));
+        assert_eq!(reply.status, 302, "{path}");
+        let location = reply.header("location").unwrap();
+        assert!(
+            location.starts_with("https://b.example/authorize?"),
+            "{path}: {location}"
+        );
+    }
+    // The login endpoint reads the return URL the same way.
+    let reply = h.reply(&browser.navigate("https://rp.example/login?provider=a&return_to=%2FADMIN%2Fx"));
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    let reply = h.reply(&browser.navigate("https://rp.example/login?provider=a&return_to=%2Fa%25252Fb"));
+    assert_eq!(reply.status, 302, "`%25` is kept as is: {}", reply.body);
+}
+
+#[test]
+fn public_paths_match_only_as_written_and_the_origin_gets_the_canonical_path() {
+    let h = routed_public();
+    let browser = Browser::default();
+    // Another case is not public: it needs a login (the chooser: two providers allowed).
+    let reply = h.reply(&browser.navigate("https://rp.example/PUBLIC/x"));
+    assert_eq!(reply.status, 302);
+    assert_eq!(reply.header("location"), Some("/login?return_to=%2FPUBLIC%2Fx"));
+    // Public without a session; a non-canonical spelling is passed on in canonical form.
+    for (url, forwarded) in [
+        ("https://rp.example/public/x?q=%2F..", None),
+        ("https://rp.example/public", None),
+        ("https://rp.example//public/x?q=1", Some("/public/x?q=1")),
+        ("https://rp.example/public//%7euser/%2e/x", Some("/public/~user/x")),
+        ("https://rp.example/%70ublic/a%c3%a9", Some("/public/a%C3%A9")),
+    ] {
+        let fwd = h.forward(&browser.navigate(url));
+        assert_eq!(fwd.path.as_deref(), forwarded, "{url}");
+        assert!(!fwd.private, "{url}");
+    }
+}
+
+#[test]
+fn own_endpoints_are_matched_on_the_canonical_path() {
+    let h = Harness::single();
+    for url in ["https://rp.example//logged-out", "https://rp.example/logged%2Dout"] {
+        let reply = h.reply(&Browser::default().navigate(url));
+        assert_eq!(reply.status, 200, "{url}");
+        assert!(reply.body.contains("Signed out"), "{url}");
+    }
+    let reply = h.reply(&Browser::default().navigate("https://rp.example/%6Cogin?return_to=%2Fdocs"));
+    assert_eq!(reply.status, 302);
+    assert!(reply
+        .header("location")
+        .unwrap()
+        .starts_with("https://op.example/authorize?"));
+    // A trailing slash or another case is another path: the gate's.
+    let reply = h.reply(&Browser::default().navigate("https://rp.example/LOGGED-OUT"));
+    assert!(reply
+        .header("location")
+        .unwrap()
+        .starts_with("https://op.example/authorize?"));
+}

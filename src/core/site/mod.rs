@@ -1,4 +1,6 @@
-//! What the operator protects: return URLs and the pages edge-oidc serves itself.
+//! What the operator protects: canonical paths and their rules, return URLs, and the pages
+//! edge-oidc serves itself.
 
 pub mod pages;
+pub mod path;
 pub mod return_url;
