@@ -147,9 +147,9 @@ async function startTimes(workers) {
  * What start-to-first-response consists of (bench/lib/startprofile.mjs): the same workers as
  * startTimes plus edge-oidc under V8 flags that move its compilation: `--no-wasm-lazy-compilation
  * --no-liftoff` (every function compiled by TurboFan before listening: nothing left to compile on
- * the first request), and `--trace-wasm-compilation-times` (V8 prints each function it compiles
- * and how long that took: summed per phase). Plus edge-oidc answering a public path first
- * (configuration parse and forward, no session).
+ * the first request), the same with Liftoff, and `--trace-wasm-compilation-times` (V8 prints each
+ * function it compiles and how long that took: summed per phase). Plus edge-oidc answering a
+ * public path first (configuration parse and forward, no session).
  */
 async function startBreakdown(workers, edgeOptions) {
   const ok = (status, body) => status === 200 && body.includes(MARKER);
@@ -166,6 +166,9 @@ async function startBreakdown(workers, edgeOptions) {
       check: (status) => status === 404, // forwarded to the site, which has no such file
     }),
     v('edge-traced', 'edge-oidc, V8 --trace-wasm-compilation-times', workers.edge, { flags: ['--trace-wasm-compilation-times'], traceCompiles: true }),
+    v('edge-eager-liftoff', 'edge-oidc, V8 --no-wasm-lazy-compilation --liftoff-only (+ trace)', workers.edge, {
+      flags: ['--no-wasm-lazy-compilation', '--liftoff-only', '--trace-wasm-compilation-times'], traceCompiles: true,
+    }),
     v('edge-turbofan', 'edge-oidc, V8 --no-wasm-lazy-compilation --no-liftoff', workers.edge, { flags: ['--no-wasm-lazy-compilation', '--no-liftoff'] }),
     v('hono', '@hono/oidc-auth', workers.hono),
   ];

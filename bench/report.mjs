@@ -12,6 +12,20 @@ const HISTORY = ['<!-- history:start (one line per run, newest first) -->', '<!-
 
 import { isolateFlat } from './lib/soak.mjs';
 
+const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+const ms = (x) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) : 'n/a');
+const signed = (x, fmt) => (Number.isFinite(x) ? `${x >= 0 ? '+' : '−'}${fmt(Math.abs(x))}` : 'n/a');
+const mark = (ok) => (ok === null ? '–' : ok === 'noise' ? '**not measurable here** (noise)' : ok ? '**met**' : '**not met**');
+const med = (xs) => { const v = xs.filter(Number.isFinite).sort((a, b) => a - b); return v.length ? v[Math.floor(v.length / 2)] : NaN; };
+/** Per-round paired values (rounds are interleaved, so round i of a and b ran back to back). */
+const paired = (a, b, fn) => a.rounds.map((x, i) => (b.rounds[i] ? fn(x, b.rounds[i]) : NaN));
+const range = (xs, fmt) => { const v = xs.filter(Number.isFinite); return v.length > 1 ? ` (rounds ${fmt(Math.min(...v))} to ${fmt(Math.max(...v))})` : ''; };
+const between = (text, [a, b]) => {
+  const i = text.indexOf(a);
+  const j = text.indexOf(b);
+  return i >= 0 && j > i ? text.slice(i + a.length, j).trim() : null;
+};
+
 /** Issue 5's budgets (still measured; those issue 10 tightened are in BUDGET10). */
 export const BUDGET = {
   ratio: 0.95,
@@ -28,7 +42,7 @@ export const BUDGET10 = {
   start_ms: 20,
 };
 
-const KB = (bytes) => `${f(bytes / 1000, 1)} KB`;
+const KB = (bytes) => `${f(bytes / 1000, 0)} KB`;
 
 /** Server CPU per request `auth` adds over `bare`, per round (paired) and their median. */
 function cpuAdded(auth, bare) {
@@ -57,6 +71,11 @@ export function budgets(r) {
   const callback = r.micro.algs.RS256.callback.us;
   const coreIo = ['RS256', 'ES256'].every((a) => r.micro.algs[a].io.hot_path_x1000.every((n) => n === 0));
   const startAdded = r.start.edge.total_ms - r.start.bare.total_ms;
+  // The same in workerd's CPU time (waiting for a core does not count): all threads up to
+  // listening, then the main thread during the first request.
+  const startCpu = (k) => (r.start[k] ? r.start[k].start_cpu_ms + r.start[k].first_cpu_ms : NaN);
+  const startCpuAdded = startCpu('edge') - startCpu('bare');
+  const honoStartCpuAdded = startCpu('hono') - startCpu('bare');
   const honoStartAdded = r.start.hono ? r.start.hono.total_ms - r.start.bare.total_ms : NaN;
   const edgeCpu = cpuAdded(L.edge_memory, L.bare_memory);
   const honoCpu = L.hono_memory && L.bare_memory_hono ? cpuAdded(L.hono_memory, L.bare_memory_hono) : { us: NaN, rounds: [] };
@@ -75,7 +94,7 @@ export function budgets(r) {
       `${r.size.gzip_bytes.toLocaleString('en')} bytes = ${f(r.size.gzip_kib, 2)} KiB (wrangler; raw ${f(r.size.total_kib, 2)} KiB)${r.hono ? `; @hono/oidc-auth's worker: ${r.hono.bundle.gzip.toLocaleString('en')} bytes (esbuild, minified)` : ''}`,
       r.size.gzip_bytes <= BUDGET10.bundle_gzip_bytes],
     ['server CPU the worker adds per authenticated request over the bare worker (site from memory)', `≤ ${BUDGET10.cpu_added_us} µs, and below @hono/oidc-auth's`,
-      `edge-oidc **${signedUs(edgeCpu.us)} µs**${range(edgeCpu.rounds, signedUs)} · @hono/oidc-auth **${signedUs(honoCpu.us)} µs**${range(honoCpu.rounds, signedUs)} (same run, each over a bare worker receiving its cookie); the bare worker's own CPU per request moved by ${f(cpuNoise)} µs between rounds`,
+      `edge-oidc **${signedUs(edgeCpu.us)} µs**${range(edgeCpu.rounds, signedUs)} · @hono/oidc-auth **${signedUs(honoCpu.us)} µs**${range(honoCpu.rounds, signedUs)} (same run, each over a bare worker receiving its cookie)${bareCpus.length > 1 ? `; the bare worker's own CPU per request moved by ${f(cpuNoise)} µs between rounds` : ''}`,
       edgeCpu.us <= BUDGET10.cpu_added_us && edgeCpu.us < honoCpu.us],
     ['session cookie a browser sends on every request', `≤ ${BUDGET10.cookie_bytes} B`,
       `edge-oidc ${S.edge_cookie_bytes} B · @hono/oidc-auth ${S.hono_cookie_bytes ?? 'n/a'} B · mod_auth_openidc ${S.apache_cookie_bytes} B (the Cookie header's name=value pairs)`,
@@ -83,8 +102,10 @@ export function budgets(r) {
     ['hot path in wasm (open + check session, build headers)', `≤ ${BUDGET10.hot_path_us} µs`,
       `${f(r.micro.algs.RS256.hot_path.us, 1)} µs (RS256 session) · ${f(r.micro.algs.ES256.hot_path.us, 1)} µs (ES256)`, hot <= BUDGET10.hot_path_us],
     ['start to first response, over a bare worker', `≤ +${BUDGET10.start_ms} ms`,
-      `edge-oidc ${signed(startAdded, ms)} ms (${ms(r.start.edge.total_ms)} vs ${ms(r.start.bare.total_ms)} ms from spawning workerd)${Number.isFinite(honoStartAdded) ? ` · @hono/oidc-auth ${signed(honoStartAdded, ms)} ms` : ''}${P ? `; first request's CPU in workerd ${signed(firstCpuAdded, ms)} ms over the bare worker's (section 4)` : ''}`,
-      startAdded <= BUDGET10.start_ms],
+      `edge-oidc ${signed(startAdded, ms)} ms wall (${ms(r.start.edge.total_ms)} vs ${ms(r.start.bare.total_ms)} ms from spawning workerd), ${signed(startCpuAdded, ms)} ms of workerd CPU (to listening + first request)${Number.isFinite(honoStartAdded) ? ` · @hono/oidc-auth ${signed(honoStartAdded, ms)} ms wall, ${signed(honoStartCpuAdded, ms)} ms CPU` : ''}${P ? `; the first request alone ${signed(firstCpuAdded, ms)} ms of CPU (section 4)` : ''}`,
+      // Wall time is the budget's measure; on this shared machine it swings by tens of ms, so
+      // the CPU figure (a lower bound of the added latency) must agree.
+      startAdded <= BUDGET10.start_ms && !(startCpuAdded > BUDGET10.start_ms)],
     ['KV reads / extra subrequests on the authenticated hot path', '0 / 0',
       `${r.budget_test.passed ? '0 / 0 in workerd (tests/e2e/budget.test.mjs passed)' : 'tests/e2e/budget.test.mjs FAILED'}; core: ${coreIo ? '0 KV, 0 HTTP in 1000 requests' : 'I/O seen'}${kvAuth ? `; KV counter: ${f(kvAuth.reads, 2)} reads, ${f(kvAuth.writes, 2)} writes per page view` : ''}`,
       r.budget_test.passed && coreIo && (!kvAuth || (kvAuth.reads === 0 && kvAuth.writes === 0))],
@@ -159,15 +180,20 @@ function microTable(m) {
 function startProfileSection(r) {
   const P = r.start_profile;
   if (!P) return '';
-  const ids = ['bare', 'wasm-compile', 'wasm-instantiate', 'edge', 'edge-public', 'edge-traced', 'edge-turbofan', 'hono'].filter((id) => P[id]);
+  const ids = ['bare', 'wasm-compile', 'wasm-instantiate', 'edge', 'edge-public', 'edge-traced', 'edge-eager-liftoff', 'edge-turbofan', 'hono'].filter((id) => P[id]);
   const row = (id) => {
     const x = P[id];
-    const compiled = Number.isFinite(x.compiled_first_n) ? `${f(x.compiled_first_n)} in ${ms(x.compiled_first_ms)} ms` : '';
+    const compiled = Number.isFinite(x.compiled_first_n) ? `${f(x.compiled_first_n)} in ${ms(x.compiled_first_ms)} ms` : '–';
     return `| ${x.label} | ${ms(x.listen_ms)} | ${ms(x.make_main_ms)} | ${ms(x.compile_main_ms)} | ${ms(x.first_ms)} | ${ms(x.first_cpu_ms)} | ${ms(x.second_cpu_ms)} | ${compiled} |`;
   };
   const d = (a, b) => a - b;
   const wasmCompile = d(P['wasm-compile'].compile_main_ms, P.bare.compile_main_ms);
   const instantiate = d(P['wasm-instantiate'].make_main_ms, P['wasm-compile'].make_main_ms);
+  const T = r.start;
+  const cpuCompile = T['wasm-compile'] ? d(T['wasm-compile'].start_cpu_ms, T.bare.start_cpu_ms) : NaN;
+  const cpuInstantiate = T['wasm-instantiate'] ? d(T['wasm-instantiate'].start_cpu_ms, T['wasm-compile'].start_cpu_ms) : NaN;
+  const cpuEdgeListen = d(T.edge.start_cpu_ms, T.bare.start_cpu_ms);
+  const eager = P['edge-eager-liftoff'];
   const firstAdded = d(P.edge.first_cpu_ms, P.bare.first_cpu_ms);
   const publicAdded = P['edge-public'] ? d(P['edge-public'].first_cpu_ms, P.bare.first_cpu_ms) : NaN;
   const tfAdded = P['edge-turbofan'] ? d(P['edge-turbofan'].first_cpu_ms, P.bare.first_cpu_ms) : NaN;
@@ -190,9 +216,16 @@ ${ids.map(row).join('\n')}
 
 From these lines (medians; differences of CPU on the main thread, the steadiest figure here):
 - **wasm compile**: ${signed(wasmCompile, ms)} ms in compile modules (V8 decodes and validates the module;
-  functions are compiled lazily, on first call); **instantiate**: ${signed(instantiate, ms)} ms in make worker.
+  functions are compiled lazily, on first call), ${signed(cpuCompile, ms)} ms of workerd CPU to listening
+  (the start table above); **instantiate**: ${signed(instantiate, ms)} ms in make worker, ${signed(cpuInstantiate, ms)} ms of CPU.
+  edge-oidc as a whole: ${signed(cpuEdgeListen, ms)} ms of CPU to listening over the bare worker.
 - **first request**: edge-oidc's costs ${signed(firstAdded, ms)} ms of CPU more than the bare worker's${traced ? `;
-  V8 compiles ${f(traced.compiled_first_n)} wasm functions with Liftoff on the way, ${ms(traced.compiled_first_ms)} ms by its own account (${f(traced.compiled_start_n)} before listening, ${f(traced.compiled_second_n)} on the second request)` : ''}.
+  V8 compiles ${f(traced.compiled_first_n)} wasm functions (${f(traced.compiled_first_bytes / 1000, 0)} KB of the module's code) with Liftoff on the way,
+  ${ms(traced.compiled_first_ms)} ms by its own account (${f(traced.compiled_start_n)} before listening, ${f(traced.compiled_second_n)} on the second request);
+  the largest, ${f((traced.runs[0]?.compiled_first_largest?.[0]?.body_bytes ?? NaN) / 1000, 0)} KB, alone ${ms((traced.runs[0]?.compiled_first_largest?.[0]?.us ?? NaN) / 1000)} ms` : ''}.${eager ? `
+  Compiling every function with Liftoff before listening (\`--no-wasm-lazy-compilation --liftoff-only\`:
+  ${f(eager.compiled_start_n)} functions, ${ms(eager.compiled_start_ms)} ms) does not spare the first request: V8 still compiles
+  ${f(eager.compiled_first_n)} functions on it (${ms(eager.compiled_first_ms)} ms), first request ${signed(d(eager.first_cpu_ms, P.bare.first_cpu_ms), ms)} ms of CPU.` : ''}
   A first request to a public path (configuration parse and forward, no session):
   ${signed(publicAdded, ms)} ms. The configuration parse itself is ${cp ? `${f(cp.us, 0)} µs warm in Node's V8 (${ms(cp.cold_us / 1000)} ms cold, compilation included; section 3)` : 'n/a'}.
 - **with nothing left to compile** (every function compiled by TurboFan before listening:

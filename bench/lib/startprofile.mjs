@@ -55,14 +55,21 @@ export function summarise(trace) {
   };
 }
 
-/** Sums V8's "Compiled function #N using <tier>, took <t> μs" lines of `text` per tier. */
+/**
+ * Sums V8's "Compiled function <module>#<index> using <tier>, took <t> μs and <n> bytes; bodysize
+ * <b> codesize <c>" lines of `text`: count, time, wasm body bytes, per tier, and the largest few.
+ */
 export function compiles(text) {
-  const out = { n: 0, ms: 0, tiers: {} };
-  for (const m of text.matchAll(/Compiled function \S+ using (\w+), took (\d+) μs/g)) {
+  const out = { n: 0, ms: 0, body_bytes: 0, tiers: {}, largest: [] };
+  const all = [];
+  for (const m of text.matchAll(/Compiled function \S*#(\d+) using (\w+), took (\d+) μs and \d+ bytes; bodysize (\d+)/g)) {
     out.n += 1;
-    out.ms += Number(m[2]) / 1000;
-    out.tiers[m[1]] = (out.tiers[m[1]] ?? 0) + 1;
+    out.ms += Number(m[3]) / 1000;
+    out.body_bytes += Number(m[4]);
+    out.tiers[m[2]] = (out.tiers[m[2]] ?? 0) + 1;
+    all.push({ index: Number(m[1]), tier: m[2], us: Number(m[3]), body_bytes: Number(m[4]) });
   }
+  out.largest = all.sort((a, b) => b.body_bytes - a.body_bytes).slice(0, 5);
   return out;
 }
 
@@ -93,12 +100,11 @@ export async function startProfile(variants, { runs = 3 } = {}) {
           mark = output.length;
           cpu[`compiled_${name}_n`] = c.n;
           cpu[`compiled_${name}_ms`] = c.ms;
+          cpu[`compiled_${name}_bytes`] = c.body_bytes;
           cpu[`compiled_${name}_tiers`] = c.tiers;
+          cpu[`compiled_${name}_largest`] = c.largest;
         };
-        if (v.traceCompiles) {
-          const c = compiles(output);
-          Object.assign(cpu, { compiled_start_n: c.n, compiled_start_ms: c.ms, compiled_start_tiers: c.tiers });
-        }
+        if (v.traceCompiles) cut('start');
         try {
           for (const which of ['first', 'second']) {
             const c0 = threadCpuNs(w.pid);
@@ -120,6 +126,10 @@ export async function startProfile(variants, { runs = 3 } = {}) {
           await w.stop();
         }
         if (!existsSync(file) || statSync(file).size === 0) throw new Error(`start profile ${v.id}: workerd wrote no trace`);
+        // The V8 flags went in through the patched config: if they had not, V8 would print nothing.
+        if (v.traceCompiles && !(cpu.compiled_start_n + cpu.compiled_first_n > 0)) {
+          throw new Error(`start profile ${v.id}: no compile trace from V8 (did the V8 flags reach workerd?)`);
+        }
         out[v.id].push({ ...summarise(readTrace(file)), ...cpu });
       }
     }
@@ -127,7 +137,8 @@ export async function startProfile(variants, { runs = 3 } = {}) {
     rmSync(dir, { recursive: true, force: true });
   }
   const keys = ['listen_ms', 'make_main_ms', 'compile_main_ms', 'first_ms', 'second_ms', 'first_cpu_ms', 'second_cpu_ms', 'first_cpu_all_ms', 'second_cpu_all_ms',
-    'compiled_start_n', 'compiled_start_ms', 'compiled_first_n', 'compiled_first_ms', 'compiled_second_n', 'compiled_second_ms'];
+    'compiled_start_n', 'compiled_start_ms', 'compiled_start_bytes', 'compiled_first_n', 'compiled_first_ms', 'compiled_first_bytes',
+    'compiled_second_n', 'compiled_second_ms'];
   return Object.fromEntries(variants.map((v) => [v.id, {
     label: v.label,
     flags: v.flags ?? [],
