@@ -94,7 +94,7 @@ export async function startProfile(variants, { runs = 3 } = {}) {
         // V8's output reaches us through a pipe: let it drain before each cut.
         const settle = () => new Promise((r) => setTimeout(r, v.traceCompiles ? 200 : 0));
         await settle();
-        let mark = output.length;
+        let mark = 0;
         const cut = (name) => {
           const c = compiles(output.slice(mark));
           mark = output.length;
