@@ -12,7 +12,8 @@
 //
 // Settings (environment): BENCH_SECONDS (throughput run, 8), BENCH_LATENCY_SECONDS (4),
 // BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_SOAK_SECONDS (60), BENCH_STARTS (5),
-// BENCH_PROFILE_STARTS (5), BENCH_QUICK=1 (short everything: a smoke test of the harness, not a
+// BENCH_PROFILE_STARTS (5), BENCH_KV_ANONYMOUS (20), BENCH_KV_LOGINS (5), BENCH_CPU_PAIRS (12),
+// BENCH_CPU_SECONDS (2), BENCH_QUICK=1 (short everything: a smoke test of the harness, not a
 // result).
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -26,6 +27,7 @@ import { BROWSER_HEADERS, MARKER, loginApache, loginEdge, loginHono } from './li
 import { buildHono, honoBindings, HONO_CLIENT } from './lib/hono.mjs';
 import { startProfile } from './lib/startprofile.mjs';
 import { kvOperations } from './lib/kvwrites.mjs';
+import { cpuAdded } from './lib/cpuadded.mjs';
 import { wrk } from './lib/wrk.mjs';
 import { machineLoad, threadCpuNs, treeCpuSeconds } from './lib/proc.mjs';
 import { memoryVersusControl, soak, soakControl } from './lib/soak.mjs';
@@ -47,6 +49,8 @@ const S = {
   profileStarts: num('BENCH_PROFILE_STARTS', 5, 1),
   kvAnonymous: num('BENCH_KV_ANONYMOUS', 20, 5),
   kvLogins: num('BENCH_KV_LOGINS', 5, 2),
+  cpuPairs: num('BENCH_CPU_PAIRS', 12, 2),
+  cpuSeconds: num('BENCH_CPU_SECONDS', 2, 1),
   threads: 1,
 };
 
@@ -235,6 +239,18 @@ async function loadTests(targets) {
   return out;
 }
 
+// ---- the server CPU an auth layer adds (plain workerd) ------------------------------------------
+
+/** bench/lib/cpuadded.mjs with the run's settings, stamped with when and under what load. */
+export async function measureCpuAdded({ edgeOptions, honoOptions, cookies }) {
+  const loadBefore = machineLoad();
+  const out = await cpuAdded({
+    edge: edgeOptions, hono: { hono: honoOptions.hono }, cookies, headers: BROWSER_HEADERS,
+    pairs: S.cpuPairs, seconds: S.cpuSeconds,
+  });
+  return { date: new Date().toISOString(), load_before: loadBefore, load_after: machineLoad(), ...out };
+}
+
 // ---- 3. micro ------------------------------------------------------------------------------------
 
 async function micro() {
@@ -366,6 +382,9 @@ async function main() {
       await servers[id].stop();
     }
 
+    log(`server CPU added per request: plain workerd, ${S.cpuPairs} rounds of interleaved ${S.cpuSeconds} s slices (bench/lib/cpuadded.mjs)`);
+    results.cpu_added = await measureCpuAdded({ edgeOptions, honoOptions, cookies: { edge: edgeCookie, hono: honoCookie } });
+
     log(`soak: ${S.soakSeconds} s of mixed traffic, then ${S.soakSeconds} s of page views on a bare worker (memory control)`);
     const soakDir = mkdtempSync(path.join(tmpdir(), 'bench-soak-kv-'));
     stops.push(() => rmSync(soakDir, { recursive: true, force: true }));
@@ -402,4 +421,4 @@ async function main() {
   log(quick ? 'quick run: BENCHMARKS.md left unchanged' : 'wrote BENCHMARKS.md');
 }
 
-await main();
+if (import.meta.url === `file://${process.argv[1]}`) await main();

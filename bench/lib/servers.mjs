@@ -53,27 +53,27 @@ const MIME = { '.html': 'text/html; charset=utf-8', '.css': 'text/css', '.js': '
 /**
  * bench/site as a worker that answers from memory: an origin far cheaper than miniflare's asset
  * server, so what the worker in front adds stands out. Bound as ASSETS (a Fetcher, like the
- * assets binding).
+ * assets binding). The module's source (also used by bench/lib/plain.mjs).
  */
-function memorySiteWorker() {
+export function memorySiteSource() {
   const files = {};
   for (const name of readdirSync(SITE)) {
     files[`/${name}`] = { body: readFileSync(path.join(SITE, name), 'utf8'), type: MIME[path.extname(name)] ?? 'application/octet-stream' };
   }
   files['/'] = files['/index.html'];
-  return {
-    name: 'site',
-    modules: true,
-    compatibilityDate: '2026-04-01',
-    script: `const FILES = ${JSON.stringify(files)};
+  return `const FILES = ${JSON.stringify(files)};
 export default {
   fetch(request) {
     const file = FILES[new URL(request.url).pathname];
     if (!file) return new Response('not found', { status: 404 });
     return new Response(file.body, { headers: { 'content-type': file.type, 'cache-control': 'no-cache' } });
   },
-};`,
-  };
+};
+`;
+}
+
+function memorySiteWorker() {
+  return { name: 'site', modules: true, compatibilityDate: '2026-04-01', script: memorySiteSource() };
 }
 
 /** The origin every worker believes it serves (miniflare's `upstream`; wrk sends this Host). */
