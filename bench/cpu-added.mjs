@@ -48,7 +48,7 @@ console.log(`bare ${f(cpu.bare_us)} µs/request; added: edge-oidc ${f(cpu.edge.m
   + `@hono/oidc-auth ${f(cpu.hono.median)} µs [${cpu.hono.quartiles.map(f).join(', ')}], A/A ${f(cpu.aa.median)} µs [${cpu.aa.quartiles.map(f).join(', ')}]`);
 if (existsSync(RESULTS)) {
   const results = JSON.parse(readFileSync(RESULTS, 'utf8'));
-  results.cpu_added = cpu;
+  results.cpu_added = { ...cpu, source: 'bench/cpu-added.mjs' };
   writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   console.error(`stored in ${RESULTS}`);
   if (process.argv.includes('--write')) {

@@ -51,14 +51,14 @@ const KB = (bytes) => `${f(bytes / 1000, 0)} KB`;
  */
 function cpuRow(r, edgeCpu, honoCpu, bareCpus, cpuNoise) {
   const signedUs = (x) => signed(x, (v) => f(v));
-  const mini = `under miniflare (section 1, per-round medians): edge-oidc ${signedUs(edgeCpu.us)} µs${range(edgeCpu.rounds, signedUs)}, @hono/oidc-auth ${signedUs(honoCpu.us)} µs${range(honoCpu.rounds, signedUs)}${bareCpus.length > 1 ? `, the bare worker itself moving by ${f(cpuNoise)} µs between rounds` : ''}`;
+  const mini = `edge-oidc ${signedUs(edgeCpu.us)} µs${range(edgeCpu.rounds, signedUs)}, @hono/oidc-auth ${signedUs(honoCpu.us)} µs${range(honoCpu.rounds, signedUs)}${bareCpus.length > 1 ? `, the bare worker itself moving by ${f(cpuNoise)} µs between rounds` : ''}`;
   const goal = `≤ ${BUDGET10.cpu_added_us} µs, and below @hono/oidc-auth's`;
   const label = 'server CPU the worker adds per authenticated request over the bare worker (site from memory)';
   const c = r.cpu_added;
-  if (!c) return [label, goal, mini, edgeCpu.us <= BUDGET10.cpu_added_us && edgeCpu.us < honoCpu.us];
+  if (!c) return [label, goal, `under miniflare (section 1, per-round medians): ${mini}`, edgeCpu.us <= BUDGET10.cpu_added_us && edgeCpu.us < honoCpu.us];
   const q = (x) => `[${x.quartiles.map((v) => f(v)).join(', ')}]`;
   return [label, goal,
-    `plain workerd, median of ${c.pairs} interleaved rounds [quartiles]: edge-oidc **${signedUs(c.edge.median)} µs** ${q(c.edge)} · @hono/oidc-auth **${signedUs(c.hono.median)} µs** ${q(c.hono)}; the method's noise, bare against bare: ${signedUs(c.aa.median)} µs ${q(c.aa)}${c.date.slice(0, 16) !== r.machine.date.slice(0, 16) ? ` (measured ${c.date.slice(0, 16).replace('T', ' ')} UTC, bench/cpu-added.mjs)` : ''}. ${mini}`,
+    `plain workerd, median of ${c.pairs} interleaved rounds [quartiles]: edge-oidc **${signedUs(c.edge.median)} µs** ${q(c.edge)} · @hono/oidc-auth **${signedUs(c.hono.median)} µs** ${q(c.hono)}; the method's noise, bare against bare: ${signedUs(c.aa.median)} µs ${q(c.aa)}${c.source ? ` (measured ${c.date.slice(0, 16).replace('T', ' ')} UTC by ${c.source})` : ''}. Under miniflare (section 1, per-round medians): ${mini}`,
     c.edge.median <= BUDGET10.cpu_added_us && c.edge.median < c.hono.median];
 }
 
