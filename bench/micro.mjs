@@ -10,7 +10,8 @@
 // - callback: App::handle for the redirect back from the provider, warm isolate, provider answers
 //   canned (KV read of the pending login, token response parse, ID token signature + claims,
 //   at_hash, UserInfo parse, session JSON + seal, Set-Cookie) -- everything but the network wait;
-// - its parts on their own, and the unauthenticated redirect.
+// - its parts on their own, the unauthenticated redirect, and the configuration parse a fresh
+//   isolate does once (cold: the first in the process; warm).
 // Signatures are checked by the runtime's WebCrypto, as in the worker (Node's crypto.subtle
 // here, native code; workerd's is the same BoringSSL-class native code). WebCrypto is
 // asynchronous, so the callback and the ID token validation are timed through async exports;
@@ -87,16 +88,38 @@ function sealedFrom(setCookies) {
   return { sealed: values.get(COOKIE), chunks: 1 };
 }
 
+/** EDGE_OIDC_CONFIG and the secret bindings of the micro-benchmarks (one provider). */
+function configFor(keys) {
+  const config = {
+    providers: { main: { issuer: ISSUER, client_id: CLIENT_ID, token_endpoint_auth_method: 'client_secret_basic', metadata: META } },
+    session: { lifetime_secs: 28800 },
+  };
+  return [JSON.stringify(config), JSON.stringify({ COOKIE_KEYS: keys, CLIENT_SECRET: 'bench-secret-0123456789' })];
+}
+
+/**
+ * The configuration parse a fresh isolate does once, on its first request (Config::from_json
+ * with the secret bindings, then App::new): `cold_us` the very first one in this process (lazy
+ * compilation of the wasm functions it needs included; one sample), then warm like the rest.
+ */
+async function configParse(wasm, now) {
+  const [config, secrets] = configFor(randomBytes(32).toString('base64url'));
+  const c = process.cpuUsage();
+  new wasm.Rp(config, secrets, now).free();
+  const { user, system } = process.cpuUsage(c);
+  const warm = await measure('configuration parse (Config::from_json + App::new)', (n) => {
+    for (let i = 0; i < n; i += 1) new wasm.Rp(config, secrets, now).free();
+    return n;
+  });
+  return { ...warm, cold_us: user + system };
+}
+
 /** One login through App::handle with canned provider answers; returns what the benches need. */
 export async function setUp(wasm, alg, now) {
   const key = signingKey(alg);
   const jwks = JSON.stringify({ keys: [key.jwk] });
   const keys = randomBytes(32).toString('base64url');
-  const config = {
-    providers: { main: { issuer: ISSUER, client_id: CLIENT_ID, token_endpoint_auth_method: 'client_secret_basic', metadata: META } },
-    session: { lifetime_secs: 28800 },
-  };
-  const rp = new wasm.Rp(JSON.stringify(config), JSON.stringify({ COOKIE_KEYS: keys, CLIENT_SECRET: 'bench-secret-0123456789' }), now);
+  const rp = new wasm.Rp(...configFor(keys), now);
   const ask = async (method, url, cookie, accept = 'text/html') => JSON.parse(await rp.request(method, url, cookie, accept));
 
   // 1. A navigation without a session: the redirect to the provider.
@@ -145,6 +168,8 @@ export async function runMicro(pkgDir = path.join(HERE, 'out/wasm-pkg')) {
   const wasm = require(path.resolve(pkgDir, 'edge_oidc_bench.js'));
   const now = Math.floor(Date.now() / 1000);
   const results = { engine: `V8 ${process.versions.v8} (Node ${process.version})`, algs: {} };
+  // First, while the module is fresh: its cold figure includes lazy compilation.
+  results.config_parse = await configParse(wasm, now);
 
   for (const alg of ['RS256', 'ES256']) {
     const f = await setUp(wasm, alg, now);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The benchmark of issue 5 in one command: installs what it needs, builds the release bundle and
-# the wasm micro-benchmarks, runs every section (bench/bench.mjs) and rewrites BENCHMARKS.md.
-# Everything it starts listens on 127.0.0.1 only and is stopped at the end. ~8 minutes on 2 cores.
+# The benchmark of issues 5 and 10 in one command: installs what it needs, builds the release bundle and
+# the wasm micro-benchmarks, runs every section (bench/bench.mjs, which also bundles the
+# @hono/oidc-auth worker with esbuild) and rewrites BENCHMARKS.md.
+# Everything it starts listens on 127.0.0.1 only and is stopped at the end. ~12 minutes on 2 cores.
 #
 #   bash bench/run.sh            full run, writes BENCHMARKS.md
 #   BENCH_QUICK=1 bash bench/run.sh   short smoke run of the harness (BENCHMARKS.md untouched)

@@ -38,3 +38,23 @@ export async function loginApache(url, op) {
   if (cookies.length === 0) throw new Error('mod_auth_openidc set no session cookie');
   return cookies.map((c) => `${c.name}=${c.value}`).join('; ');
 }
+
+/**
+ * Logs in to @hono/oidc-auth (listening behind `fetchRp`, seen as https://rp.test) and returns
+ * its session Cookie header. Checks that the session JWT carries a refresh token (the middleware
+ * needs one to keep a session past its refresh interval).
+ */
+export async function loginHono(fetchRp, op, origin = 'https://rp.test') {
+  const client = new Client({ rpOrigin: origin, rpFetch: fetchRp });
+  const { hops, final } = await client.follow(`${origin}/`);
+  if (!hops[0].location?.startsWith(op.url)) throw new Error(`@hono/oidc-auth did not redirect to the provider: ${JSON.stringify(hops)}`);
+  if (final.status !== 200 || !final.body.includes(MARKER)) {
+    throw new Error(`@hono/oidc-auth login did not end on the site: ${final.status} ${final.body.slice(0, 300)} ${JSON.stringify(hops)}`);
+  }
+  const host = new URL(origin).hostname;
+  const cookies = [...client.jar.values()].filter((c) => c.domain === host && c.name === 'oidc-auth');
+  if (cookies.length !== 1) throw new Error(`@hono/oidc-auth set ${cookies.length} session cookies`);
+  const payload = JSON.parse(Buffer.from(cookies[0].value.split('.')[1], 'base64url').toString('utf8'));
+  if (!payload.rtk) throw new Error(`@hono/oidc-auth session without a refresh token: ${JSON.stringify(payload)}`);
+  return cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+}

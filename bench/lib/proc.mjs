@@ -72,3 +72,28 @@ export function machineLoad() {
   } catch { /* ps missing */ }
   return { load1: one, load5: five, busy };
 }
+
+/**
+ * CPU time of a process in nanoseconds, from /proc/<pid>/task/<tid>/schedstat (time on a CPU,
+ * ns resolution, unlike the 10 ms ticks of /proc/<pid>/stat): `main` for its main thread (where
+ * workerd runs JavaScript and wasm), `total` for all its live threads (V8's compiler threads
+ * included). Waiting for a CPU on a loaded machine does not count.
+ */
+export function threadCpuNs(pid) {
+  let main = NaN;
+  let total = 0;
+  let tids = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { main, total: NaN };
+  }
+  for (const tid of tids) {
+    try {
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      total += ns;
+      if (Number(tid) === pid) main = ns;
+    } catch { /* thread gone */ }
+  }
+  return { main, total };
+}

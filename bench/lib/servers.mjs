@@ -1,6 +1,6 @@
 // The servers of the benchmark, all on 127.0.0.1 and all stopped by the caller:
-// - workerd (via miniflare) running a bare pass-through worker or edge-oidc, serving bench/site
-//   through the ASSETS binding;
+// - workerd (via miniflare) running a bare pass-through worker, edge-oidc or @hono/oidc-auth,
+//   serving bench/site through the ASSETS binding;
 // - Apache from a private config, serving bench/site, with or without mod_auth_openidc.
 import { Miniflare, Log, LogLevel } from 'miniflare';
 import { execFile } from 'node:child_process';
@@ -11,15 +11,22 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { httpFetch } from '../../tests/e2e/lib/worker.mjs';
 import { children, comm } from './proc.mjs';
+import { wrapperEnv } from './workerd-wrap.mjs';
+import { EDGE } from './layout.mjs';
+
+export { EDGE };
 
 export const BENCH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const SITE = path.join(BENCH, 'site');
-const ROOT_DIR = path.resolve(BENCH, '..');
 
-/** workerd's own output: kept (last 20 kB) for error messages, never echoed. */
-function quietRuntime() {
+/** workerd's own output: kept (last 20 kB) for error messages, never echoed; `onOutput` sees
+ * every chunk (profiling: V8's traces). */
+function quietRuntime(onOutput) {
   let tail = '';
-  const keep = (d) => { tail = (tail + d).slice(-20_000); };
+  const keep = (d) => {
+    tail = (tail + d).slice(-20_000);
+    onOutput?.(String(d));
+  };
   return {
     handleRuntimeStdio(stdout, stderr) {
       stdout.on('data', keep);
@@ -41,66 +48,128 @@ async function withWorkerdPid(start) {
   return { ...server, pid: pids[0] };
 }
 
-const BUILD = path.join(ROOT_DIR, 'build');
 const MIME = { '.html': 'text/html; charset=utf-8', '.css': 'text/css', '.js': 'text/javascript', '.svg': 'image/svg+xml' };
 
 /**
  * bench/site as a worker that answers from memory: an origin far cheaper than miniflare's asset
  * server, so what the worker in front adds stands out. Bound as ASSETS (a Fetcher, like the
- * assets binding).
+ * assets binding). The module's source (also used by bench/lib/plain.mjs).
  */
-function memorySiteWorker() {
+export function memorySiteSource() {
   const files = {};
   for (const name of readdirSync(SITE)) {
     files[`/${name}`] = { body: readFileSync(path.join(SITE, name), 'utf8'), type: MIME[path.extname(name)] ?? 'application/octet-stream' };
   }
   files['/'] = files['/index.html'];
-  return {
-    name: 'site',
-    modules: true,
-    compatibilityDate: '2026-04-01',
-    script: `const FILES = ${JSON.stringify(files)};
+  return `const FILES = ${JSON.stringify(files)};
 export default {
   fetch(request) {
     const file = FILES[new URL(request.url).pathname];
     if (!file) return new Response('not found', { status: 404 });
     return new Response(file.body, { headers: { 'content-type': file.type, 'cache-control': 'no-cache' } });
   },
-};`,
+};
+`;
+}
+
+function memorySiteWorker() {
+  return { name: 'site', modules: true, compatibilityDate: '2026-04-01', script: memorySiteSource() };
+}
+
+/** The origin every worker believes it serves (miniflare's `upstream`; wrk sends this Host). */
+export const ORIGINS = {
+  // edge-oidc's test configuration (tests/e2e/lib/fixture.mjs RP) and the bare worker
+  http: 'http://rp.test',
+  // @hono/oidc-auth sets its cookies `Secure` (as on Cloudflare, where requests are https)
+  https: 'https://rp.test',
+};
+
+/**
+ * An entry module in front of edge-oidc that counts every call the worker makes on its KV
+ * binding (reads: get/getWithMetadata/list, writes: put/delete) and answers the running totals at
+ * GET /__bench/kv (without passing that request on). The counting technique of
+ * tests/e2e/budget.test.mjs, kept in this process so a test of the worker's KV use cannot
+ * disturb the measurement.
+ */
+const countingEntry = (entry) => `
+import Edge from './${entry}';
+const counts = { get: 0, list: 0, put: 0, delete: 0 };
+class KvNamespace {
+  constructor(inner) { this.inner = inner; }
+  get(...a) { counts.get += 1; return this.inner.get(...a); }
+  getWithMetadata(...a) { counts.get += 1; return this.inner.getWithMetadata(...a); }
+  list(...a) { counts.list += 1; return this.inner.list(...a); }
+  put(...a) { counts.put += 1; return this.inner.put(...a); }
+  delete(...a) { counts.delete += 1; return this.inner.delete(...a); }
+}
+export default {
+  fetch(request, env, ctx) {
+    if (new URL(request.url).pathname === '/__bench/kv') return Response.json(counts);
+    const wrapped = { ...env, EDGE_OIDC_KV: new KvNamespace(env.EDGE_OIDC_KV) };
+    return typeof Edge === 'function' ? new Edge(ctx, wrapped).fetch(request) : Edge.fetch(request, wrapped, ctx);
+  },
+};
+`;
+
+const PROBES = { 'wasm-compile': 'wasm-compile.mjs', 'wasm-instantiate': 'wasm-instantiate.mjs' };
+
+/** miniflare's options for the worker `worker` (see startWorkerd). */
+function mainWorker({ worker, config, secrets, hono, countKv, build }) {
+  if (worker === 'bare') {
+    return { modules: [{ type: 'ESModule', path: path.join(BENCH, 'workers/bare.mjs') }], modulesRoot: path.join(BENCH, 'workers') };
+  }
+  if (PROBES[worker]) {
+    // Start-time probes: the bare worker plus the bundle's wasm (see bench/workers/), which they
+    // import as ./edge.wasm.
+    const wasm = path.join(build, EDGE.wasm);
+    if (!existsSync(wasm)) throw new Error(`${wasm} is missing: run scripts/build.sh`);
+    return {
+      modules: [
+        { type: 'ESModule', path: path.join(BENCH, 'workers', PROBES[worker]) },
+        { type: 'CompiledWasm', path: path.join(BENCH, 'workers', 'edge.wasm'), contents: readFileSync(wasm) },
+      ],
+      modulesRoot: path.join(BENCH, 'workers'),
+    };
+  }
+  if (worker === 'hono') {
+    if (!hono?.dir) throw new Error('hono: build it first (bench/lib/hono.mjs buildHono) and pass { hono: { dir, entry, bindings } }');
+    return {
+      modules: [{ type: 'ESModule', path: path.join(hono.dir, hono.entry) }],
+      modulesRoot: hono.dir,
+      bindings: hono.bindings,
+    };
+  }
+  if (worker !== 'edge') throw new Error(`unknown worker ${worker}`);
+  if (!existsSync(path.join(build, EDGE.wasm))) throw new Error(`${build} is missing the bundle: run scripts/build.sh`);
+  const modules = EDGE.modules(build);
+  if (countKv) modules.unshift({ type: 'ESModule', path: path.join(build, '__bench_count_kv.mjs'), contents: countingEntry(EDGE.entry) });
+  return {
+    modules,
+    modulesRoot: build,
+    bindings: { EDGE_OIDC_CONFIG: config, ...secrets },
+    kvNamespaces: ['EDGE_OIDC_KV'],
   };
 }
 
-const edgeModules = (build) => [
-  { type: 'ESModule', path: path.join(build, 'index.js') },
-  { type: 'CompiledWasm', path: path.join(build, 'index_bg.wasm') },
-];
-
 /**
- * workerd (via miniflare) on 127.0.0.1 running `worker` ('bare': bench/workers/bare.mjs;
- * 'edge': the built edge-oidc bundle; 'wasm-compile' / 'wasm-instantiate': start-time probes)
- * in front of bench/site, served by miniflare's asset server
- * (`site: 'assets'`, the real [assets] binding) or from memory (`site: 'memory'`).
+ * workerd (via miniflare) on 127.0.0.1 running `worker`:
+ *   'bare'   bench/workers/bare.mjs;
+ *   'edge'   the built edge-oidc bundle (EDGE), with `config` and `secrets`; `countKv` puts the
+ *            KV-counting entry in front of it;
+ *   'hono'   @hono/oidc-auth, `hono` = { dir, entry } from bench/lib/hono.mjs plus `bindings`;
+ *   'wasm-compile' / 'wasm-instantiate'  start-time probes;
+ * in front of bench/site, served by miniflare's asset server (`site: 'assets'`, the real
+ * [assets] binding) or from memory (`site: 'memory'`). `origin`: the URL the worker sees
+ * (ORIGINS). `v8Flags` / `perfetto` ({ file, categories }): profiling (workerd-wrap.mjs);
+ * `onOutput(chunk)`: workerd's stdout/stderr (else kept quietly for error messages).
  * Returns { url, pid (the workerd process), fetch (raw HTTP, see worker.mjs), stop }.
  */
-export function startWorkerd({ worker, site = 'assets', config, secrets = {}, kvPersist, port = 0, build = BUILD, inspectorPort, kv = false }) {
+export function startWorkerd({
+  worker, site = 'assets', config, secrets = {}, hono, countKv = false, kvPersist, port = 0, build = EDGE.dir,
+  inspectorPort, kv = false, origin = ORIGINS.http, v8Flags = [], perfetto = null, onOutput,
+}) {
   return withWorkerdPid(async () => {
-    const probe = { 'wasm-compile': 'wasm-compile.mjs', 'wasm-instantiate': 'wasm-instantiate.mjs' }[worker];
-    const main = worker === 'bare'
-      ? { modules: [{ type: 'ESModule', path: path.join(BENCH, 'workers/bare.mjs') }], modulesRoot: path.join(BENCH, 'workers') }
-      : probe ? {
-        // Start-time probes: the bare worker plus the bundle's wasm (see bench/workers/).
-        modules: [
-          { type: 'ESModule', path: path.join(BENCH, 'workers', probe) },
-          { type: 'CompiledWasm', path: path.join(build, 'index_bg.wasm') },
-        ],
-        modulesRoot: ROOT_DIR,
-      } : {
-        modules: edgeModules(build),
-        modulesRoot: build,
-        bindings: { EDGE_OIDC_CONFIG: config, ...secrets },
-        kvNamespaces: ['EDGE_OIDC_KV'],
-      };
-    if (worker !== 'bare' && !existsSync(path.join(build, 'index_bg.wasm'))) throw new Error('build/ is missing: run scripts/build.sh');
+    const main = mainWorker({ worker, config, secrets, hono, countKv, build });
     // `kv`: give a bare or probe worker edge-oidc's KV namespace binding too (unused), so start
     // times compare workers with the same bindings (miniflare adds a KV service per namespace).
     if (kv && !main.kvNamespaces) main.kvNamespaces = ['EDGE_OIDC_KV'];
@@ -114,19 +183,37 @@ export function startWorkerd({ worker, site = 'assets', config, secrets = {}, kv
     } else {
       main.serviceBindings = { ASSETS: 'site' };
     }
-    const runtime = quietRuntime();
+    const runtime = quietRuntime(onOutput);
+    // Profiling runs swap in bench/lib/workerd-wrap.sh for workerd (miniflare reads the
+    // environment when it spawns workerd, during `ready`).
+    const wrapped = v8Flags.length > 0 || perfetto ? wrapperEnv({ flags: v8Flags, perfetto }) : null;
+    const saved = wrapped ? Object.fromEntries(Object.keys(wrapped).map((k) => [k, process.env[k]])) : null;
+    if (wrapped) Object.assign(process.env, wrapped);
     const t0 = performance.now();
-    const mf = new Miniflare({
-      workers: site === 'assets' ? [main] : [main, memorySiteWorker()],
-      handleRuntimeStdio: runtime.handleRuntimeStdio,
-      ...(kvPersist ? { kvPersist } : {}),
-      ...(inspectorPort ? { inspectorPort } : {}),
-      log: new Log(LogLevel.NONE),
-      cf: false,
-      host: '127.0.0.1',
-      port,
-    });
-    const url = (await mf.ready).toString().replace(/\/$/, '');
+    let mf;
+    let url;
+    try {
+      mf = new Miniflare({
+        workers: site === 'assets' ? [main] : [main, memorySiteWorker()],
+        handleRuntimeStdio: runtime.handleRuntimeStdio,
+        ...(kvPersist ? { kvPersist } : {}),
+        ...(inspectorPort ? { inspectorPort } : {}),
+        // Every request reaches the worker with this origin in its URL (and Host), as on the
+        // edge; miniflare's entry worker rewrites the URL for every worker alike.
+        upstream: origin,
+        log: new Log(LogLevel.NONE),
+        cf: false,
+        host: '127.0.0.1',
+        port,
+      });
+      url = (await mf.ready).toString().replace(/\/$/, '');
+    } finally {
+      if (saved) {
+        for (const [k, v] of Object.entries(saved)) {
+          if (v === undefined) delete process.env[k]; else process.env[k] = v;
+        }
+      }
+    }
     // From spawning workerd to its sockets listening (workers compiled and instantiated).
     const startMs = performance.now() - t0;
     let stopped;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { EDGE } from './layout.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -23,9 +24,10 @@ export async function bundleSize() {
     if (!line) throw new Error(`no "Total Upload" line in wrangler's output:\n${output}`);
     const files = {};
     for (const f of readdirSync(outdir)) {
-      if (!f.endsWith('.wasm') && f !== 'index.js') continue;
+      const kind = f.endsWith('.wasm') ? 'wasm' : f === EDGE.entry ? 'js' : null;
+      if (!kind) continue;
       const b = readFileSync(path.join(outdir, f));
-      files[f.endsWith('.wasm') ? 'wasm' : 'js'] = { raw: b.length, gzip: gzipSync(b).length };
+      files[kind] = { raw: b.length, gzip: gzipSync(b).length, name: f };
     }
     return { total_kib: Number(line[1]), gzip_kib: Number(line[2]), gzip_bytes: Math.round(Number(line[2]) * 1024), files };
   } finally {

@@ -1,6 +1,6 @@
 // Start-time probe: the bare worker plus edge-oidc's wasm module imported (workerd compiles it
 // when it loads the worker), but never instantiated.
-import wasm from '../../build/index_bg.wasm';
+import wasm from './edge.wasm'; // the bundle's wasm (bench/lib/servers.mjs EDGE)
 
 export default {
   fetch(request, env) {

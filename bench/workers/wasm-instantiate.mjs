@@ -1,6 +1,6 @@
 // Start-time probe: the bare worker plus edge-oidc's wasm module compiled and instantiated at
 // load time (with inert imports), as the bundle's glue does, but without running any of it.
-import wasm from '../../build/index_bg.wasm';
+import wasm from './edge.wasm'; // the bundle's wasm (bench/lib/servers.mjs EDGE)
 
 const imports = {};
 for (const { module, name, kind } of WebAssembly.Module.imports(wasm)) {
