@@ -29,10 +29,10 @@ use edge_oidc::core::flow::{App, Incoming, Io, Outcome, RequestHeaders};
 use edge_oidc::core::http::{
     Clock, HttpClient, HttpError, HttpRequest, HttpResponse, KvStore, OsRandom, StoreError,
 };
-use edge_oidc::core::oidc::id_token::{self, ValidationParams};
+use edge_oidc::core::oidc::id_token::{self, TokenHashes, ValidationParams};
 use edge_oidc::core::oidc::jwks::{Alg, Jwks};
 use edge_oidc::core::session::seal::{parse_key_list, Sealer};
-use edge_oidc::core::session::{Session, SessionView};
+use edge_oidc::core::session::{Identity, SealContext};
 use edge_oidc::core::oidc::token;
 use edge_oidc::WebCrypto;
 use serde_json::{json, Value};
@@ -58,15 +58,16 @@ impl Clock for FixedClock {
     }
 }
 
-/// KV in memory, counting operations. With `keep_on_delete` a deleted key stays readable, so
-/// one pending login can be replayed by the callback benchmark.
+/// KV in memory, counting operations. With `forget_sessions` the session records the callback
+/// writes (which also mark its state as used) are counted but not kept, so one callback can be
+/// replayed by the callback benchmark.
 #[derive(Default)]
 struct MemKv {
     map: RefCell<HashMap<String, String>>,
     gets: Cell<u32>,
     puts: Cell<u32>,
     deletes: Cell<u32>,
-    keep_on_delete: Cell<bool>,
+    forget_sessions: Cell<bool>,
 }
 
 impl KvStore for MemKv {
@@ -83,15 +84,15 @@ impl KvStore for MemKv {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.deletes.set(self.deletes.get() + 1);
-        if !self.keep_on_delete.get() {
-            self.map.borrow_mut().remove(key);
-        }
+        self.map.borrow_mut().remove(key);
         Ok(())
     }
 
     fn put_background(&self, key: &str, value: &str, _ttl_secs: u64) {
         self.puts.set(self.puts.get() + 1);
-        self.map.borrow_mut().insert(key.to_owned(), value.to_owned());
+        if !(self.forget_sessions.get() && key.starts_with("session:")) {
+            self.map.borrow_mut().insert(key.to_owned(), value.to_owned());
+        }
     }
 }
 
@@ -156,9 +157,10 @@ impl Rp {
             .insert(format!("{method} {url}"), (status, body.as_bytes().to_vec()));
     }
 
-    /// Keep pending logins readable after the callback deletes them (for replays).
+    /// Do not keep the session records the callback writes, so that the same callback (its
+    /// pending-login cookie and state) can be replayed.
     pub fn keep_pending(&self, keep: bool) {
-        self.inner.kv.keep_on_delete.set(keep);
+        self.inner.kv.forget_sessions.set(keep);
     }
 
     /// One request through `App::handle`, awaited (the callback awaits WebCrypto); resolves to
@@ -180,7 +182,7 @@ impl Rp {
                     "kind": "reply", "status": r.status, "headers": r.headers, "body": r.body, "io": io,
                 }),
                 Outcome::Forward(f) => json!({
-                    "kind": "forward", "add_headers": f.add_headers, "remove_headers": f.remove_headers,
+                    "kind": "forward", "add_headers": f.add_headers, "remove_headers": f.remove_headers.to_vec(),
                     "cookie": f.cookie, "path": f.path, "private": f.private, "io": io,
                 }),
             };
@@ -267,35 +269,46 @@ fn sealer(keys: &str) -> Result<Sealer, JsError> {
     Sealer::new(keys).map_err(|e| JsError::new(&e.to_string()))
 }
 
-/// Opens (AEAD) and parses a sealed session `n` times as the gate does (its hot-path view); counts
-/// the unexpired ones.
+/// Opens (AEAD + JSON) an identity cookie value `n` times as the gate does on a cache miss;
+/// counts the unexpired ones. `deployment` and `issuer` are the context it was sealed for.
 #[wasm_bindgen]
-pub fn run_open_session(n: u32, keys: &str, name: &str, sealed: &str, now: f64) -> Result<u32, JsError> {
+pub fn run_open_session(n: u32, keys: &str, name: &str, deployment: &str, issuer: &str, value: &str, now: f64) -> Result<u32, JsError> {
     let sealer = sealer(keys)?;
     let mut ok = 0;
     for _ in 0..n {
-        ok += u32::from(SessionView::open(&sealer, name, sealed, now as i64).is_ok());
+        let opened = Identity::open(&sealer, value, name, deployment, |_| Some(issuer));
+        ok += u32::from(opened.is_ok_and(|i| !i.expired(now as i64)));
     }
     Ok(ok)
 }
 
-/// The session inside a sealed value, as JSON (input for [`run_seal_session`]).
+/// The identity inside a cookie value, as JSON (input for [`run_seal_session`]).
 #[wasm_bindgen]
-pub fn open_session_json(keys: &str, name: &str, sealed: &str, now: f64) -> Result<String, JsError> {
-    let session = Session::open(&sealer(keys)?, name, sealed, now as i64).map_err(|e| JsError::new(&e.to_string()))?;
-    Ok(serde_json::to_string(&session)?)
+pub fn open_session_json(keys: &str, name: &str, deployment: &str, issuer: &str, value: &str) -> Result<String, JsError> {
+    let identity = Identity::open(&sealer(keys)?, value, name, deployment, |_| Some(issuer))
+        .map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(serde_json::to_string(&identity)?)
 }
 
-/// Seals a session (JSON of `Session`) `n` times; counts non-empty results.
+/// Seals an identity (JSON of `Identity`, for `provider`) `n` times as the callback does;
+/// counts non-empty results.
 #[wasm_bindgen]
-pub fn run_seal_session(n: u32, keys: &str, name: &str, session: &str) -> Result<u32, JsError> {
+#[allow(clippy::too_many_arguments)]
+pub fn run_seal_session(n: u32, keys: &str, name: &str, deployment: &str, issuer: &str, provider: &str, identity: &str) -> Result<u32, JsError> {
     let sealer = sealer(keys)?;
-    let session: Session = serde_json::from_str(session)?;
+    let mut identity: Identity = serde_json::from_str(identity)?;
+    provider.clone_into(&mut identity.provider);
+    let context = SealContext {
+        kind: "identity",
+        name,
+        deployment,
+        issuer,
+    };
     let mut ok = 0;
     for i in 0..n {
         let mut nonce = [7u8; 24];
         nonce[..4].copy_from_slice(&i.to_le_bytes());
-        ok += u32::from(session.seal(&sealer, name, nonce).is_ok_and(|s| !s.is_empty()));
+        ok += u32::from(identity.seal(&sealer, &context, nonce).is_ok_and(|s| !s.is_empty()));
     }
     Ok(ok)
 }
@@ -321,6 +334,9 @@ pub fn run_parse_jwks(n: u32, jwks: &str) -> u32 {
 
 /// Validates an ID token (signature by WebCrypto + Core §3.1.3.7 claims) `n` times; resolves
 /// to the count of valid ones.
+
+/// Validates an ID token (signature by WebCrypto + Core §3.1.3.7 claims) `n` times; resolves
+/// to the count of valid ones.
 #[wasm_bindgen]
 pub async fn run_validate_id_token(n: u32, token: String, jwks: String, issuer: String, client_id: String, nonce: String, now: f64) -> Result<u32, JsError> {
     let jwks = Jwks::parse(jwks.as_bytes()).map_err(|e| JsError::new(&e.to_string()))?;
@@ -337,7 +353,7 @@ pub async fn run_validate_id_token(n: u32, token: String, jwks: String, issuer: 
     let mut ok = 0;
     let mut last = None;
     for _ in 0..n {
-        match id_token::validate(&token, &jwks, &params, &WebCrypto).await {
+        match id_token::validate(&token, &jwks, &params, TokenHashes::default(), &WebCrypto).await {
             Ok(_) => ok += 1,
             Err(e) => last = Some(e),
         }
@@ -362,10 +378,10 @@ pub async fn validated_claims(token: String, jwks: String, issuer: String, clien
         leeway_secs: 60,
         max_age_secs: None,
     };
-    let claims = id_token::validate(&token, &jwks, &params, &WebCrypto)
+    let validated = id_token::validate(&token, &jwks, &params, TokenHashes::default(), &WebCrypto)
         .await
         .map_err(|e| JsError::new(&e.to_string()))?;
-    Ok(serde_json::to_string(&claims)?)
+    Ok(serde_json::to_string(validated.claims())?)
 }
 
 /// Sanity check that the driver and this crate agree on JSON (used once at start).
