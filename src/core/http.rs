@@ -6,6 +6,19 @@
 use std::fmt;
 use url::Url;
 
+/// What is wrong with a JSON document, as a short fixed text with its position: the kind of
+/// error and where, never the parser's own message. That message can quote the input (a value
+/// of the wrong type: possibly a secret), and formatting it pulls float printing into the wasm.
+pub fn json_problem(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not valid JSON",
+        serde_json::error::Category::Data => "a member is missing or has the wrong type",
+        serde_json::error::Category::Eof => "cut short",
+    };
+    format!("{what} (line {}, column {})", e.line(), e.column())
+}
+
 /// Parses a URL that must be ASCII (configuration values, provider metadata, return URLs).
 ///
 /// `url` hands non-ASCII host names to its IDNA back end, which this build pins to the stub

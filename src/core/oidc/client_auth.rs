@@ -54,7 +54,14 @@ pub enum AuthMethod {
 impl AuthMethod {
     /// Parses the registered name.
     pub fn from_name(name: &str) -> Option<AuthMethod> {
-        serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+        Some(match name {
+            "client_secret_basic" => AuthMethod::ClientSecretBasic,
+            "client_secret_post" => AuthMethod::ClientSecretPost,
+            "client_secret_jwt" => AuthMethod::ClientSecretJwt,
+            "private_key_jwt" => AuthMethod::PrivateKeyJwt,
+            "none" => AuthMethod::None,
+            _ => return None,
+        })
     }
 
     /// The registered name.
@@ -95,8 +102,8 @@ impl PrivateKey {
         let value: serde_json::Value =
             serde_json::from_str(json).map_err(|_| bad(&"it is not a JSON object (a private JWK)"))?;
         check_jwk_members(&value)?;
-        let jwk: JsonWebKey<'_> = serde_json::from_value(value.clone())
-            .map_err(|_| bad(&"its members do not form an RSA or EC P-256 private key"))?;
+        let jwk: JsonWebKey<'_> =
+            serde_json::from_str(json).map_err(|_| bad(&"its members do not form an RSA or EC P-256 private key"))?;
         let key = match &jwk {
             JsonWebKey::Rsa {
                 modulus,
@@ -127,7 +134,8 @@ impl PrivateKey {
         .map_err(|e| bad(&e))?;
         let public = public_jwk_of(key.public());
         let thumbprint = b64url(&public.thumbprint::<sha2::Sha256>());
-        let mut public_jwk = serde_json::to_value(&public).map_err(|e| bad(&e))?;
+        let mut public_jwk =
+            serde_json::to_value(&public).map_err(|_| bad(&"the public key cannot be written as a JWK"))?;
         drop(public);
         let kid = value
             .get("kid")

@@ -1,7 +1,7 @@
 //! Provider metadata: OpenID Connect Discovery 1.0 §3/§4, or given statically.
 
 use crate::core::config::provider_url_allowed;
-use crate::core::http::parse_ascii_url;
+use crate::core::http::{json_problem, parse_ascii_url};
 use serde::{Deserialize, Serialize};
 
 /// Why provider metadata was refused.
@@ -68,7 +68,7 @@ impl ProviderMetadata {
     /// be https (http only on loopback hosts, or anywhere with `allow_http`).
     pub fn from_json(body: &[u8], expected_issuer: &str, allow_http: bool) -> Result<Self, DiscoveryError> {
         let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| DiscoveryError::Malformed(e.to_string()))?;
+            serde_json::from_slice(body).map_err(|e| DiscoveryError::Malformed(json_problem(&e)))?;
         Self::from_value(value, expected_issuer, allow_http)
     }
 
@@ -79,7 +79,7 @@ impl ProviderMetadata {
         allow_http: bool,
     ) -> Result<Self, DiscoveryError> {
         let meta: ProviderMetadata =
-            serde_json::from_value(value).map_err(|e| DiscoveryError::Malformed(e.to_string()))?;
+            serde_json::from_value(value).map_err(|e| DiscoveryError::Malformed(json_problem(&e)))?;
         if meta.issuer != expected_issuer {
             return Err(DiscoveryError::IssuerMismatch {
                 expected: expected_issuer.to_owned(),

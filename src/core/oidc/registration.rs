@@ -1,7 +1,7 @@
 //! Dynamic client registration (OpenID Connect Dynamic Client Registration 1.0, RFC 7591).
 
 use crate::core::crypto::secret::Secret;
-use crate::core::http::{HttpRequest, HttpResponse};
+use crate::core::http::{json_problem, HttpRequest, HttpResponse};
 use crate::core::oidc::client_auth::AuthMethod;
 use serde::{Deserialize, Serialize};
 
@@ -140,7 +140,7 @@ pub fn parse_response(
         });
     }
     let r: Response =
-        serde_json::from_slice(&response.body).map_err(|e| RegistrationError::Malformed(e.to_string()))?;
+        serde_json::from_slice(&response.body).map_err(|e| RegistrationError::Malformed(json_problem(&e)))?;
     if r.client_id.is_empty() {
         return Err(RegistrationError::Malformed("empty client_id".into()));
     }

@@ -3,7 +3,7 @@
 
 use crate::core::crypto::secret::Secret;
 use crate::core::crypto::Signatures;
-use crate::core::http::{HttpRequest, HttpResponse};
+use crate::core::http::{json_problem, HttpRequest, HttpResponse};
 use crate::core::oidc::client_auth::{self, Client, ClientAuthError};
 use serde::Deserialize;
 use url::form_urlencoded;
@@ -100,7 +100,7 @@ pub fn parse_token_response(response: &HttpResponse) -> Result<TokenResponse, To
         return Err(oauth_error(response));
     }
     let tokens: TokenResponse =
-        serde_json::from_slice(&response.body).map_err(|e| TokenError::Malformed(e.to_string()))?;
+        serde_json::from_slice(&response.body).map_err(|e| TokenError::Malformed(json_problem(&e)))?;
     if !tokens.token_type.eq_ignore_ascii_case("bearer") {
         return Err(TokenError::TokenType(tokens.token_type));
     }
@@ -152,7 +152,7 @@ pub fn parse_userinfo(
         ));
     }
     let claims: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(&response.body).map_err(|e| TokenError::Malformed(e.to_string()))?;
+        serde_json::from_slice(&response.body).map_err(|e| TokenError::Malformed(json_problem(&e)))?;
     match claims.get("sub").and_then(|s| s.as_str()) {
         Some(sub) if sub == id_token_sub => Ok(claims),
         _ => Err(TokenError::UserinfoSubjectMismatch),
