@@ -1,16 +1,19 @@
-//! The fetch event: the request into the core's [`Incoming`], the core's answer back out.
-//! Every failure becomes a response; nothing surfaces as an exception.
+//! A request, from the runtime to the core and back. Every failure becomes a response; nothing
+//! surfaces as an exception. The entry point and the hot path's reading and forwarding are in
+//! `fast.rs`; the rest is workers-rs.
 
 use super::body::{declared_too_large, read_capped, ReadError};
-use super::{fetch::FetchClient, forward, kv::Kv, webcrypto::WebCrypto};
+use super::{fast, fetch::FetchClient, kv::Kv, webcrypto::WebCrypto};
 use crate::core::config::{Config, CONFIG_VAR};
-use crate::core::flow::{App, Incoming, Io, Outcome, RequestHeaders, REQUEST_HEADERS};
+use crate::core::flow::{App, Io, Outcome};
 use crate::core::http::{Clock, OsRandom};
 use crate::core::session::cookies::MAX_COOKIE_HEADER;
 use crate::core::site::pages::{html_page, json_error, misconfigured_page, Reply};
 use std::cell::OnceCell;
 use std::rc::Rc;
-use worker::{console_error, event, Context, Env, Headers, Request, Response};
+use wasm_bindgen::{JsCast, JsValue};
+use worker::web_sys;
+use worker::{console_error, Context, Env, Headers, Request, Response};
 
 /// The KV namespace binding holding pending logins.
 const KV_BINDING: &str = "EDGE_OIDC_KV";
@@ -24,67 +27,24 @@ struct WorkerClock;
 
 impl Clock for WorkerClock {
     fn now(&self) -> i64 {
-        (worker::Date::now().as_millis() / 1000) as i64
+        // The static Date.now(): worker::Date::now() builds a Date object first.
+        (worker::js_sys::Date::now() / 1000.0) as i64
     }
 }
 
-#[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    Ok(respond(req, &env, &ctx).await)
-}
-
-async fn respond(req: Request, env: &Env, ctx: &Context) -> Response {
-    let incoming = match read_request(&req) {
+/// The answer to `req`: a `Response`, or a promise of one (a request passed on).
+pub(super) async fn respond(req: web_sys::Request, env: Env, ctx: Context) -> JsValue {
+    let mut incoming = match fast::incoming(&req) {
         Ok(incoming) => incoming,
-        Err(reply) => return to_response(reply),
+        Err(reply) => return reply_value(reply),
     };
     let navigation = incoming.is_navigation();
-    match handle(req, incoming, env, ctx).await {
-        Ok(response) => response,
-        Err(Failure::Origin(e)) => {
-            console_error!("edge-oidc: the origin could not be reached: {e}");
-            to_response(error_reply(502, navigation))
-        }
-        Err(Failure::Internal(e)) => {
-            console_error!("edge-oidc: internal error: {e}");
-            to_response(error_reply(500, navigation))
-        }
-    }
-}
-
-/// A failure of the shell itself, after the core: a 5xx page and a log line.
-pub(super) enum Failure {
-    /// Passing the request on failed (origin or assets unreachable).
-    Origin(worker::Error),
-    /// The runtime refused something the shell built.
-    Internal(worker::Error),
-}
-
-/// URL, method and the headers the core reads ([`REQUEST_HEADERS`], in that order).
-fn read_request(req: &Request) -> Result<Incoming, Reply> {
-    let url = req
-        .url()
-        .map_err(|_| json_error(400, "invalid_request", "the request URL is not valid", None))?;
-    // The method as sent: worker::Method maps methods it does not know to GET.
-    let method = req.inner().method();
-    let headers = req.headers();
-    let values = REQUEST_HEADERS.map(|name| headers.get(name).ok().flatten());
-    Ok(Incoming {
-        method,
-        url,
-        headers: RequestHeaders::from_values(values),
-        body: None,
-    })
-}
-
-async fn handle(mut req: Request, mut incoming: Incoming, env: &Env, ctx: &Context) -> Result<Response, Failure> {
-    let navigation = incoming.is_navigation();
-    let app = match app(env) {
+    let app = match app(&env) {
         Ok(app) => app,
         Err(message) => {
-            // The reason is for the operator (it may name secrets' bindings): log only.
+            // The reason is for the operator (it names keys and secret bindings): log only.
             console_error!("edge-oidc: {message}");
-            return Ok(to_response(misconfigured_page(!navigation)));
+            return reply_value(misconfigured_page(!navigation));
         }
     };
     if incoming
@@ -93,20 +53,20 @@ async fn handle(mut req: Request, mut incoming: Incoming, env: &Env, ctx: &Conte
         .as_ref()
         .is_some_and(|c| c.len() > MAX_COOKIE_HEADER)
     {
-        return Ok(to_response(app.cookie_header_too_large(&incoming.url, navigation)));
+        return reply_value(app.cookie_header_too_large(&incoming.url, navigation));
     }
     #[cfg(feature = "test-trap")]
     if let Some(response) = super::test_trap::intercept(&incoming).await {
-        return Ok(response);
+        return web_sys::Response::from(response).into();
     }
     if let Some(limit) = app.body_limit(&incoming.method, incoming.url.path()) {
-        match read_body(&mut req, limit).await {
+        match read_body(Request::from(Clone::clone(&req)), limit).await {
             Ok(body) => incoming.body = Some(body),
-            Err(reply) => return Ok(to_response(reply)),
+            Err(reply) => return reply_value(reply),
         }
     }
     let http = FetchClient::new(app.config().http_timeout_ms);
-    let kv = Kv::new(env, ctx, KV_BINDING);
+    let kv = Kv::new(&env, &ctx, KV_BINDING);
     let io = Io {
         http: &http,
         kv: &kv,
@@ -119,13 +79,22 @@ async fn handle(mut req: Request, mut incoming: Incoming, env: &Env, ctx: &Conte
         console_error!("edge-oidc: {line}");
     }
     match handled.outcome {
-        Outcome::Reply(reply) => Ok(to_response(reply)),
-        Outcome::Forward(f) => forward::pass_on(&req, env, &app, &incoming, f).await,
+        Outcome::Reply(reply) => reply_value(reply),
+        Outcome::Forward(forward) => match fast::pass_on(&req, &env, &app, &incoming, forward, navigation) {
+            Ok(pending) => pending.into(),
+            Err(e) => {
+                console_error!(
+                    "edge-oidc: internal error: the request could not be passed on: {}",
+                    js_text(&e)
+                );
+                reply_value(error_reply(500, navigation))
+            }
+        },
     }
 }
 
 /// The request body for the core, at most `limit` bytes; a larger one is refused with 413.
-async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Reply> {
+async fn read_body(mut req: Request, limit: usize) -> Result<Vec<u8>, Reply> {
     let too_large = || json_error(413, "invalid_request", "the request body is too large", None);
     let declared = req.headers().get("content-length").ok().flatten();
     if declared_too_large(declared.as_deref(), limit) {
@@ -169,14 +138,20 @@ fn build_app(env: &Env) -> Result<Rc<App>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// A response from the core's reply.
-pub(super) fn to_response(reply: Reply) -> Response {
+/// A response from the core's reply, as the runtime's `Response`.
+pub(super) fn reply_value(reply: Reply) -> JsValue {
+    web_sys::Response::from(to_response(reply)).into()
+}
+
+fn to_response(reply: Reply) -> Response {
     let headers = Headers::new();
     for (name, value) in &reply.headers {
         if let Err(e) = headers.append(name, value) {
             // The core builds every header; one the runtime refuses is a bug there.
             console_error!("edge-oidc: internal error: header {name} refused: {e}");
-            return plain_500();
+            return Response::builder()
+                .with_status(500)
+                .fixed(b"Internal Server Error".to_vec());
         }
     }
     Response::builder()
@@ -186,7 +161,7 @@ pub(super) fn to_response(reply: Reply) -> Response {
 }
 
 /// 500 (internal) or 502 (origin unreachable): an HTML page or JSON, no details.
-fn error_reply(status: u16, navigation: bool) -> Reply {
+pub(super) fn error_reply(status: u16, navigation: bool) -> Reply {
     if navigation {
         html_page(
             status,
@@ -200,8 +175,11 @@ fn error_reply(status: u16, navigation: bool) -> Reply {
     }
 }
 
-fn plain_500() -> Response {
-    Response::builder()
-        .with_status(500)
-        .fixed(b"Internal Server Error".to_vec())
+/// A thrown JavaScript value as text for the log (`Error: message`).
+pub(super) fn js_text(value: &JsValue) -> String {
+    value
+        .dyn_ref::<worker::js_sys::Error>()
+        .map(|e| String::from(e.to_string()))
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| format!("{value:?}"))
 }

@@ -1,8 +1,10 @@
 //! The edge shell: converts Workers types (workers-rs) to the core's and back. No protocol
 //! decisions here.
 //!
-//! - `handler`: the fetch event: reads the request into the core's `Incoming`, runs the core,
-//!   turns its `Reply` into a response or passes the request on (`forward`);
+//! - `fast`: the entry point (`fetch`, polled once) and the authenticated hot path: reading the
+//!   request in one crossing, passing it on; the only code that is not plain workers-rs, each
+//!   piece there for a measured reason;
+//! - `handler`: a request from the runtime to the core's `Incoming` and the core's answer back;
 //! - `fetch`: the core's `HttpClient` on `Fetch`, with an `AbortController` timeout and a size cap;
 //! - `kv`: the core's `KvStore` on Workers KV, background writes through `Context::wait_until`;
 //! - `webcrypto`: signatures by the runtime's `crypto.subtle`;
@@ -12,9 +14,9 @@ mod body;
 mod rewrite;
 
 #[cfg(target_arch = "wasm32")]
-mod fetch;
+mod fast;
 #[cfg(target_arch = "wasm32")]
-mod forward;
+mod fetch;
 #[cfg(target_arch = "wasm32")]
 mod handler;
 #[cfg(target_arch = "wasm32")]

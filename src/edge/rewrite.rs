@@ -1,6 +1,27 @@
-//! Pure header rules of the shell (no runtime types, unit-tested natively): which client-sent
-//! header names count as copies of an identity header, and the `Cache-Control` of a response to
-//! a request let through on a session.
+//! Pure rules of the shell for passing a request on (no runtime types, unit-tested natively):
+//! the URL it goes to, which client-sent header names count as copies of an identity header,
+//! and the `Cache-Control` of a response to a request let through on a session.
+
+use url::Url;
+
+/// Where a request passed on goes: the request's URL; with `path` (the core's canonical path and
+/// query, `Forward::path`), that path and query instead, so the origin reads exactly what the
+/// rules were applied to; with `origin`, that scheme, host and port instead (its path is not
+/// used, as before).
+pub(crate) fn target_url(url: &Url, path: Option<&str>, origin: Option<&Url>) -> String {
+    if path.is_none() && origin.is_none() {
+        return url.as_str().to_owned();
+    }
+    let base = origin.unwrap_or(url).origin().ascii_serialization();
+    let path_and_query = match path {
+        Some(path) => path.to_owned(),
+        None => match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        },
+    };
+    base + &path_and_query
+}
 
 /// The identity header names to remove from a forwarded request, matched the way an origin
 /// might read them: in any case, and with `_` spelled for `-` (many servers, CGI and PHP among

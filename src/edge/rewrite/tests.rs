@@ -1,5 +1,46 @@
 use super::*;
 
+fn url(s: &str) -> Url {
+    Url::parse(s).unwrap()
+}
+
+#[test]
+fn target_url_keeps_the_request_url_unless_told_otherwise() {
+    let req = url("https://site.example/a/b%2Fc?x=1&y=%20");
+    assert_eq!(target_url(&req, None, None), "https://site.example/a/b%2Fc?x=1&y=%20");
+}
+
+#[test]
+fn target_url_takes_the_canonical_path_and_query() {
+    let req = url("https://site.example/a//b/./c?x=1");
+    assert_eq!(
+        target_url(&req, Some("/a/b/c?x=1"), None),
+        "https://site.example/a/b/c?x=1"
+    );
+    assert_eq!(target_url(&req, Some("/"), None), "https://site.example/");
+    let port = url("http://127.0.0.1:8787/x");
+    assert_eq!(target_url(&port, Some("/y"), None), "http://127.0.0.1:8787/y");
+}
+
+#[test]
+fn target_url_goes_to_the_origin_with_the_request_path() {
+    let req = url("https://site.example/reports/1?q=a%26b");
+    let origin = url("http://10.0.0.5:8080/ignored/path");
+    assert_eq!(
+        target_url(&req, None, Some(&origin)),
+        "http://10.0.0.5:8080/reports/1?q=a%26b"
+    );
+    assert_eq!(
+        target_url(&req, Some("/reports/2"), Some(&origin)),
+        "http://10.0.0.5:8080/reports/2"
+    );
+    let https = url("https://origin.example");
+    assert_eq!(
+        target_url(&url("https://site.example/"), None, Some(&https)),
+        "https://origin.example/"
+    );
+}
+
 #[test]
 fn identity_header_copies_in_any_case_and_spelling() {
     let names = RemovedNames::new(&["x-auth-email".to_owned(), "x-auth-subject".to_owned()]);
