@@ -39,8 +39,9 @@ use super::rewrite::{private_cache_control, target_url, RemovedNames};
 use crate::core::flow::{App, Forward, Incoming, RequestHeaders, REQUEST_HEADERS};
 use crate::core::site::pages::{json_error, Reply};
 use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::task::{Context as TaskContext, Poll, Waker};
+use std::future::{poll_fn, Future};
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::js_sys::Promise;
@@ -116,11 +117,51 @@ extern "C" {
 /// The fetch handler the entry module exports: a `Response`, or a promise of one.
 #[wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
+    // The first poll's waker relays to the executor's once the task has moved there: a future
+    // that keeps the waker of its first poll (worker::Delay does) still wakes the task.
+    let relay = Arc::new(Relay::default());
+    let waker = Waker::from(Arc::clone(&relay));
     let mut task = Box::pin(handler::respond(req, env, Context::new(ctx)));
-    match task.as_mut().poll(&mut TaskContext::from_waker(Waker::noop())) {
+    match task.as_mut().poll(&mut TaskContext::from_waker(&waker)) {
         Poll::Ready(response) => response,
-        // Polled again by the executor, with a real waker.
-        Poll::Pending => future_to_promise(async move { Ok(task.await) }).into(),
+        // Polled again by the executor, with its own waker.
+        Poll::Pending => future_to_promise(async move {
+            Ok(poll_fn(|cx| {
+                relay.set(cx.waker());
+                task.as_mut().poll(cx)
+            })
+            .await)
+        })
+        .into(),
+    }
+}
+
+/// A waker that wakes whatever waker it was last given (none before the executor has the task;
+/// the executor polls a new task anyway).
+#[derive(Default)]
+struct Relay(Mutex<Option<Waker>>);
+
+impl Relay {
+    fn set(&self, waker: &Waker) {
+        if let Ok(mut slot) = self.0.lock() {
+            if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                *slot = Some(waker.clone());
+            }
+        }
+    }
+}
+
+impl Wake for Relay {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Ok(slot) = self.0.lock() {
+            if let Some(waker) = slot.as_ref() {
+                waker.wake_by_ref();
+            }
+        }
     }
 }
 
