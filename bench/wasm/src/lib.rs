@@ -181,7 +181,7 @@ impl Rp {
                 }),
                 Outcome::Forward(f) => json!({
                     "kind": "forward", "add_headers": f.add_headers, "remove_headers": f.remove_headers,
-                    "cookie": f.cookie, "set_cookies": f.set_cookies, "io": io,
+                    "cookie": f.cookie, "path": f.path, "private": f.private, "io": io,
                 }),
             };
             Ok(JsValue::from_str(&out.to_string()))
