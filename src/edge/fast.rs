@@ -3,36 +3,43 @@
 //! that drives the runtime's objects directly (web_sys, re-exported by workers-rs) or with
 //! JavaScript of its own.
 //!
-//! Measured with `node bench/shell.mjs` (workerd CPU per authenticated page view inside the
-//! isolate, site from memory, minus the driver loop; 3000 calls x 7 rounds, medians, on the
-//! shared 2-core VM, load average 4.5–6, so ±10 µs) — 2026-11-28, see the commit message of this
-//! file for the full table:
+//! Measured with `node bench/shell.mjs` (2026-11-28): workerd's CPU per authenticated page view,
+//! the handler called in a loop inside the isolate with the site answering from memory, as the
+//! paired median difference to the hand-written shell this replaced (69da608, which did not mark
+//! responses private) over 31–41 interleaved rounds. The shared 2-core VM moves the absolute
+//! figures by ±30 % between runs (69da608 itself: 58–87 µs over the driver loop), so two runs
+//! are given:
 //!
-//! | shell | µs/request |
+//! | shell | µs/request over 69da608 |
 //! |---|--:|
-//! | plain workers-rs: `#[event(fetch)]`, `worker::Request`/`Response`, `Fetcher::fetch_request` | 153 |
-//! | … the forwarded response rewritten on web_sys (no `worker::Response` round trip) | 130 |
-//! | … and polled once, no executor (**1** below) | 109 |
-//! | … and the request read in one crossing (**2** below) = this file | 99 |
-//! | hand-written shell before workers-rs (69da608; no `Cache-Control` rewrite) | 65 |
+//! | plain workers-rs (`#[event(fetch)]`, `worker::Request`/`Response`, `Fetcher::fetch_request`; commit 6060068) | +60, +81 |
+//! | … same, under worker-build's entry (a `WorkerEntrypoint` class and a Proxy per request) | +72, +93 |
+//! | this file (all of the below) | +26, +27 |
+//! | … without the `Cache-Control: private` rewrite | +18 |
 //!
-//! 1. **One poll, no executor.** `#[event(fetch)]` makes the handler an async export: every
-//!    request goes through wasm-bindgen's executor (a promise, `queueMicrotask`, a waker) and
-//!    awaiting the origin adds two more closures and a second turn. The authenticated path
-//!    needs no I/O before its answer is known, so [`fetch`] polls the handler once and returns
-//!    at once; the forwarded response is finished by one continuation ([`pass_on`]). Only
-//!    requests that wait (logins, callbacks, logouts: KV, providers) go to the executor.
-//!    The forwarded response is used as it comes (`worker::Response` reads five properties of
-//!    it and builds a new `Response` with copied headers on the way out): −20 µs, and −21 µs for
-//!    no executor.
-//! 2. **The request in one crossing.** The core reads ten headers ([`REQUEST_HEADERS`]); through
+//! and step by step from plain workers-rs (one run, +80 µs for plain there):
+//!
+//! 1. **The forwarded response used as it comes**, not as a `worker::Response` (which reads five
+//!    of its properties and builds a new `Response` with copied headers on the way out): −15 µs
+//!    (−23 in an earlier run).
+//! 2. **One poll, no executor.** `#[event(fetch)]` makes the handler an async export: every
+//!    request goes through wasm-bindgen's executor (a promise, `queueMicrotask`, a waker), and
+//!    awaiting the origin adds two closures and another turn. The authenticated path needs no
+//!    I/O before its answer is known, so [`fetch`] polls the handler once and returns at once;
+//!    the forwarded response is finished by one JavaScript continuation (`finish`). Requests
+//!    that wait (logins, callbacks, logouts: KV, providers) go on in the executor, and the first
+//!    poll's waker relays to the executor's (a future that keeps its first waker, like
+//!    `worker::Delay`, would otherwise never be woken): −16 µs (−21).
+//! 3. **The request in one crossing.** The core reads ten headers ([`REQUEST_HEADERS`]); through
 //!    `worker::Headers::get` that is ten calls into the runtime, each passing a name in and a
 //!    value out. `read_request` below gathers URL, method and the ten values in JavaScript and
-//!    writes them into wasm memory with one `TextEncoder.encodeInto`: −10 µs.
+//!    writes them into wasm memory with one `TextEncoder.encodeInto`: −8 µs (−10).
 //!
-//! The `Cache-Control: private` rewrite of forwarded responses (Forward::private) costs 1–4 µs
-//! here: one header read, and when it must change, a `new Response(body, response)` with one
-//! header set.
+//! The `Cache-Control: private` rewrite (Forward::private) costs about 9 µs: the forwarded
+//! response's headers are immutable, so it is a `new Response(body, response)` (3 µs in plain
+//! JavaScript) with one header set; the new value comes from the wasm's rule
+//! (`rewrite::private_cache_control`), remembered for the last value seen (−4 µs: a site sends
+//! the same Cache-Control on most pages).
 
 use super::handler::{self, error_reply};
 use super::rewrite::{private_cache_control, target_url, RemovedNames};
@@ -89,10 +96,18 @@ export function read_request(req, buf) {
 }
 // The forwarded response: marked private when `isPrivate` (the new value comes from the wasm:
 // `privateCacheControl`), or the error page when the origin could not be reached (`failed`).
+// A site sends the same Cache-Control on most pages: the last answer is remembered (the rule is a
+// pure function of the value), which saves a call into the wasm per request.
+let lastValue, lastPrivate;
 export function finish(pending, isPrivate, navigation, privateCacheControl, failed) {
   return pending.then((response) => {
     if (!isPrivate) return response;
-    const value = privateCacheControl(response.headers.get('cache-control'));
+    const current = response.headers.get('cache-control');
+    if (current !== lastValue) {
+      lastPrivate = privateCacheControl(current);
+      lastValue = current;
+    }
+    const value = lastPrivate;
     if (value === undefined) return response;
     // A fetched response's headers are immutable: a new Response takes over its body, status,
     // status text and headers (a Response is a valid init), and gets the one header changed.

@@ -41,7 +41,7 @@ impl<'a> Kv<'a> {
 fn text(e: KvError) -> StoreError {
     StoreError(match e {
         KvError::JavaScript(value) => value
-            .dyn_ref::<js_sys::Error>()
+            .dyn_ref::<worker::js_sys::Error>()
             .map(|e| String::from(e.to_string()))
             .or_else(|| value.as_string())
             .unwrap_or_else(|| "the KV operation failed".to_owned()),
