@@ -5,7 +5,7 @@
 // its abort handler schedules a re-initialisation; wasm-bindgen's glue (built with
 // --experimental-reset-state-function --force-enable-abort-handler) then replaces the instance
 // on the next call into the wasm, before the next request runs. Requests that were waiting in the
-// old instance never complete, and the runtime answers them with a 500.
+// old instance are answered with a 500 by src/edge/fast.rs.
 import { fetch } from './index.js';
 
 export default { fetch };

@@ -35,6 +35,15 @@
 //!    value out. `read_request` below gathers URL, method and the ten values in JavaScript and
 //!    writes them into wasm memory with one `TextEncoder.encodeInto`: −8 µs (−10).
 //!
+//! Not for speed: requests waiting in the executor are tracked (`track`), so that a panic
+//! answers them with a 500 at once. workers-rs and wasm-bindgen replace a trapped instance on the
+//! next call, but what was waiting in it could only be answered by the runtime when its own I/O
+//! ended (a request waiting on a hanging provider: when the provider gives up, since its timeout
+//! timer died with the instance). A panic hook after workers-rs' does it; not wasm-bindgen's abort
+//! hook, where every call to JavaScript traps (the glue checks after each import call whether
+//! the instance has terminated), so only one can be made there and workers-rs' makes it. Traps
+//! that are not panics (out of memory, stack overflow) leave the waiting requests to the runtime.
+//!
 //! The `Cache-Control: private` rewrite (Forward::private) costs about 9 µs: the forwarded
 //! response's headers are immutable, so it is a `new Response(body, response)` (3 µs in plain
 //! JavaScript) with one header set; the new value comes from the wasm's rule
@@ -74,6 +83,7 @@ thread_local! {
         handler::reply_value(error_reply(502, navigation))
     });
     static READ_BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_BUFFER_SIZE]);
+    static PANIC_HOOKED: Cell<bool> = const { Cell::new(false) };
     static NAMES_SENT: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -116,10 +126,34 @@ export function finish(pending, isPrivate, navigation, privateCacheControl, fail
     return copy;
   }).catch((error) => failed(error, navigation));
 }
+// Requests waiting in the executor (logins, callbacks, logouts). If the instance traps, they can
+// never complete; `trapped` answers them with a plain 500 at once (the wasm cannot render its own
+// page any more). Without it the runtime answers them only when their own I/O ends: a request
+// waiting on a provider that hangs would wait for the provider (its timeout timer dies with the
+// instance).
+const waiting = new Set();
+export function track(promise) {
+  return new Promise((resolve, reject) => {
+    const entry = { resolve };
+    waiting.add(entry);
+    promise.then(
+      (response) => { waiting.delete(entry); resolve(response); },
+      (error) => { waiting.delete(entry); reject(error); },
+    );
+  });
+}
+export function trapped() {
+  for (const entry of waiting) {
+    entry.resolve(new Response('Internal Server Error', { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
+  }
+  waiting.clear();
+}
 "#)]
 extern "C" {
     fn set_header_names(list: &str);
     fn read_request(req: &web_sys::Request, buf: &mut [u8]) -> u32;
+    fn track(promise: &Promise) -> Promise;
+    fn trapped();
     fn finish(
         pending: &Promise,
         private: bool,
@@ -134,19 +168,28 @@ extern "C" {
 pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
     // The first poll's waker relays to the executor's once the task has moved there: a future
     // that keeps the waker of its first poll (worker::Delay does) still wakes the task.
+    if !PANIC_HOOKED.replace(true) {
+        // After workers-rs' own hook (which logs the panic): while a panic hook runs, the instance
+        // still works; right after it, the panic aborts and the instance traps.
+        let workers_rs_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            workers_rs_hook(info);
+            trapped();
+        }));
+    }
     let relay = Arc::new(Relay::default());
     let waker = Waker::from(Arc::clone(&relay));
     let mut task = Box::pin(handler::respond(req, env, Context::new(ctx)));
     match task.as_mut().poll(&mut TaskContext::from_waker(&waker)) {
         Poll::Ready(response) => response,
         // Polled again by the executor, with its own waker.
-        Poll::Pending => future_to_promise(async move {
+        Poll::Pending => track(&future_to_promise(async move {
             Ok(poll_fn(|cx| {
                 relay.set(cx.waker());
                 task.as_mut().poll(cx)
             })
             .await)
-        })
+        }))
         .into(),
     }
 }

@@ -1,8 +1,8 @@
 // A trap in the middle of requests, end to end. A panic aborts (panic = "abort"), which traps the
 // wasm and leaves its instance unusable. workers-rs' panic hook logs it and its abort handler
 // schedules a re-initialisation that wasm-bindgen's glue carries out on the next call: the next
-// request runs in a fresh instance. The request that panicked and those waiting in the old
-// instance are answered with a 500 by the runtime (they can never complete).
+// request runs in a fresh instance. The request that panicked gets a 500 from the runtime, and
+// those waiting in the old instance (they can never complete) a 500 from the shell at once.
 //
 // The trigger exists only in the test build (`bash scripts/build.sh --test-trap`: cargo feature
 // `test-trap`, bundle in target/test-trap/bundle/, see src/edge/test_trap.rs); the last test
@@ -59,7 +59,7 @@ describe('a panic in the middle of requests', () => {
     assert.equal(quiet.status, 200, 'without a trap, a waiting request completes');
     // Requests waiting inside the instance when it traps: a timer (a login waiting on KV or a
     // provider is the same to the instance).
-    const inFlight = [timed(browser.request(`${TEST}/wait?ms=300`)), timed(browser.request(`${TEST}/wait?ms=800`))];
+    const inFlight = [timed(browser.request(`${TEST}/wait?ms=3000`)), timed(browser.request(`${TEST}/wait?ms=60000`))];
     await new Promise((r) => setTimeout(r, 100));
     const panicked = await browser.request(`${TEST}/panic`);
     assert.equal(panicked.status, 500);
@@ -71,10 +71,10 @@ describe('a panic in the middle of requests', () => {
     const after = await instance();
     assert.notEqual(after, before, 'the trapped instance was replaced');
 
-    // The waiting requests got an answer: a 500, when their wait ended, not a hang.
+    // The waiting requests got a 500 at once, not when their wait would have ended (or never).
     for (const { res, ms } of await Promise.all(inFlight)) {
       assert.equal(res.status, 500);
-      assert.ok(ms < 5000, `answered after ${ms.toFixed(0)} ms`);
+      assert.ok(ms < 2000, `answered after ${ms.toFixed(0)} ms`);
     }
     await waitFor(() => /panicked at .*test_trap\.rs/.test(worker.logs()) && /edge-oidc test trap/.test(worker.logs()), worker.logs);
   });
