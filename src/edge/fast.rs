@@ -6,22 +6,22 @@
 //! Measured with `node bench/shell.mjs` (2026-11-28): workerd's CPU per authenticated page view,
 //! the handler called in a loop inside the isolate with the site answering from memory, as the
 //! paired median difference to the hand-written shell this replaced (69da608, which did not mark
-//! responses private) over 31–41 interleaved rounds. The shared 2-core VM moves the absolute
-//! figures by ±30 % between runs (69da608 itself: 58–87 µs over the driver loop), so two runs
-//! are given:
+//! responses private; 61 µs per request over the driver loop in the quietest run) over 31–51
+//! interleaved rounds. The shared 2-core VM moves absolute figures by ±30 % between runs; the
+//! quietest run (load average 0.9) first, others after:
 //!
 //! | shell | µs/request over 69da608 |
 //! |---|--:|
-//! | plain workers-rs (`#[event(fetch)]`, `worker::Request`/`Response`, `Fetcher::fetch_request`; commit 6060068) | +60, +81 |
-//! | … same, under worker-build's entry (a `WorkerEntrypoint` class and a Proxy per request) | +72, +93 |
-//! | this file (all of the below) | +26, +27 |
-//! | … without the `Cache-Control: private` rewrite | +18 |
+//! | plain workers-rs (`#[event(fetch)]`, `worker::Request`/`Response`, `Fetcher::fetch_request`; commit 6060068) | +57 (+60, +81) |
+//! | … the same under worker-build's entry (a `WorkerEntrypoint` class and a Proxy per request) | +76 (+72, +93) |
+//! | this file | +18, +21 (+26, +27) |
+//! | … without the `Cache-Control: private` rewrite | +9 (+18) |
 //!
-//! and step by step from plain workers-rs (one run, +80 µs for plain there):
+//! Each piece, from plain workers-rs:
 //!
 //! 1. **The forwarded response used as it comes**, not as a `worker::Response` (which reads five
-//!    of its properties and builds a new `Response` with copied headers on the way out): −15 µs
-//!    (−23 in an earlier run).
+//!    of its properties and builds a new `Response` with copied headers on the way out): −15 to
+//!    −23 µs in three runs.
 //! 2. **One poll, no executor.** `#[event(fetch)]` makes the handler an async export: every
 //!    request goes through wasm-bindgen's executor (a promise, `queueMicrotask`, a waker), and
 //!    awaiting the origin adds two closures and another turn. The authenticated path needs no
@@ -29,11 +29,18 @@
 //!    the forwarded response is finished by one JavaScript continuation (`finish`). Requests
 //!    that wait (logins, callbacks, logouts: KV, providers) go on in the executor, and the first
 //!    poll's waker relays to the executor's (a future that keeps its first waker, like
-//!    `worker::Delay`, would otherwise never be woken): −16 µs (−21).
+//!    `worker::Delay`, would otherwise never be woken): −16 to −21 µs in three runs.
 //! 3. **The request in one crossing.** The core reads ten headers ([`REQUEST_HEADERS`]); through
 //!    `worker::Headers::get` that is ten calls into the runtime, each passing a name in and a
 //!    value out. `read_request` below gathers URL, method and the ten values in JavaScript and
-//!    writes them into wasm memory with one `TextEncoder.encodeInto`: −8 µs (−10).
+//!    writes them into wasm memory with one `TextEncoder.encodeInto`: −4.3 and −5.1 µs against
+//!    this file reading them through `worker::Headers` (two runs of 41 and 51 rounds).
+//!
+//! The `Cache-Control: private` rewrite (Forward::private) costs 9–12 µs: the forwarded
+//! response's headers are immutable, so it is a `new Response(body, response)` (3 µs in plain
+//! JavaScript) with one header set; the new value comes from the wasm's rule
+//! (`rewrite::private_cache_control`), remembered for the last value seen (−4 µs: a site sends
+//! the same Cache-Control on most pages).
 //!
 //! Not for speed: requests waiting in the executor are tracked (`track`), so that a panic
 //! answers them with a 500 at once. workers-rs and wasm-bindgen replace a trapped instance on the
@@ -43,12 +50,6 @@
 //! hook, where every call to JavaScript traps (the glue checks after each import call whether
 //! the instance has terminated), so only one can be made there and workers-rs' makes it. Traps
 //! that are not panics (out of memory, stack overflow) leave the waiting requests to the runtime.
-//!
-//! The `Cache-Control: private` rewrite (Forward::private) costs about 9 µs: the forwarded
-//! response's headers are immutable, so it is a `new Response(body, response)` (3 µs in plain
-//! JavaScript) with one header set; the new value comes from the wasm's rule
-//! (`rewrite::private_cache_control`), remembered for the last value seen (−4 µs: a site sends
-//! the same Cache-Control on most pages).
 
 use super::handler::{self, error_reply};
 use super::rewrite::{private_cache_control, target_url, RemovedNames};
