@@ -167,8 +167,6 @@ extern "C" {
 /// The fetch handler the entry module exports: a `Response`, or a promise of one.
 #[wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
-    // The first poll's waker relays to the executor's once the task has moved there: a future
-    // that keeps the waker of its first poll (worker::Delay does) still wakes the task.
     if !PANIC_HOOKED.replace(true) {
         // After workers-rs' own hook (which logs the panic): while a panic hook runs, the instance
         // still works; right after it, the panic aborts and the instance traps.
@@ -178,6 +176,8 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
             trapped();
         }));
     }
+    // The first poll's waker relays to the executor's once the task has moved there: a future
+    // that keeps the waker of its first poll (worker::Delay does) still wakes the task.
     let relay = Arc::new(Relay::default());
     let waker = Waker::from(Arc::clone(&relay));
     let mut task = Box::pin(handler::respond(req, env, Context::new(ctx)));
