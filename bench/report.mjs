@@ -17,7 +17,7 @@ export const BUDGET = {
   p99_added_ms: 0.3,
   hot_path_us: 50,
   callback_rs256_us: 2000,
-  bundle_gzip_bytes: 300_000,
+  bundle_gzip_bytes: 250_000, // issue 10: with workers-rs in (issue 5 had 300 KB)
   start_ms: 20,
 };
 
@@ -71,7 +71,7 @@ export function budgets(r) {
       ['KV reads / extra subrequests on the authenticated hot path', '0 / 0',
         `${r.budget_test.passed ? '0 / 0 in workerd (tests/e2e/budget.test.mjs passed)' : 'tests/e2e/budget.test.mjs FAILED'}; core: ${coreIo ? '0 KV, 0 HTTP in 1000 requests' : 'I/O seen'}`,
         r.budget_test.passed && coreIo],
-      ['deployed bundle, gzip', '≤ 300 KB',
+      ['deployed bundle, gzip', '≤ 250 KB',
         `${f(r.size.gzip_kib, 2)} KiB = ${r.size.gzip_bytes.toLocaleString('en')} bytes (wrangler; raw ${f(r.size.total_kib, 2)} KiB)`,
         r.size.gzip_bytes <= BUDGET.bundle_gzip_bytes],
       ['soak: 60 s mixed traffic (not in the issue\'s table)', 'zero errors, memory flat',
