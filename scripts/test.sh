@@ -19,8 +19,9 @@ cargo clippy --quiet --lib --target wasm32-unknown-unknown --release -- -D warni
 step "Rust core tests (native)"
 cargo test --quiet
 
-step "release build of the worker"
+step "release build of the worker (and the test build with the trap trigger)"
 bash scripts/build.sh
+bash scripts/build.sh --test-trap
 
 step "end-to-end tests (workerd + pyOP + oidc-provider + Chromium)"
 node --test --test-concurrency=1 tests/e2e/*.test.mjs

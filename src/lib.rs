@@ -6,7 +6,9 @@
 
 pub mod core;
 
-#[cfg(target_arch = "wasm32")]
+// The shell runs on wasm32 only; its pure helpers (src/edge/rewrite.rs, body.rs) are also
+// compiled for the native unit tests.
+#[cfg(any(target_arch = "wasm32", test))]
 mod edge;
 
 /// The runtime's WebCrypto as [`core::crypto::Signatures`] (wasm32 only; the benchmarks use it).

@@ -1,10 +1,15 @@
-//! The core's [`HttpClient`] on the Workers `fetch`, with a timeout (AbortController) and a
-//! response size cap, both applied by glue.js's `http`.
+//! The core's [`HttpClient`] on the Workers `fetch` (workers-rs [`Fetch`]): one timeout for
+//! headers and body (an [`AbortController`] aborted when a [`Delay`] wins the race), the size cap
+//! applied while the body streams in, and `redirect: "manual"` for every request that may carry
+//! credentials.
 
-use super::js::{self, Answer};
+use super::body::{declared_too_large, read_capped, ReadError};
 use crate::core::http::{HttpClient, HttpError, HttpRequest, HttpResponse, MAX_RESPONSE_BYTES};
-use js_sys::futures::JsFuture;
-use wasm_bindgen::JsCast;
+use futures::future::{select, Either};
+use std::pin::pin;
+use std::time::Duration;
+use wasm_bindgen::JsValue;
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
 
 pub(super) struct FetchClient {
     timeout_ms: u64,
@@ -18,41 +23,64 @@ impl FetchClient {
 
 impl HttpClient for FetchClient {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        let mut headers = String::new();
-        for (name, value) in &request.headers {
-            // The runtime refuses a header value with a newline; so does the list.
-            if name.contains('\n') || value.contains('\n') {
-                return Err(HttpError::Network("header value".to_owned()));
+        let controller = AbortController::default();
+        let result = {
+            let exchange = pin!(exchange(request, &controller));
+            let timeout = pin!(Delay::from(Duration::from_millis(self.timeout_ms)));
+            match select(exchange, timeout).await {
+                Either::Left((result, _)) => result,
+                Either::Right(((), _)) => Err(HttpError::Timeout),
             }
-            headers.push_str(name);
-            headers.push('\n');
-            headers.push_str(value);
-            headers.push('\n');
+        };
+        if result.is_err() {
+            // Stops whatever is still in flight (the body of a response refused as too large,
+            // a request that timed out).
+            controller.abort();
         }
-        headers.pop();
-        let pending = js::http(
-            request.method,
-            &request.url,
-            &headers,
-            request.body.as_deref(),
-            self.timeout_ms as f64,
-            MAX_RESPONSE_BYTES as f64,
-        );
-        // glue.js resolves in every case (a rejection here would be a bug in it).
-        let answer = JsFuture::from(pending)
-            .await
-            .map_err(|e| HttpError::Network(js::text(&e)))?;
-        if answer.is_null() {
-            return Err(HttpError::Timeout);
-        }
-        if let Some(why) = answer.as_string() {
-            return Err(HttpError::Network(why));
-        }
-        let answer: Answer = answer.unchecked_into();
-        Ok(HttpResponse {
-            status: answer.status(),
-            content_type: answer.content_type(),
-            body: answer.body(),
-        })
+        result
     }
+}
+
+/// The request and the whole response.
+async fn exchange(request: HttpRequest, controller: &AbortController) -> Result<HttpResponse, HttpError> {
+    let network = |e: worker::Error| HttpError::Network(e.to_string());
+    let headers = Headers::new();
+    for (name, value) in &request.headers {
+        headers.set(name, value).map_err(network)?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(Method::from(request.method.to_owned()))
+        .with_headers(headers)
+        // Never re-send a client secret, an assertion or a bearer token elsewhere: the 3xx is
+        // the answer (and the core refuses it).
+        .with_redirect(match request.follow_redirects {
+            true => RequestRedirect::Follow,
+            false => RequestRedirect::Manual,
+        });
+    if let Some(body) = &request.body {
+        init.with_body(Some(JsValue::from_str(body)));
+    }
+    let outgoing = Request::new_with_init(&request.url, &init).map_err(network)?;
+    let mut response = Fetch::Request(outgoing)
+        .send_with_signal(&controller.signal())
+        .await
+        .map_err(network)?;
+    let too_large = || HttpError::Network("the response is too large".to_owned());
+    let declared = response.headers().get("content-length").ok().flatten();
+    if declared_too_large(declared.as_deref(), MAX_RESPONSE_BYTES) {
+        return Err(too_large());
+    }
+    let content_type = response.headers().get("content-type").ok().flatten();
+    let body = match response.stream() {
+        Ok(stream) => read_capped(stream, MAX_RESPONSE_BYTES).await.map_err(|e| match e {
+            ReadError::TooLarge => too_large(),
+            ReadError::Stream(e) => network(e),
+        })?,
+        Err(_) => Vec::new(), // no body
+    };
+    Ok(HttpResponse {
+        status: response.status_code(),
+        content_type,
+        body,
+    })
 }

@@ -1,22 +1,21 @@
-//! The core's [`KvStore`] on Workers KV. The binding is looked up on first use only, so the
-//! authenticated hot path never touches it.
+//! The core's [`KvStore`] on Workers KV (workers-rs [`worker::KvStore`]). The binding is looked
+//! up on first use only, so the authenticated hot path never touches it. Background writes run
+//! under [`Context::wait_until`]: the answer does not wait for them, the runtime does.
 
-use super::js::{self, Ctx, Env};
 use crate::core::http::{KvStore, StoreError};
-use js_sys::futures::JsFuture;
-use js_sys::Promise;
 use std::cell::OnceCell;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::JsCast;
+use worker::{console_error, Context, Env, KvError};
 
 pub(super) struct Kv<'a> {
     env: &'a Env,
-    ctx: &'a Ctx,
+    ctx: &'a Context,
     binding: &'static str,
-    store: OnceCell<Option<JsValue>>,
+    store: OnceCell<Option<worker::KvStore>>,
 }
 
 impl<'a> Kv<'a> {
-    pub(super) fn new(env: &'a Env, ctx: &'a Ctx, binding: &'static str) -> Self {
+    pub(super) fn new(env: &'a Env, ctx: &'a Context, binding: &'static str) -> Self {
         Kv {
             env,
             ctx,
@@ -25,44 +24,62 @@ impl<'a> Kv<'a> {
         }
     }
 
-    fn store(&self) -> Result<&JsValue, StoreError> {
+    fn store(&self) -> Result<&worker::KvStore, StoreError> {
         self.store
-            .get_or_init(|| {
-                let ns = super::binding(self.env, self.binding);
-                ns.is_object().then_some(ns)
-            })
+            .get_or_init(|| self.env.kv(self.binding).ok())
             .as_ref()
             .ok_or_else(|| {
                 StoreError(format!(
-                    "the KV namespace binding `{}` is missing (see README: Deploy)",
+                    "the KV namespace binding `{}` is missing (see README: Deploying)",
                     self.binding
                 ))
             })
     }
 }
 
-async fn settle(pending: Promise) -> Result<JsValue, StoreError> {
-    JsFuture::from(pending).await.map_err(|e| StoreError(js::text(&e)))
+/// The error's own text (`Error: message`), not workers-rs' debug print of the JS value.
+fn text(e: KvError) -> StoreError {
+    StoreError(match e {
+        KvError::JavaScript(value) => value
+            .dyn_ref::<worker::js_sys::Error>()
+            .map(|e| String::from(e.to_string()))
+            .or_else(|| value.as_string())
+            .unwrap_or_else(|| "the KV operation failed".to_owned()),
+        other => other.to_string(),
+    })
+}
+
+/// Workers KV refuses a TTL under 60 s.
+fn ttl(secs: u64) -> u64 {
+    secs.max(60)
 }
 
 impl KvStore for Kv<'_> {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(settle(js::kv_get(self.store()?, key)).await?.as_string())
+        self.store()?.get(key).text().await.map_err(text)
     }
 
     async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), StoreError> {
-        let ttl = ttl_secs.max(60) as f64;
-        settle(js::kv_put(self.store()?, key, value, ttl)).await.map(drop)
+        let put = self.store()?.put(key, value).map_err(text)?;
+        put.expiration_ttl(ttl(ttl_secs)).execute().await.map_err(text)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        settle(js::kv_delete(self.store()?, key)).await.map(drop)
+        self.store()?.delete(key).await.map_err(text)
     }
 
     fn put_background(&self, key: &str, value: &str, ttl_secs: u64) {
-        match self.store() {
-            Ok(store) => js::kv_put_background(self.ctx, store, key, value, ttl_secs.max(60) as f64),
-            Err(e) => js::console_error(&format!("edge-oidc: background KV write failed: {e}")),
-        }
+        let put = match self.store().and_then(|s| s.put(key, value).map_err(text)) {
+            Ok(put) => put.expiration_ttl(ttl(ttl_secs)),
+            Err(e) => {
+                console_error!("edge-oidc: background KV write failed: {e}");
+                return;
+            }
+        };
+        self.ctx.wait_until(async move {
+            if let Err(e) = put.execute().await {
+                console_error!("edge-oidc: background KV write failed: {}", text(e));
+            }
+        });
     }
 }

@@ -12,13 +12,13 @@
 use crate::core::crypto::secret::b64url;
 use crate::core::crypto::{CryptoError, LocalBoxFuture, PrivateKeyJwk, PublicKeyJwk, Signatures};
 use crate::core::oidc::jwks::Alg;
-use js_sys::futures::JsFuture;
-use js_sys::{Array, Object, Promise, Uint8Array};
 use sha2::{Digest, Sha256};
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use worker::js_sys::{self, futures::JsFuture};
+use worker::js_sys::{Array, Object, Promise, Uint8Array};
 
 #[wasm_bindgen]
 extern "C" {

@@ -16,7 +16,7 @@ import { startEchoOrigin } from './lib/peers.mjs';
 import { ROOT, cookieKey, startWorker } from './lib/worker.mjs';
 import { RP, sessionCookies, waitFor } from './lib/fixture.mjs';
 import {
-  startFaultOp, workerOptions, loginAt, rawBrowser, deadPort, reply, HANG, RESET, DRIP, SUBJECT, CLIENT_ID,
+  startFaultOp, workerOptions, loginAt, rawBrowser, deadPort, reply, endless, HANG, RESET, DRIP, SUBJECT, CLIENT_ID,
 } from './lib/fault_op.mjs';
 
 const TIMEOUT_MS = 1000;
@@ -29,6 +29,7 @@ let worker;
 const t = {};
 const kvFaults = { get: false, put: false, delete: false };
 const runtimeLog = [];
+const endlessToken = {}; // what the endless token endpoint wrote, and whether the worker hung up
 
 // The wrapped KV binding: the KV API over an inner namespace, failing on demand.
 const FAULTY_KV = `
@@ -122,6 +123,7 @@ before(async () => {
     'token-truncated-json': { token: () => reply(200, '{"access_token":"abc","token_type":"Bearer","id_token":"eyJ') },
     'token-wrong-types': { token: () => reply(200, { access_token: 42, token_type: ['Bearer'], id_token: { a: 1 } }) },
     'token-huge': { token: () => reply(200, `{"access_token":"${'a'.repeat(600 * 1024)}"}`) },
+    'token-endless': { token: () => endless(endlessToken) },
     'token-redirect': { token: () => reply(307, '', { location: `${echo.url}/stolen-token-request` }) },
     'id_token-garbage': { token: (body) => ({ ...body, id_token: 'eyJ!!!.@@@.###' }) },
     'userinfo-garbage': { userinfo: () => reply(200, 'sub=alice', { 'content-type': 'text/plain' }) },
@@ -203,6 +205,22 @@ describe('provider faults: a clear error page each time', () => {
       check?.();
     });
   }
+});
+
+describe('a response body is capped while it streams in', () => {
+  test('an endless token response: 502 "too large" long before the timeout, and the worker hangs up', async () => {
+    const client = rawBrowser(worker);
+    const started = performance.now();
+    const { final } = await loginAt(client, RP, 'token-endless');
+    const elapsed = performance.now() - started;
+    assertErrorPage(final, 502, /too large/, 'token-endless');
+    // Buffering the whole body first would run into the timeout (a 504) instead.
+    assert.ok(elapsed < TIMEOUT_MS, `answered after ${elapsed.toFixed(0)} ms`);
+    await waitFor(() => endlessToken.closed === true, () => JSON.stringify(endlessToken));
+    // It stopped near the cap (512 KiB), not after megabytes: what was written but not yet read
+    // sits in socket buffers, a few MiB at most.
+    assert.ok(endlessToken.bytes < 16 << 20, `${endlessToken.bytes} bytes written before the worker hung up`);
+  });
 });
 
 describe('hanging provider: 504 within the timeout, while the worker serves others', () => {

@@ -22,6 +22,7 @@
 //                                   -> how the ID token is made ('RS256', 'ES256', 'HS256', 'none')
 //   token(body, ctx, t)             -> the token response body (object) or a raw response
 //   userinfo(claims, t)             -> the claims (object) or a raw response
+// A raw response may also be `endless(record)`: a 200 whose chunked body never ends (see there).
 import { constants, createHash, createHmac, generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
 import { createServer, request as httpRequest } from 'node:http';
 import { Client } from './client.mjs';
@@ -126,8 +127,40 @@ function send(res, spec, hung) {
     res.write('{"access_token":');
     return;
   }
+  if (spec.stream) {
+    spec.stream(res, hung);
+    return;
+  }
   res.writeHead(spec.status, { 'cache-control': 'no-store', ...spec.headers });
   res.end(spec.body);
+}
+
+/**
+ * A raw response whose body never ends: JSON-looking chunks of 64 KiB, written as fast as the
+ * peer reads them, no Content-Length. `record.bytes` counts what was written and `record.closed`
+ * becomes true when the peer closed the connection (it stopped reading).
+ */
+export function endless(record) {
+  return {
+    raw: true,
+    stream(res, hung) {
+      hung.add(res);
+      record.bytes = 0;
+      record.closed = false;
+      res.on('close', () => { record.closed = true; });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      const pump = () => {
+        while (!res.destroyed && record.bytes < 1 << 30) {
+          record.bytes += chunk.length;
+          if (!res.write(chunk)) return res.once('drain', pump);
+        }
+        return undefined;
+      };
+      res.write('{"access_token":"');
+      pump();
+    },
+  };
 }
 
 const isRaw = (v) => v === HANG || v === RESET || v === DRIP || (v && v.raw === true);

@@ -22,19 +22,20 @@ export function cookieKey() {
  * @param {number} [opts.port]   listen on 127.0.0.1:port (0 = any) for a real browser
  * @param {boolean} [opts.withKv=true]
  * @param {string} [opts.kvPersist] directory to persist KV across restarts
+ * @param {string} [opts.build] the bundle's directory (default build/)
  */
-export async function startWorker({ config, secrets = {}, assets, port, withKv = true, kvPersist, logs = false } = {}) {
-  if (!existsSync(path.join(BUILD, 'index_bg.wasm'))) {
-    throw new Error('build/index_bg.wasm is missing: run scripts/build.sh first');
+export async function startWorker({ config, secrets = {}, assets, port, withKv = true, kvPersist, logs = false, build = BUILD } = {}) {
+  if (!existsSync(path.join(build, 'index_bg.wasm'))) {
+    throw new Error(`${path.relative(ROOT, build)}/index_bg.wasm is missing: run scripts/build.sh first`);
   }
   const bindings = { EDGE_OIDC_CONFIG: config, COOKIE_KEYS: cookieKey(), ...secrets };
   const output = [];
   const options = {
     modules: [
-      { type: 'ESModule', path: path.join(BUILD, 'index.js') },
-      { type: 'CompiledWasm', path: path.join(BUILD, 'index_bg.wasm') },
+      { type: 'ESModule', path: path.join(build, 'index.js') },
+      { type: 'CompiledWasm', path: path.join(build, 'index_bg.wasm') },
     ],
-    modulesRoot: BUILD,
+    modulesRoot: build,
     compatibilityDate: '2026-04-01',
     bindings,
     log: new Log(logs ? LogLevel.DEBUG : LogLevel.NONE),
