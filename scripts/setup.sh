@@ -10,6 +10,11 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
+if ! rustup component list --installed | grep -q '^rust-src'; then
+  log "adding the rust-src component (the worker's build compiles std for size: scripts/build.sh)"
+  rustup component add rust-src
+fi
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "adding rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown

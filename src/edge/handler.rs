@@ -121,12 +121,18 @@ fn app(env: &Env) -> Result<Rc<App>, String> {
 
 fn build_app(env: &Env) -> Result<Rc<App>, String> {
     // A JSON string, or (as `[vars.EDGE_OIDC_CONFIG]` in wrangler.toml gives it) an object.
+    // Read as JSON text either way: `object_var` would deserialize the object through
+    // serde-wasm-bindgen, a second deserializer for the whole configuration in the wasm
+    // (BENCHMARKS.md, Notes: size); the core parses the text with serde_json as it does every
+    // other document.
     let json = match env.var(CONFIG_VAR) {
         Ok(text) => text.to_string(),
-        Err(_) => env
-            .object_var::<serde_json::Value>(CONFIG_VAR)
-            .map(|value| value.to_string())
-            .map_err(|_| {
+        Err(_) => worker::js_sys::Reflect::get(env, &JsValue::from_str(CONFIG_VAR))
+            .ok()
+            .filter(JsValue::is_object)
+            .and_then(|value| worker::js_sys::JSON::stringify(&value).ok())
+            .and_then(|text| text.as_string())
+            .ok_or_else(|| {
                 format!(
                     "configuration key `{CONFIG_VAR}`: is not set. Fix: add it under [vars] in wrangler.toml (see README.md)"
                 )

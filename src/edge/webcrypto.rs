@@ -14,7 +14,6 @@ use crate::core::crypto::{CryptoError, LocalBoxFuture, PrivateKeyJwk, PublicKeyJ
 use crate::core::oidc::jwks::Alg;
 use sha2::{Digest, Sha256};
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::js_sys::{self, futures::JsFuture};
@@ -54,7 +53,8 @@ const MAX_CACHED_KEYS: usize = 32;
 
 thread_local! {
     static SUBTLE: OnceCell<Option<SubtleCrypto>> = const { OnceCell::new() };
-    static KEYS: RefCell<HashMap<[u8; 32], JsValue>> = RefCell::new(HashMap::new());
+    // At most MAX_CACHED_KEYS: a list (a hash map would cost its own hashing code in the wasm).
+    static KEYS: RefCell<Vec<([u8; 32], JsValue)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// WebCrypto signatures. Stateless; the key cache is per isolate.
@@ -175,7 +175,7 @@ async fn imported(
     algorithm: &str,
     usage: &str,
 ) -> Result<JsValue, CryptoError> {
-    if let Some(key) = KEYS.with(|keys| keys.borrow().get(&id).cloned()) {
+    if let Some(key) = KEYS.with(|keys| keys.borrow().iter().find(|(k, _)| *k == id).map(|(_, v)| v.clone())) {
         return Ok(key);
     }
     let usages = Array::of1(&JsValue::from_str(usage));
@@ -191,7 +191,7 @@ async fn imported(
         if keys.len() >= MAX_CACHED_KEYS {
             keys.clear();
         }
-        keys.insert(id, key.clone());
+        keys.push((id, key.clone()));
     });
     Ok(key)
 }

@@ -13,7 +13,6 @@ use crate::core::session::pending::{self, PendingLogin};
 use crate::core::session::seal::write_chunked;
 use crate::core::session::{handle_for_state, record_key, Identity, SealContext, SessionRecord};
 use crate::core::site::pages::Reply;
-use std::collections::HashMap;
 
 /// Longest callback query accepted.
 const MAX_QUERY: usize = 8192;
@@ -33,19 +32,29 @@ pub(crate) fn parse_callback(query: &str) -> Result<CallbackParams, AppError> {
     if query.len() > MAX_QUERY {
         return Err(AppError::BadRequest("the callback query is too long".into()));
     }
-    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut params = CallbackParams::default();
+    let mut others: Vec<String> = Vec::new();
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        if seen.insert(k.clone().into_owned(), v.into_owned()).is_some() {
+        let slot = match k.as_ref() {
+            "state" => &mut params.state,
+            "code" => &mut params.code,
+            "error" => &mut params.error,
+            "error_description" => &mut params.error_description,
+            "iss" => &mut params.iss,
+            // Ignored, but a repeat is still refused (a handful of names: a list is enough).
+            other if others.iter().any(|o| o == other) => {
+                return Err(AppError::BadRequest(format!("the parameter `{k}` is repeated")))
+            }
+            other => {
+                others.push(other.to_owned());
+                continue;
+            }
+        };
+        if slot.replace(v.into_owned()).is_some() {
             return Err(AppError::BadRequest(format!("the parameter `{k}` is repeated")));
         }
     }
-    Ok(CallbackParams {
-        state: seen.remove("state"),
-        code: seen.remove("code"),
-        error: seen.remove("error"),
-        error_description: seen.remove("error_description"),
-        iss: seen.remove("iss"),
-    })
+    Ok(params)
 }
 
 impl App {

@@ -10,7 +10,6 @@ use crate::core::oidc::jwks::Jwks;
 use crate::core::oidc::registration::RegisteredClient;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 /// How long discovered metadata and a JWKS are reused.
@@ -27,25 +26,40 @@ struct Entry {
     registered: Option<RegisteredClient>,
     /// Every registration this isolate made or read, by client id: a login started with one
     /// finishes with it even if another (concurrent) registration became current meanwhile.
-    by_client_id: HashMap<String, RegisteredClient>,
+    by_client_id: Vec<RegisteredClient>,
     registration_failure: Option<(i64, String)>,
 }
 
-/// Per-isolate cache. Borrows never span an `.await` (requests interleave on one thread).
+/// Per-isolate cache, one entry per provider (a handful: a list, not a hash map, which would
+/// cost its own copy of the hashing code in the wasm). Borrows never span an `.await`
+/// (requests interleave on one thread).
 #[derive(Default)]
 pub(super) struct ProviderCache {
-    entries: RefCell<HashMap<String, Entry>>,
+    entries: RefCell<Vec<(String, Entry)>>,
 }
 
 impl ProviderCache {
     fn with<R>(&self, provider: &str, f: impl FnOnce(&mut Entry) -> R) -> R {
-        f(self.entries.borrow_mut().entry(provider.to_owned()).or_default())
+        let mut entries = self.entries.borrow_mut();
+        let i = match entries.iter().position(|(name, _)| name == provider) {
+            Some(i) => i,
+            None => {
+                entries.push((provider.to_owned(), Entry::default()));
+                entries.len() - 1
+            }
+        };
+        match entries.get_mut(i) {
+            Some((_, entry)) => f(entry),
+            None => f(&mut Entry::default()),
+        }
     }
     pub(super) fn registered(&self, provider: &str) -> Option<RegisteredClient> {
         self.with(provider, |e| e.registered.clone())
     }
     pub(super) fn registered_by_id(&self, provider: &str, client_id: &str) -> Option<RegisteredClient> {
-        self.with(provider, |e| e.by_client_id.get(client_id).cloned())
+        self.with(provider, |e| {
+            e.by_client_id.iter().find(|c| c.client_id == client_id).cloned()
+        })
     }
     /// Remembers a registration by its client id (not as the current one).
     pub(super) fn remember_registration(&self, provider: &str, client: RegisteredClient) {
@@ -54,7 +68,8 @@ impl ProviderCache {
             if e.by_client_id.len() >= 16 {
                 e.by_client_id.clear();
             }
-            e.by_client_id.insert(client.client_id.clone(), client);
+            e.by_client_id.retain(|c| c.client_id != client.client_id);
+            e.by_client_id.push(client);
         });
     }
     pub(super) fn set_registered(&self, provider: &str, client: RegisteredClient) {
