@@ -21,17 +21,76 @@ pub fn json_problem(e: &serde_json::Error) -> String {
 
 /// Parses a URL that must be ASCII (configuration values, provider metadata, return URLs).
 ///
-/// `url` hands non-ASCII host names to its IDNA back end, which this build pins to the stub
-/// without Unicode tables (`idna_adapter` 1.0.0, see Cargo.toml): its behaviour on such hosts is
-/// unspecified (a `debug_assert!` fires in debug builds). Refusing non-ASCII input first keeps
-/// every host that reaches `url` ASCII, where the parser is complete; internationalised names
-/// are written in punycode (`xn--…`). Request URLs come from the runtime already serialised in
-/// ASCII, and the shell checks that too.
+/// `url` hands host names it cannot take as plain lower-case ASCII to its IDNA back end, which
+/// this build pins to the stub without Unicode tables (`idna_adapter` 1.0.0, see Cargo.toml).
+/// The stub expects lower-case ASCII (a `debug_assert!` fires otherwise) and its result on
+/// anything else is unspecified. So the host must reach it lower-case and ASCII: non-ASCII input
+/// and percent-escapes in the host (which decode to anything) are refused, and the host is
+/// lower-cased first (host names are case-insensitive; the punycode of an `xn--` label then
+/// decodes to lower-case letters too). Internationalised names are written in punycode
+/// (`xn--…`). Request URLs come from the runtime already serialised this way, and the shell
+/// parses them with this function too. Fuzz findings: FUZZING.md.
 pub fn parse_ascii_url(input: &str) -> Option<Url> {
     if !input.is_ascii() {
         return None;
     }
-    Url::parse(input).ok()
+    let Some((scheme, rest)) = input.split_once("://") else {
+        return Url::parse(input).ok();
+    };
+    let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at_checked(end)?;
+    let (userinfo, host) = match authority.rsplit_once('@') {
+        Some((user, host)) => (Some(user), host),
+        None => (None, authority),
+    };
+    if host.contains('%') {
+        return None;
+    }
+    if !host.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Url::parse(input).ok();
+    }
+    let mut lowered = String::with_capacity(input.len());
+    lowered.push_str(scheme);
+    lowered.push_str("://");
+    if let Some(user) = userinfo {
+        lowered.push_str(user);
+        lowered.push('@');
+    }
+    lowered.push_str(&host.to_ascii_lowercase());
+    lowered.push_str(tail);
+    Url::parse(&lowered).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ascii_url;
+
+    #[test]
+    fn hosts_reach_the_idna_stub_lower_case_and_ascii() {
+        let host = |u: &str| parse_ascii_url(u).and_then(|u| u.host_str().map(str::to_owned));
+        assert_eq!(
+            host("https://Docs.Example.COM/A?B#C").as_deref(),
+            Some("docs.example.com")
+        );
+        assert_eq!(
+            host("https://XN--BCHER-KVA.example/").as_deref(),
+            Some("xn--bcher-kva.example")
+        );
+        assert_eq!(host("https://U:P@Op.Example:8443/x").as_deref(), Some("op.example"));
+        let kept = parse_ascii_url("https://U:P@Op.Example:8443/Path?Q=1").unwrap();
+        assert_eq!(
+            (kept.username(), kept.password(), kept.path(), kept.query()),
+            ("U", Some("P"), "/Path", Some("Q=1"))
+        );
+        // Refused: non-ASCII, and escapes in the host.
+        assert_eq!(host("https://d\u{f6}cs.example/"), None);
+        assert_eq!(host("https://%44ocs.example/"), None);
+        // The fuzz finding (config target): an upper-case punycode label with an escape.
+        let crash = "http://..XN-..XN--clohhhhhhhhhhhHHHHHhhhhhhh11AkcD%eewcy_shhhh11Akc_leewcy_se/";
+        assert_eq!(host(crash), None);
+        // Without the escape, it parses, lower-cased.
+        assert!(host("http://..XN-..XN--clohhhhHHHHHhhhh/").is_some_and(|h| h == h.to_ascii_lowercase()));
+    }
 }
 
 /// An outgoing HTTP request built by the core (to a provider).

@@ -187,5 +187,7 @@ pub(super) fn js_text(value: &JsValue) -> String {
         .dyn_ref::<worker::js_sys::Error>()
         .map(|e| String::from(e.to_string()))
         .or_else(|| value.as_string())
-        .unwrap_or_else(|| format!("{value:?}"))
+        // Not `{:?}`: the worker is built without Debug formatting (scripts/build.sh).
+        .or_else(|| worker::js_sys::JSON::stringify(value).ok().and_then(|s| s.as_string()))
+        .unwrap_or_else(|| "a value that is not an Error".to_owned())
 }

@@ -198,7 +198,7 @@ async fn imported(
 
 async fn verify_async(alg: Alg, key: &PublicKeyJwk, input: &[u8], signature: &[u8]) -> Result<bool, CryptoError> {
     if !key.fits(alg) {
-        return Err(CryptoError(format!("a {key:?} key cannot verify {alg}")));
+        return Err(CryptoError(format!("a {} key cannot verify {alg}", key.kind())));
     }
     let subtle = subtle()?;
     let (import_params, verify_params) = params(alg);
@@ -221,7 +221,10 @@ async fn verify_async(alg: Alg, key: &PublicKeyJwk, input: &[u8], signature: &[u
 
 async fn sign_async(alg: Alg, key: &PrivateKeyJwk, input: &[u8]) -> Result<Vec<u8>, CryptoError> {
     if alg != key.alg() {
-        return Err(CryptoError(format!("cannot sign {alg} with {key:?}")));
+        return Err(CryptoError(format!(
+            "cannot sign {alg} with a {} key",
+            key.public().kind()
+        )));
     }
     let subtle = subtle()?;
     let (import_params, sign_params) = params(alg);

@@ -109,6 +109,15 @@ impl PublicKeyJwk {
         Some(PublicKeyJwk::Ed25519 { x: x.try_into().ok()? })
     }
 
+    /// The key type, for messages (`RSA`, `P-256`, `Ed25519`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Rsa { .. } => "RSA",
+            Self::P256 { .. } => "P-256",
+            Self::Ed25519 { .. } => "Ed25519",
+        }
+    }
+
     /// Whether the key type fits `alg`: RSA keys verify RS* and PS*, P-256 keys ES256,
     /// Ed25519 keys EdDSA; nothing else.
     pub fn fits(&self, alg: Alg) -> bool {

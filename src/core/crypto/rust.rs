@@ -61,7 +61,7 @@ fn verify_now(alg: Alg, key: &PublicKeyJwk, input: &[u8], signature: &[u8]) -> R
             let key = <Ed25519 as Algorithm>::VerifyingKey::try_from(&jwk).map_err(err)?;
             check(&Ed25519, &key, input, signature)
         }
-        _ => Err(CryptoError(format!("a {key:?} key cannot verify {alg}"))),
+        _ => Err(CryptoError(format!("a {} key cannot verify {alg}", key.kind()))),
     }
 }
 
@@ -120,7 +120,10 @@ fn sign_now(alg: Alg, key: &PrivateKeyJwk, input: &[u8]) -> Result<Vec<u8>, Cryp
             let key = <Es256 as Algorithm>::SigningKey::try_from(&jwk).map_err(err)?;
             Ok(Es256.sign(&key, input).as_bytes().into_owned())
         }
-        _ => Err(CryptoError(format!("cannot sign {alg} with {key:?}"))),
+        _ => Err(CryptoError(format!(
+            "cannot sign {alg} with a {} key",
+            key.public().kind()
+        ))),
     }
 }
 

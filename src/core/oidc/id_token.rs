@@ -32,10 +32,11 @@ pub enum IdTokenError {
     #[error("the ID token is malformed: {0}")]
     Malformed(&'static str),
     /// `alg` is `none` or an HMAC algorithm, which are never accepted.
-    #[error("the ID token uses algorithm {0:?}, which is never accepted (unsigned or HMAC)")]
+    // Display, not Debug: the worker is built without Debug formatting (scripts/build.sh).
+    #[error("the ID token uses algorithm \"{0}\", which is never accepted (unsigned or HMAC)")]
     ForbiddenAlg(String),
     /// `alg` is not supported or not in the configured allow-list.
-    #[error("the ID token is signed with algorithm {0:?}, which the configuration does not allow")]
+    #[error("the ID token is signed with algorithm \"{0}\", which the configuration does not allow")]
     AlgNotAllowed(String),
     /// No key could be chosen; [`KeySelectError::UnknownKid`] calls for one
     /// JWKS refetch (see [`IdTokenError::needs_jwks_refresh`]).

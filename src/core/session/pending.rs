@@ -63,12 +63,14 @@ pub fn cookie_name(base: &str, state: &str) -> Option<String> {
         .then(|| format!("{base}_s.{id}"))
 }
 
-/// Whether `cookie` is a pending-login cookie name for the session cookie `base`.
+/// Whether `cookie` has the name of a pending-login cookie for the session cookie `base`: any
+/// `<base>_s.<id>`, not only the ones edge-oidc writes, so that no cookie looking like one ever
+/// reaches the origin, and a stray one is removed at the next login start (it does not open).
 pub fn is_pending_cookie(cookie: &str, base: &str) -> bool {
     cookie
         .strip_prefix(base)
         .and_then(|rest| rest.strip_prefix("_s."))
-        .is_some_and(|id| id.len() == STATE_ID_LEN)
+        .is_some_and(|id| !id.is_empty())
 }
 
 impl PendingLogin {

@@ -196,7 +196,12 @@ fn pending_login_round_trip_and_state_check() {
     assert_eq!(name, "__Host-edge_oidc_s.AbCdEfGhIjKl");
     assert!(pending::is_pending_cookie(&name, NAME));
     assert!(!pending::is_pending_cookie(NAME, NAME));
-    assert!(!pending::is_pending_cookie("__Host-edge_oidc_s.short", NAME));
+    assert!(
+        pending::is_pending_cookie("__Host-edge_oidc_s.]]]]", NAME),
+        "stripped and evicted too"
+    );
+    assert!(!pending::is_pending_cookie("__Host-edge_oidc_s.", NAME));
+    assert!(!pending::is_pending_cookie("__Host-edge_oidc_sx.abc", NAME));
     assert_eq!(pending::cookie_name(NAME, "short"), None);
     assert_eq!(pending::cookie_name(NAME, "AbCdEfGhIj;l+more"), None);
     let login = PendingLogin {
