@@ -37,6 +37,9 @@ pub enum AppError {
     /// The request path has no canonical form (src/core/site/path.rs): nothing is passed on.
     #[error("the request path is not accepted: {0}")]
     Path(#[from] PathError),
+    /// The authorization response has the wrong shape or came the wrong way.
+    #[error("{0}")]
+    Response(#[from] crate::core::oidc::response::ResponseError),
     /// The callback's `state` is unknown: expired, already used, or forged.
     #[error("this login has expired or was already used; please start again")]
     UnknownState,
@@ -108,6 +111,7 @@ impl AppError {
     pub fn class(&self) -> FaultClass {
         match self {
             AppError::BadRequest(_)
+            | AppError::Response(_)
             | AppError::Path(_)
             | AppError::UnknownState
             | AppError::StateNotBound
@@ -150,7 +154,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Config(_) => "configuration_error",
-            AppError::BadRequest(_) | AppError::ReturnUrl(_) => "invalid_request",
+            AppError::BadRequest(_) | AppError::Response(_) | AppError::ReturnUrl(_) => "invalid_request",
             AppError::Path(_) => "invalid_path",
             AppError::UnknownState | AppError::StateNotBound => "invalid_state",
             AppError::ProviderUnverified => "login_failed",

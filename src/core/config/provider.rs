@@ -7,6 +7,8 @@ use crate::core::http::parse_ascii_url;
 use crate::core::oidc::client_auth::{AuthMethod, PrivateKey};
 use crate::core::oidc::discovery::ProviderMetadata;
 use crate::core::oidc::jwks::Alg;
+use crate::core::oidc::par::ParMode;
+use crate::core::oidc::response::{ResponseMode, ResponseType};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -59,6 +61,12 @@ pub(super) struct RawProvider {
     allowed_emails: Vec<String>,
     #[serde(default)]
     allowed_email_domains: Vec<String>,
+    #[serde(default)]
+    response_type: Option<String>,
+    #[serde(default)]
+    response_mode: Option<String>,
+    #[serde(default)]
+    pushed_authorization_requests: Option<String>,
 }
 
 /// The secret a lone provider's client secret is read from when it has none of its own.
@@ -155,6 +163,12 @@ pub struct ProviderConfig {
     /// Whether `http://` endpoints on hosts other than loopback are accepted
     /// (`dangerously_allow_http_providers`).
     pub allow_http: bool,
+    /// What the authorization endpoint returns (`response_type`, default `code`).
+    pub response_type: ResponseType,
+    /// How it reaches the redirect URI (`response_mode`, default: the type's own default).
+    pub response_mode: ResponseMode,
+    /// When the authorization request is pushed (RFC 9126).
+    pub par: ParMode,
 }
 
 /// Parameters edge-oidc sets itself.
@@ -193,6 +207,13 @@ pub(super) fn validate_provider(
     }
     check_issuer(&key("issuer"), &p.issuer, allow_http)?;
     let metadata = metadata_source(&key("metadata"), p.metadata.clone(), &p.issuer, allow_http)?;
+    let flow = super::response::flow_settings(
+        &name,
+        p.response_type.as_deref(),
+        p.response_mode.as_deref(),
+        p.pushed_authorization_requests.as_deref(),
+        &metadata,
+    )?;
     let client = match (&p.client_id, &p.registration) {
         (Some(id), None) if !id.is_empty() => ClientConfig::Static { client_id: id.clone() },
         (None, Some(reg)) => ClientConfig::Dynamic {
@@ -285,6 +306,9 @@ pub(super) fn validate_provider(
         allowed_email_domains: lower_domains(&p.allowed_email_domains),
         client_secret_binding,
         allow_http,
+        response_type: flow.response_type,
+        response_mode: flow.response_mode,
+        par: flow.par,
     })
 }
 

@@ -1,73 +1,44 @@
-//! The authorization callback at the redirect path (Core §3.1.2.5–§3.1.3.7).
+//! The authorization callback at the redirect path (Core §3.1.2.5–§3.1.2.7, §3.2.2.5–§3.2.2.8,
+//! §3.3.2.5–§3.3.2.8). The response arrives in the query of a GET (`response_mode=query`) or in
+//! the body of a POST: form_post, and the fragment, which the browser keeps to itself and the
+//! fragment relay page posts (see `site::relay`). Whatever the way, the response must match this
+//! browser's sealed pending login (the `state` names its cookie), come the way that login asked
+//! for, and carry exactly the parts of its `response_type`; `finish.rs` validates the tokens
+//! and starts the session.
 
-use super::{nonce24, App, Failure, Incoming, Io};
+use super::{App, Failure, Incoming, Io};
 use crate::core::config::ProviderConfig;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
-use crate::core::oidc::discovery::ProviderMetadata;
-use crate::core::oidc::id_token::{self, IdTokenError, TokenHashes, ValidatedIdToken, ValidationParams};
-use crate::core::oidc::jwks::KeySelectError;
-use crate::core::oidc::token::{self, TokenResponse};
+use crate::core::oidc::response::{AuthorizationResponse, ResponseError};
 use crate::core::session::cookies::{remove_cookie, CookieJar};
 use crate::core::session::pending::{self, PendingLogin};
-use crate::core::session::seal::write_chunked;
-use crate::core::session::{handle_for_state, record_key, Identity, SealContext, SessionRecord};
+use crate::core::session::{handle_for_state, record_key};
 use crate::core::site::pages::Reply;
-
-/// Longest callback query accepted.
-const MAX_QUERY: usize = 8192;
-
-/// The authorization response parameters (Core §3.1.2.5 / §3.1.2.6, RFC 9207).
-#[derive(Debug, Default)]
-pub(crate) struct CallbackParams {
-    pub(crate) state: Option<String>,
-    pub(crate) code: Option<String>,
-    pub(crate) error: Option<String>,
-    pub(crate) error_description: Option<String>,
-    pub(crate) iss: Option<String>,
-}
-
-/// Parses the callback query. RFC 6749 §3.1: parameters must not repeat.
-pub(crate) fn parse_callback(query: &str) -> Result<CallbackParams, AppError> {
-    if query.len() > MAX_QUERY {
-        return Err(AppError::BadRequest("the callback query is too long".into()));
-    }
-    let mut params = CallbackParams::default();
-    let mut others: Vec<String> = Vec::new();
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        let slot = match k.as_ref() {
-            "state" => &mut params.state,
-            "code" => &mut params.code,
-            "error" => &mut params.error,
-            "error_description" => &mut params.error_description,
-            "iss" => &mut params.iss,
-            // Ignored, but a repeat is still refused (a handful of names: a list is enough).
-            other if others.iter().any(|o| o == other) => {
-                return Err(AppError::BadRequest(format!("the parameter `{k}` is repeated")))
-            }
-            other => {
-                others.push(other.to_owned());
-                continue;
-            }
-        };
-        if slot.replace(v.into_owned()).is_some() {
-            return Err(AppError::BadRequest(format!("the parameter `{k}` is repeated")));
-        }
-    }
-    Ok(params)
-}
+use crate::core::site::relay;
 
 impl App {
-    /// The callback. Its pending-login cookie is removed by every answer, success or not.
+    /// The callback. Its pending-login cookie is removed by every answer, success or not, except
+    /// a relay page (the login is not finished yet).
     pub(super) async fn callback<H: HttpClient, K: KvStore>(
         &self,
         req: &Incoming,
         io: &Io<'_, H, K>,
     ) -> Result<Reply, Failure> {
-        if req.method != "GET" {
-            return Err(AppError::BadRequest("the callback must be a GET".into()).into());
-        }
-        let params = parse_callback(req.url.query().unwrap_or(""))?;
+        let (params, posted) = match req.method.as_str() {
+            "GET" => match req.url.query().filter(|q| !q.is_empty()) {
+                Some(query) => (AuthorizationResponse::from_query(query).map_err(AppError::from)?, false),
+                // Nothing in the query: a response in the fragment, which only a script on this
+                // page can read and post.
+                None => return Ok(relay::fragment_page(&self.config.redirect_path)),
+            },
+            "POST" => {
+                let body = req.body.as_deref().unwrap_or_default();
+                let params = AuthorizationResponse::from_form(req.headers.content_type.as_deref(), body);
+                (params.map_err(AppError::from)?, true)
+            }
+            _ => return Err(AppError::BadRequest("the callback takes GET or POST".into()).into()),
+        };
         let base = self.cookie_base(req);
         // Without a state of ours there is no login to finish, and whatever else the request
         // says (an `error_description` included) is anyone's text: it is not shown.
@@ -77,6 +48,12 @@ impl App {
         };
         let jar = CookieJar::parse(req.headers.cookie.as_deref());
         let Some(value) = jar.get(&name) else {
+            // A form_post from the provider's site: SameSite=Lax kept the pending-login cookie
+            // home. Posted again from this origin, the cookie comes along. A post from this
+            // origin, or one we relayed already, without it: another browser's login.
+            if posted && !params.relayed && !same_origin(req) {
+                return Ok(relay::form_post_page(&self.config.redirect_path, &params.pairs()));
+            }
             return Err(unbound(&params).into());
         };
         let clear = [remove_cookie(&name, &self.cookie_attrs(req, None))];
@@ -94,12 +71,26 @@ impl App {
                 "this login was started for a provider that is no longer configured".into(),
             ))
         })?;
-        // The state matched this browser's pending login: the provider's answer may be shown.
+        // The state matched this browser's pending login: the provider's answer may be shown,
+        // whichever way it came (a provider that cannot use the mode answers in its default).
         if let Some(error) = params.error.clone() {
             return Err(fail(AppError::Provider {
                 error,
                 description: params.error_description.clone(),
             }));
+        }
+        // Tokens only by the way the login asked for: a form_post or fragment login answered in
+        // the query (tokens in a URL) is refused, and so is a query login answered by a POST.
+        let mode = pending.response_mode;
+        if posted != mode.posted() {
+            let got = if posted { "in a POST body" } else { "in the URL query" };
+            return Err(fail(
+                ResponseError::WrongMode {
+                    got,
+                    expected: mode.as_str(),
+                }
+                .into(),
+            ));
         }
         let reply = self
             .complete(req, io, provider, &pending, &state, params)
@@ -108,7 +99,7 @@ impl App {
         Ok(reply.with_cookies(clear))
     }
 
-    /// Checks the response, redeems the code and starts the session.
+    /// Checks the response as a whole, then has its tokens validated and the session started.
     async fn complete<H: HttpClient, K: KvStore>(
         &self,
         req: &Incoming,
@@ -116,14 +107,14 @@ impl App {
         provider: &ProviderConfig,
         pending: &PendingLogin,
         state: &str,
-        params: CallbackParams,
+        params: AuthorizationResponse,
     ) -> Result<Reply, AppError> {
         // The session record doubles as the mark that this state was used: a replayed
-        // callback (same browser, same state) finds it. KV is eventually consistent across
-        // locations; the code is single-use at the provider too.
+        // callback (same browser, same state) finds it. For the implicit flow it is the only
+        // mark (there is no code the provider could refuse to redeem twice). KV is eventually
+        // consistent across locations; the pending cookie is removed by this answer too.
         let handle = handle_for_state(state);
-        let key = record_key(&handle);
-        if io.kv.get(&key).await?.is_some() {
+        if io.kv.get(&record_key(&handle)).await?.is_some() {
             return Err(AppError::UnknownState);
         }
         let metadata = self.metadata(provider, io).await?;
@@ -133,194 +124,26 @@ impl App {
             None if metadata.authorization_response_iss_parameter_supported => return Err(AppError::IssuerMismatch),
             _ => {}
         }
-        let code = params
-            .code
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| AppError::BadRequest("the callback has no code".into()))?;
-        let redirect_uri = self.our_url(req, &self.config.redirect_path);
-        let client = self
-            .client_for_callback(provider, &metadata, pending.client_id.as_deref(), io)
-            .await?;
-        let request = token::code_request(
-            &metadata.token_endpoint,
-            &client,
-            &code,
-            &redirect_uri,
-            pending.pkce_verifier.expose(),
-            io.clock.now(),
-            &io.random.token(),
-            io.signatures,
-        )
-        .await?;
-        let tokens = token::parse_token_response(&io.http.send(request).await?)?;
-        let (identity, record) = self
-            .session_from_tokens(io, provider, &client.client_id, &metadata, pending, tokens, handle)
-            .await?;
-        self.check_allowed(&identity)?;
-        let deployment = self.deployment(req);
-        let issuer = provider.issuer.as_str();
-        let base = self.cookie_base(req);
-        let record_context = SealContext {
-            kind: "record",
-            name: &key,
-            deployment: &deployment,
-            issuer,
-        };
-        let sealed_record = record
-            .seal(&self.config.sealer, &record_context, nonce24(io.random))
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        // The answer need not wait for it; until it lands a replay of this state is only
-        // stopped by the provider's single-use code (and by the pending cookie, removed now).
-        io.kv
-            .put_background(&key, &sealed_record, self.config.session.lifetime_secs);
-        let identity_context = SealContext {
-            kind: "identity",
-            name: base,
-            deployment: &deployment,
-            issuer,
-        };
-        let sealed = identity
-            .seal(&self.config.sealer, &identity_context, nonce24(io.random))
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        let jar = CookieJar::parse(req.headers.cookie.as_deref());
-        let cookies = write_chunked(base, &sealed, &self.session_attrs(req), &jar).map_err(|_| {
-            AppError::BadRequest(
-                "the session is too large for cookies; ask the administrator to request fewer claims".into(),
-            )
-        })?;
-        Ok(Reply::redirect(&pending.return_to).with_cookies(cookies))
-    }
-
-    /// The identity (cookie) and the record (KV) of a new session, from a token response.
-    #[allow(clippy::too_many_arguments)]
-    async fn session_from_tokens<H: HttpClient, K: KvStore>(
-        &self,
-        io: &Io<'_, H, K>,
-        provider: &ProviderConfig,
-        client_id: &str,
-        metadata: &ProviderMetadata,
-        pending: &PendingLogin,
-        tokens: TokenResponse,
-        handle: String,
-    ) -> Result<(Identity, SessionRecord), AppError> {
-        let raw_id_token = tokens.id_token.clone().unwrap_or_default();
-        // Core §3.1.3.8: at_hash is optional in the code flow, but when present it must match.
-        let hashes = TokenHashes {
-            access_token: Some(tokens.access_token.expose()),
-            ..TokenHashes::default()
-        };
-        let validated = self
-            .validate_id_token(
-                io,
-                provider,
-                client_id,
-                metadata,
-                &raw_id_token,
-                pending.nonce.expose(),
-                hashes,
-            )
-            .await?;
-        check_acr(provider, validated.claims().acr.as_deref())?;
-        let claims = validated.claims();
-        let userinfo = match (&metadata.userinfo_endpoint, provider.fetch_userinfo) {
-            (Some(endpoint), true) => {
-                let response = io
-                    .http
-                    .send(token::userinfo_request(endpoint, &tokens.access_token))
-                    .await?;
-                Some(token::parse_userinfo(&response, &claims.sub)?)
-            }
-            _ => None,
-        };
-        let from_userinfo = |k: &str| userinfo.as_ref().and_then(|u| u.get(k));
-        let email = claims
-            .email
-            .clone()
-            .or_else(|| from_userinfo("email").and_then(|v| v.as_str()).map(str::to_owned));
-        // The verification flag belongs to the email it came with.
-        let email_verified = if claims.email.is_some() {
-            claims.email_verified
-        } else {
-            from_userinfo("email_verified").and_then(|v| v.as_bool())
-        };
-        let name = claims
-            .name
-            .clone()
-            .or_else(|| from_userinfo("name").and_then(|v| v.as_str()).map(str::to_owned));
-        let now = io.clock.now();
-        let identity = Identity {
-            provider: provider.name.clone(),
-            sub: claims.sub.clone(),
-            email,
-            email_verified,
-            name,
-            acr: claims.acr.clone(),
-            created_at: now,
-            expires_at: now.saturating_add(self.config.session.lifetime_secs as i64),
-            handle,
-        };
-        let record = SessionRecord {
-            client_id: client_id.to_owned(),
-            id_token: validated.raw().to_owned(),
-            access_token: tokens.access_token,
-            access_token_expires_at: tokens.expires_in.map(|s| now.saturating_add(s)),
-            refresh_token: tokens.refresh_token,
-            userinfo,
-        };
-        Ok((identity, record))
-    }
-
-    /// Core §3.1.3.7 and the token hashes, with the provider's JWKS; an unknown `kid` refetches
-    /// the JWKS once.
-    #[allow(clippy::too_many_arguments)]
-    async fn validate_id_token<H: HttpClient, K: KvStore>(
-        &self,
-        io: &Io<'_, H, K>,
-        provider: &ProviderConfig,
-        client_id: &str,
-        metadata: &ProviderMetadata,
-        raw: &str,
-        nonce: &str,
-        hashes: TokenHashes<'_>,
-    ) -> Result<ValidatedIdToken, AppError> {
-        let params = ValidationParams {
-            issuer: &provider.issuer,
-            client_id,
-            allowed_algs: &provider.allowed_algs,
-            expected_nonce: Some(nonce),
-            now: io.clock.now(),
-            leeway_secs: self.config.clock_leeway_secs,
-            // Core §3.1.3.7 step 13: with max_age requested, auth_time is required and checked.
-            max_age_secs: provider.max_age.and_then(|m| i64::try_from(m).ok()),
-        };
-        let jwks = self.jwks(provider, metadata, io).await?;
-        match id_token::validate(raw, &jwks, &params, hashes, io.signatures).await {
-            Err(IdTokenError::Key(KeySelectError::UnknownKid)) => {
-                match self.refetch_jwks(provider, metadata, io).await? {
-                    Some(fresh) => Ok(id_token::validate(raw, &fresh, &params, hashes, io.signatures).await?),
-                    None => Err(IdTokenError::Key(KeySelectError::UnknownKid).into()),
-                }
-            }
-            other => Ok(other?),
-        }
+        params.check_parts(pending.response_type)?;
+        self.finish(req, io, provider, &metadata, pending, params, handle).await
     }
 }
 
-/// Core §3.1.3.7 step 12: "If the acr Claim was requested, the Client SHOULD check that the
-/// asserted Claim Value is appropriate." Requesting `acr_values` is not enough (a user can edit
-/// the authorization URL): with `required_acr` set, the ID token's `acr` must be one of them.
-pub(super) fn check_acr(provider: &ProviderConfig, acr: Option<&str>) -> Result<(), AppError> {
-    if provider.required_acr.is_empty() || acr.is_some_and(|a| provider.required_acr.iter().any(|r| r == a)) {
-        return Ok(());
+/// Whether a POST comes from a page of this origin: Fetch Metadata, else `Origin`.
+fn same_origin(req: &Incoming) -> bool {
+    let h = &req.headers;
+    match h.sec_fetch_site.as_deref() {
+        Some(site) => site.eq_ignore_ascii_case("same-origin"),
+        None => h
+            .origin
+            .as_deref()
+            .is_some_and(|o| o == req.url.origin().ascii_serialization()),
     }
-    Err(AppError::AcrNotMet {
-        got: acr.map(str::to_owned),
-    })
 }
 
 /// The error for a callback that matches no pending login of this browser: a provider's
 /// `error` without its text (it may be anyone's), else "started in another browser".
-fn unbound(params: &CallbackParams) -> AppError {
+fn unbound(params: &AuthorizationResponse) -> AppError {
     match (&params.error, &params.state) {
         (Some(_), _) => AppError::ProviderUnverified,
         (None, None) => AppError::BadRequest("the callback has no state".into()),

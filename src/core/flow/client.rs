@@ -6,7 +6,7 @@ use super::{App, Incoming, Io};
 use crate::core::config::{ClientConfig, ProviderConfig};
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
-use crate::core::oidc::client_auth::{choose_method, Client};
+use crate::core::oidc::client_auth::{choose_method, AuthMethod, Client};
 use crate::core::oidc::discovery::ProviderMetadata;
 use crate::core::oidc::registration::{parse_response, RegisteredClient, RegistrationError, RegistrationRequest};
 
@@ -28,15 +28,20 @@ fn registration_id_key(provider: &str, client_id: &str) -> String {
 
 impl App {
     /// The client for a new login, and the registration to remember in the pending login.
+    /// `authenticates`: the login will authenticate the client (a code to redeem, or a pushed
+    /// request); an implicit login without PAR only needs the client id.
     pub(super) async fn client_for_login<H: HttpClient, K: KvStore>(
         &self,
         provider: &ProviderConfig,
         metadata: &ProviderMetadata,
         req: &Incoming,
         io: &Io<'_, H, K>,
+        authenticates: bool,
     ) -> Result<(Client, Option<RegisteredClient>), AppError> {
         match &provider.client {
-            ClientConfig::Static { client_id } => Ok((static_client(provider, metadata, client_id)?, None)),
+            ClientConfig::Static { client_id } => {
+                Ok((static_client(provider, metadata, client_id, authenticates)?, None))
+            }
             ClientConfig::Dynamic { registration } => {
                 let registered = self
                     .registered_client(provider, metadata, registration, req, io)
@@ -54,10 +59,11 @@ impl App {
         metadata: &ProviderMetadata,
         client_id: Option<&str>,
         io: &Io<'_, H, K>,
+        authenticates: bool,
     ) -> Result<Client, AppError> {
         let ClientConfig::Dynamic { .. } = &provider.client else {
             if let ClientConfig::Static { client_id } = &provider.client {
-                return static_client(provider, metadata, client_id);
+                return static_client(provider, metadata, client_id, authenticates);
             }
             return Err(AppError::UnknownState);
         };
@@ -86,8 +92,13 @@ impl App {
     ) -> Result<RegisteredClient, AppError> {
         let now = io.clock.now();
         let redirect_uri = self.our_url(req, &self.config.redirect_path);
-        let usable =
-            |c: &RegisteredClient| !c.expired(now) && c.issuer == provider.issuer && c.redirect_uri == redirect_uri;
+        // A registration made for another response type would be refused by the provider.
+        let usable = |c: &RegisteredClient| {
+            !c.expired(now)
+                && c.issuer == provider.issuer
+                && c.redirect_uri == redirect_uri
+                && c.response_type == provider.response_type
+        };
         if let Some(c) = self.cache.registered(&provider.name).filter(|c| usable(c)) {
             return Ok(c);
         }
@@ -159,20 +170,33 @@ impl App {
             post_logout_redirect_uri: &post_logout,
             method,
             jwks_uri: jwks_uri.as_deref(),
+            response_type: provider.response_type,
             extra,
         };
         let response = io.http.send(request.to_http()).await?;
-        Ok(parse_response(&response, method, &provider.issuer, redirect_uri)?)
+        let mut registered = parse_response(&response, method, &provider.issuer, redirect_uri)?;
+        registered.response_type = provider.response_type;
+        Ok(registered)
     }
 }
 
-fn static_client(provider: &ProviderConfig, metadata: &ProviderMetadata, client_id: &str) -> Result<Client, AppError> {
+fn static_client(
+    provider: &ProviderConfig,
+    metadata: &ProviderMetadata,
+    client_id: &str,
+    authenticates: bool,
+) -> Result<Client, AppError> {
     let method = choose_method(
         provider.auth_method,
         metadata.token_endpoint_auth_methods_supported.as_deref(),
         provider.client_secret.is_some(),
         provider.private_key.is_some(),
-    )?;
+    );
+    // A login that never authenticates the client does not need a method the provider lists.
+    let method = match method {
+        Err(_) if !authenticates => AuthMethod::None,
+        other => other?,
+    };
     Ok(Client {
         client_id: client_id.to_owned(),
         method,

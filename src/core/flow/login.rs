@@ -3,11 +3,14 @@
 //! chooser page first.
 
 use super::{nonce24, App, Incoming, Io};
-use crate::core::config::ProviderConfig;
+use crate::core::config::{check_provider, ProviderConfig};
 use crate::core::crypto::secret::Secret;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
 use crate::core::oidc::authorize::AuthorizationRequest;
+use crate::core::oidc::client_auth::Client;
+use crate::core::oidc::par;
+use crate::core::oidc::token::TokenError;
 use crate::core::session::cookies::{remove_cookie, set_cookie, CookieAttrs, CookieJar};
 use crate::core::session::pending::{self, PendingLogin, MAX_PENDING};
 use crate::core::session::SealContext;
@@ -77,7 +80,13 @@ impl App {
         passthrough: &[(String, String)],
     ) -> Result<Reply, AppError> {
         let metadata = self.metadata(provider, io).await?;
-        let (client, registered) = self.client_for_login(provider, &metadata, req, io).await?;
+        // Static metadata was checked with the configuration; discovered metadata is checked
+        // here. A mismatch is the operator's to fix: logged with the key, a generic page shown.
+        let par_endpoint = check_provider(provider, &metadata).map_err(|e| AppError::Internal(e.to_string()))?;
+        let authenticates = provider.response_type.code() || par_endpoint.is_some();
+        let (client, registered) = self
+            .client_for_login(provider, &metadata, req, io, authenticates)
+            .await?;
         let state = io.random.token();
         let nonce = io.random.token();
         let verifier = io.random.token();
@@ -92,6 +101,8 @@ impl App {
             return_to: return_to.to_owned(),
             created_at: io.clock.now(),
             client_id: registered.map(|r| r.client_id),
+            response_type: provider.response_type,
+            response_mode: provider.response_mode,
         };
         let deployment = self.deployment(req);
         let context = SealContext {
@@ -104,7 +115,7 @@ impl App {
             .seal(&self.config.sealer, &context, nonce24(io.random))
             .map_err(|e| AppError::Internal(e.to_string()))?;
         let redirect_uri = self.our_url(req, &self.config.redirect_path);
-        let url = AuthorizationRequest {
+        let request = AuthorizationRequest {
             provider,
             metadata: &metadata,
             client_id: &client.client_id,
@@ -113,8 +124,14 @@ impl App {
             nonce: &nonce,
             pkce_verifier: &verifier,
             passthrough,
+        };
+        let url = match par_endpoint {
+            None => request.url(),
+            Some(endpoint) => {
+                let request_uri = push(io, provider, &client, &request, endpoint).await?;
+                request.pushed_url(&request_uri)
+            }
         }
-        .url()
         .map_err(|e| AppError::Internal(format!("authorization endpoint: {e}")))?;
         let attrs = self.cookie_attrs(req, Some(self.config.login_timeout_secs));
         let jar = CookieJar::parse(req.headers.cookie.as_deref());
@@ -148,4 +165,30 @@ impl App {
         gone.extend(live.iter().take(excess).map(|(_, n)| *n));
         gone.into_iter().map(|n| remove_cookie(n, attrs)).collect()
     }
+}
+
+/// Pushes the authorization request (RFC 9126) and returns its `request_uri`. The provider's
+/// refusal (§2.3) is shown like an error at the callback: the request is this browser's own.
+async fn push<H: HttpClient, K: KvStore>(
+    io: &Io<'_, H, K>,
+    provider: &ProviderConfig,
+    client: &Client,
+    request: &AuthorizationRequest<'_>,
+    endpoint: &str,
+) -> Result<String, AppError> {
+    let pushed = par::push_request(
+        request,
+        client,
+        endpoint,
+        &provider.issuer,
+        io.clock.now(),
+        &io.random.token(),
+        io.signatures,
+    )
+    .await?;
+    let response = io.http.send(pushed).await?;
+    par::parse_response(&response).map_err(|e| match e {
+        TokenError::Provider { error, description } => AppError::Provider { error, description },
+        other => AppError::Token(other),
+    })
 }

@@ -4,6 +4,7 @@
 
 mod callback;
 mod client;
+mod finish;
 mod gate;
 mod login;
 mod logout;
@@ -13,6 +14,7 @@ use crate::core::config::Config;
 use crate::core::crypto::Signatures;
 use crate::core::error::{AppError, FaultClass};
 use crate::core::http::{Clock, HttpClient, KvStore, Random};
+use crate::core::oidc::response::MAX_BODY;
 use crate::core::session::cache::IdentityCache;
 use crate::core::session::cookies::{remove_cookie, CookieAttrs, SameSite};
 use crate::core::session::pending::is_pending_cookie;
@@ -232,9 +234,16 @@ impl App {
     /// calling [`App::handle`], and at most how many bytes (a longer body is refused with 413
     /// by the shell). `None` for every request passed on: their bodies go to the origin
     /// untouched.
+    ///
+    /// Only a POST to the redirect path has its body read (form_post, and the fragment posted
+    /// by the relay page): at most [`MAX_BODY`] bytes. `path` is the raw path; it is compared
+    /// in its canonical form, as [`App::handle`] routes it.
     pub fn body_limit(&self, method: &str, path: &str) -> Option<usize> {
-        let _ = (method, path);
-        None
+        if method != "POST" {
+            return None;
+        }
+        let canonical = CanonicalPath::parse(path).ok()?;
+        (canonical.as_str() == self.config.redirect_path).then_some(MAX_BODY)
     }
 
     /// Handles one request. Never fails: errors become error responses.

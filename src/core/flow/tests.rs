@@ -11,6 +11,7 @@ use crate::core::http::HttpError;
 use crate::core::oidc::authorize::pkce_challenge;
 use crate::core::oidc::client_auth::AuthMethod;
 use crate::core::oidc::registration::RegisteredClient;
+use crate::core::oidc::response::ResponseType;
 use crate::core::session::{handle_for_state, record_key};
 use crate::core::site::pages::Reply;
 use serde_json::{json, Value};
@@ -455,6 +456,7 @@ fn expired_registration_is_replaced() {
         method: AuthMethod::ClientSecretBasic,
         issuer: ISSUER.into(),
         redirect_uri: REDIRECT_URI.into(),
+        response_type: ResponseType::Code,
     };
     h.kv.seed("registration:main", &serde_json::to_string(&old).unwrap(), 3600);
     h.op().registration.set(Registration::Accept {

@@ -27,8 +27,8 @@ pub enum DiscoveryError {
     BadEndpoint(&'static str),
 }
 
-/// The provider metadata edge-oidc uses (Discovery §3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The provider metadata edge-oidc uses (Discovery §3, RFC 9126 §5).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderMetadata {
     /// Issuer identifier.
     pub issuer: String,
@@ -56,6 +56,19 @@ pub struct ProviderMetadata {
     /// PKCE methods; when listed, `S256` must be among them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_challenge_methods_supported: Option<Vec<String>>,
+    /// The `response_type` values the provider supports (REQUIRED in discovery; a static
+    /// configuration may leave it out, and then nothing is checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_types_supported: Option<Vec<String>>,
+    /// The `response_mode` values; when listed, the configured mode must be among them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_modes_supported: Option<Vec<String>>,
+    /// RFC 9126 §5: where pushed authorization requests go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    /// RFC 9126 §5: the provider accepts authorization requests only through PAR.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// `{issuer}/.well-known/openid-configuration` (Discovery §4.1: strip a trailing `/`).
@@ -93,6 +106,10 @@ impl ProviderMetadata {
             ("userinfo_endpoint", meta.userinfo_endpoint.as_ref()),
             ("end_session_endpoint", meta.end_session_endpoint.as_ref()),
             ("registration_endpoint", meta.registration_endpoint.as_ref()),
+            (
+                "pushed_authorization_request_endpoint",
+                meta.pushed_authorization_request_endpoint.as_ref(),
+            ),
         ];
         if meta
             .code_challenge_methods_supported

@@ -98,6 +98,10 @@ pub enum IdTokenError {
     /// `c_hash` (Core §3.3.2.11).
     #[error("the ID token has no c_hash, which this response type requires")]
     MissingCHash,
+    /// In the hybrid flow, the ID token from the token endpoint names another issuer or
+    /// subject than the one from the authorization endpoint (Core §3.3.3.6).
+    #[error("the ID tokens from the authorization and token endpoints name different users (iss or sub)")]
+    SubjectMismatch,
 }
 
 /// What kind of failure an [`IdTokenError`] is, for the wording of the error page and the log.
@@ -130,6 +134,7 @@ impl IdTokenError {
             | E::TokenHashMismatch
             | E::MissingAtHash
             | E::MissingCHash
+            | E::SubjectMismatch
             | E::ForbiddenAlg(_) => IdTokenFault::Security,
             E::Expired | E::IssuedInFuture | E::NotYetValid => IdTokenFault::Clock,
             E::AuthTooOld | E::MissingAuthTime => IdTokenFault::Reauthenticate,

@@ -6,5 +6,7 @@ pub mod discovery;
 pub mod end_session;
 pub mod id_token;
 pub mod jwks;
+pub mod par;
 pub mod registration;
+pub mod response;
 pub mod token;

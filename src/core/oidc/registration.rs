@@ -3,6 +3,7 @@
 use crate::core::crypto::secret::Secret;
 use crate::core::http::{json_problem, HttpRequest, HttpResponse};
 use crate::core::oidc::client_auth::AuthMethod;
+use crate::core::oidc::response::ResponseType;
 use serde::{Deserialize, Serialize};
 
 /// Why a registration failed.
@@ -47,6 +48,10 @@ pub struct RegisteredClient {
     pub issuer: String,
     /// The redirect URI it was registered with.
     pub redirect_uri: String,
+    /// The response type it was registered for (absent in registrations stored before it was
+    /// kept: `code`, the only one then).
+    #[serde(default)]
+    pub response_type: ResponseType,
 }
 
 impl RegisteredClient {
@@ -69,6 +74,8 @@ pub struct RegistrationRequest<'a> {
     pub method: AuthMethod,
     /// Our public JWKS, for `private_key_jwt`.
     pub jwks_uri: Option<&'a str>,
+    /// The response type the logins will use (registered with its grant types).
+    pub response_type: ResponseType,
     /// Extra client metadata from the configuration (client_name, contacts, …).
     pub extra: &'a serde_json::Map<String, serde_json::Value>,
 }
@@ -77,12 +84,22 @@ impl RegistrationRequest<'_> {
     /// The HTTP request (Registration §3.1: JSON POST).
     pub fn to_http(&self) -> HttpRequest {
         let mut body = self.extra.clone();
+        // Registration §2: `code` needs the authorization_code grant, `id_token` and `token`
+        // the implicit one.
+        let rt = self.response_type;
+        let mut grants: Vec<&str> = Vec::new();
+        if rt.code() {
+            grants.extend(["authorization_code", "refresh_token"]);
+        }
+        if rt.id_token() || rt.token() {
+            grants.push("implicit");
+        }
         // Our own values win over configured extras: the redirect URIs must be ours.
         let ours = serde_json::json!({
             "redirect_uris": [self.redirect_uri],
             "post_logout_redirect_uris": [self.post_logout_redirect_uri],
-            "response_types": ["code"],
-            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": [rt.as_str()],
+            "grant_types": grants,
             "application_type": "web",
             "token_endpoint_auth_method": self.method.name(),
         });
@@ -166,6 +183,7 @@ pub fn parse_response(
         method,
         issuer: issuer.to_owned(),
         redirect_uri: redirect_uri.to_owned(),
+        response_type: ResponseType::default(),
     })
 }
 
@@ -193,6 +211,7 @@ mod tests {
             post_logout_redirect_uri: "https://rp.example/logged-out",
             method: AuthMethod::PrivateKeyJwt,
             jwks_uri: Some("https://rp.example/.well-known/jwks.json"),
+            response_type: ResponseType::Code,
             extra: &extra,
         }
         .to_http();
@@ -210,6 +229,38 @@ mod tests {
         assert_eq!(body["contacts"][0], "ops@example.com");
         assert_eq!(body["token_endpoint_auth_method"], "private_key_jwt");
         assert_eq!(body["jwks_uri"], "https://rp.example/.well-known/jwks.json");
+        assert_eq!(body["response_types"], serde_json::json!(["code"]));
+        assert_eq!(
+            body["grant_types"],
+            serde_json::json!(["authorization_code", "refresh_token"])
+        );
+    }
+
+    /// Registration §2: the response types and the grant types they need.
+    #[test]
+    fn implicit_and_hybrid_register_their_grant_types() {
+        let extra = serde_json::Map::new();
+        let body = |response_type| {
+            let req = RegistrationRequest {
+                endpoint: "https://op.example/reg",
+                redirect_uri: "https://rp.example/redirect_uri",
+                post_logout_redirect_uri: "https://rp.example/logged-out",
+                method: AuthMethod::None,
+                jwks_uri: None,
+                response_type,
+                extra: &extra,
+            };
+            serde_json::from_str::<serde_json::Value>(req.to_http().body.as_deref().unwrap()).unwrap()
+        };
+        let implicit = body(ResponseType::IdTokenToken);
+        assert_eq!(implicit["response_types"], serde_json::json!(["id_token token"]));
+        assert_eq!(implicit["grant_types"], serde_json::json!(["implicit"]));
+        let hybrid = body(ResponseType::CodeIdToken);
+        assert_eq!(hybrid["response_types"], serde_json::json!(["code id_token"]));
+        assert_eq!(
+            hybrid["grant_types"],
+            serde_json::json!(["authorization_code", "refresh_token", "implicit"])
+        );
     }
 
     #[test]

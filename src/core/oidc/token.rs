@@ -110,7 +110,8 @@ pub fn parse_token_response(response: &HttpResponse) -> Result<TokenResponse, To
     Ok(tokens)
 }
 
-fn oauth_error(response: &HttpResponse) -> TokenError {
+/// The OAuth error of a refused request (RFC 6749 §5.2), else its status.
+pub(crate) fn oauth_error(response: &HttpResponse) -> TokenError {
     match serde_json::from_slice::<OAuthError>(&response.body) {
         Ok(e) if (400..500).contains(&response.status) => TokenError::Provider {
             error: e.error,

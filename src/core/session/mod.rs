@@ -187,8 +187,9 @@ pub struct SessionRecord {
     pub client_id: String,
     /// The raw ID token (`id_token_hint` at logout).
     pub id_token: String,
-    /// The access token.
-    pub access_token: Secret,
+    /// The access token (none for `response_type=id_token`, which issues none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<Secret>,
     /// When the access token expires, if the provider said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_expires_at: Option<i64>,

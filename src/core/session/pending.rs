@@ -12,6 +12,7 @@
 
 use super::{SealContext, SessionError};
 use crate::core::crypto::secret::{ct_eq, Secret};
+use crate::core::oidc::response::{ResponseMode, ResponseType};
 use crate::core::session::seal::Sealer;
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +48,19 @@ pub struct PendingLogin {
     /// the same one, even if a newer registration exists by then).
     #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The `response_type` the login asked for: the callback accepts exactly its parts. Left
+    /// out for `code` (the cookie stays as small as before for the code flow).
+    #[serde(rename = "y", default, skip_serializing_if = "is_default")]
+    pub response_type: ResponseType,
+    /// The `response_mode` the login asked for: the callback accepts the response only by that
+    /// way (the query, or a POST: form_post, or the fragment relayed by our page). Left out for
+    /// `query`.
+    #[serde(rename = "m", default, skip_serializing_if = "is_default")]
+    pub response_mode: ResponseMode,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// The prefix of every pending-login cookie name for the session cookie `base`.

@@ -4,6 +4,7 @@ use super::cache::{IdentityCache, MAX_ENTRIES};
 use super::pending::{self, PendingLogin, MAX_PENDING};
 use super::seal::{CookieKey, SealError, Sealer};
 use super::*;
+use crate::core::oidc::response::{ResponseMode, ResponseType};
 use std::rc::Rc;
 
 const ISSUER: &str = "https://op.example";
@@ -151,7 +152,7 @@ fn record_round_trip_is_bound_to_its_key() {
     let record = SessionRecord {
         client_id: "rp".into(),
         id_token: "a.b.c".into(),
-        access_token: Secret::new("at"),
+        access_token: Some(Secret::new("at")),
         access_token_expires_at: Some(5),
         refresh_token: Some(Secret::new("rt")),
         userinfo: None,
@@ -212,6 +213,8 @@ fn pending_login_round_trip_and_state_check() {
         return_to: "/docs".into(),
         created_at: 100,
         client_id: None,
+        response_type: ResponseType::Code,
+        response_mode: ResponseMode::Query,
     };
     let ctx = SealContext {
         kind: "pending",
@@ -227,6 +230,21 @@ fn pending_login_round_trip_and_state_check() {
     let other = format!("{}X", &state[..42]);
     assert_eq!(open(Some(&other)), Err(SessionError::Malformed));
     assert!(PendingLogin::open(&s, &value, &name, "https://evil.example", Some(state), issuers).is_err());
+    // The code flow's cookie does not grow: its type and mode are the defaults, left out.
+    let json = serde_json::to_string(&login).unwrap();
+    assert!(!json.contains("\"y\"") && !json.contains("\"m\""), "{json}");
+    let hybrid = PendingLogin {
+        response_type: ResponseType::CodeIdToken,
+        response_mode: ResponseMode::FormPost,
+        ..login.clone()
+    };
+    let json = serde_json::to_string(&hybrid).unwrap();
+    assert!(json.ends_with(r#","y":"ci","m":"p"}"#), "{json}");
+    let value = hybrid.seal(&s, &ctx, [3; 24]).unwrap();
+    assert_eq!(
+        PendingLogin::open(&s, &value, &name, SITE, Some(state), issuers).unwrap(),
+        hybrid
+    );
     const _: () = assert!(MAX_PENDING >= 2, "several tabs must be able to log in at once");
 }
 

@@ -3,4 +3,5 @@
 
 pub mod pages;
 pub mod path;
+pub mod relay;
 pub mod return_url;

@@ -1,0 +1,315 @@
+//! Finishing a login from an authorization response that passed the callback's checks: its
+//! tokens validated as its response type requires, the code redeemed where there is one,
+//! UserInfo, the allow-lists, and the session written (the KV record, which also marks the
+//! state as used, and the identity cookie).
+//!
+//! - `code` (Core §3.1.3): the ID token and access token from the token endpoint.
+//! - `id_token`, `id_token token` (Core §3.2.2.11): the ID token from the authorization endpoint,
+//!   with its nonce required and, with an access token, its `at_hash` required and checked.
+//! - `code id_token`, `code token`, `code id_token token` (Core §3.3.2.12, §3.3.3.7): the
+//!   front-channel ID token (nonce, `c_hash` required, `at_hash` with an access token), then the
+//!   code redeemed; the token endpoint's ID token must name the same `iss` and `sub`
+//!   (§3.3.3.6), and the session keeps the token endpoint's tokens.
+
+use super::{nonce24, App, Incoming, Io};
+use crate::core::config::ProviderConfig;
+use crate::core::crypto::secret::Secret;
+use crate::core::error::AppError;
+use crate::core::http::{HttpClient, KvStore};
+use crate::core::oidc::discovery::ProviderMetadata;
+use crate::core::oidc::id_token::{self, IdTokenError, TokenHashes, ValidatedIdToken, ValidationParams};
+use crate::core::oidc::jwks::KeySelectError;
+use crate::core::oidc::response::{AuthorizationResponse, ResponseError};
+use crate::core::oidc::token::{self, TokenError};
+use crate::core::session::cookies::CookieJar;
+use crate::core::session::pending::PendingLogin;
+use crate::core::session::seal::write_chunked;
+use crate::core::session::{record_key, Identity, SealContext, SessionRecord};
+use crate::core::site::pages::Reply;
+
+/// The tokens a session is made of.
+struct Tokens {
+    id_token: ValidatedIdToken,
+    access_token: Option<Secret>,
+    expires_in: Option<i64>,
+    refresh_token: Option<Secret>,
+}
+
+impl App {
+    /// Validates the response's tokens, starts the session and redirects to the return URL.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn finish<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+        provider: &ProviderConfig,
+        metadata: &ProviderMetadata,
+        pending: &PendingLogin,
+        params: AuthorizationResponse,
+        handle: String,
+    ) -> Result<Reply, AppError> {
+        let redeems = pending.response_type.code();
+        let client = self
+            .client_for_callback(provider, metadata, pending.client_id.as_deref(), io, redeems)
+            .await?;
+        let tokens = self
+            .tokens(req, io, provider, &client, metadata, pending, params)
+            .await?;
+        let (identity, record) = self
+            .session_from(io, provider, &client.client_id, metadata, tokens, handle)
+            .await?;
+        self.check_allowed(&identity)?;
+        self.write_session(req, io, provider, &pending.return_to, identity, record)
+    }
+
+    /// The session's tokens from the response, validated (see the module documentation).
+    #[allow(clippy::too_many_arguments)]
+    async fn tokens<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+        provider: &ProviderConfig,
+        client: &crate::core::oidc::client_auth::Client,
+        metadata: &ProviderMetadata,
+        pending: &PendingLogin,
+        params: AuthorizationResponse,
+    ) -> Result<Tokens, AppError> {
+        let rt = pending.response_type;
+        let nonce = pending.nonce.expose();
+        let client_id = client.client_id.as_str();
+        // RFC 6749 §4.2.2: an access token from the authorization endpoint has a token_type,
+        // and edge-oidc uses bearer tokens only (Core §3.2.2.5).
+        if params.access_token.is_some() {
+            match params.token_type.as_deref() {
+                None => return Err(ResponseError::Missing("token_type").into()),
+                Some(t) if !t.eq_ignore_ascii_case("bearer") => return Err(TokenError::TokenType(t.to_owned()).into()),
+                Some(_) => {}
+            }
+        }
+        // The front-channel ID token: nonce always (the validation params carry it), at_hash
+        // when an access token came with it (Core §3.2.2.10, §3.3.2.11), c_hash when a code did
+        // (§3.3.2.11); both with the hash of the token's own alg.
+        let front = match params.id_token.as_deref() {
+            Some(raw) => {
+                let hashes = TokenHashes {
+                    access_token: params.access_token.as_deref(),
+                    require_at_hash: rt.token(),
+                    code: params.code.as_deref(),
+                    require_c_hash: rt.code(),
+                };
+                Some(
+                    self.validate_id_token(io, provider, client_id, metadata, raw, nonce, hashes)
+                        .await?,
+                )
+            }
+            None => None,
+        };
+        let Some(code) = params.code.filter(|_| rt.code()) else {
+            // The implicit flow: everything came from the authorization endpoint.
+            let id_token = front.ok_or(ResponseError::Missing("id_token"))?;
+            return Ok(Tokens {
+                id_token,
+                access_token: params.access_token.map(Secret::new),
+                // Only informative (when the access token expires): a value that is not a
+                // number is treated as absent rather than failing the login.
+                expires_in: params.expires_in.and_then(|e| e.parse().ok()),
+                refresh_token: None,
+            });
+        };
+        let request = token::code_request(
+            &metadata.token_endpoint,
+            client,
+            &code,
+            &self.our_url(req, &self.config.redirect_path),
+            pending.pkce_verifier.expose(),
+            io.clock.now(),
+            &io.random.token(),
+            io.signatures,
+        )
+        .await?;
+        let response = token::parse_token_response(&io.http.send(request).await?)?;
+        let raw = response.id_token.clone().unwrap_or_default();
+        // Core §3.1.3.8: at_hash is optional at the token endpoint, but when present it must match.
+        let hashes = TokenHashes {
+            access_token: Some(response.access_token.expose()),
+            ..TokenHashes::default()
+        };
+        let back = self
+            .validate_id_token(io, provider, client_id, metadata, &raw, nonce, hashes)
+            .await?;
+        // Core §3.3.3.6: "the iss and sub Claim Values MUST be identical in both ID Tokens".
+        if let Some(front) = &front {
+            let (f, b) = (front.claims(), back.claims());
+            if f.iss != b.iss || f.sub != b.sub {
+                return Err(IdTokenError::SubjectMismatch.into());
+            }
+        }
+        Ok(Tokens {
+            id_token: back,
+            access_token: Some(response.access_token),
+            expires_in: response.expires_in,
+            refresh_token: response.refresh_token,
+        })
+    }
+
+    /// The identity (cookie) and the record (KV) of a new session.
+    async fn session_from<H: HttpClient, K: KvStore>(
+        &self,
+        io: &Io<'_, H, K>,
+        provider: &ProviderConfig,
+        client_id: &str,
+        metadata: &ProviderMetadata,
+        tokens: Tokens,
+        handle: String,
+    ) -> Result<(Identity, SessionRecord), AppError> {
+        let claims = tokens.id_token.claims();
+        check_acr(provider, claims.acr.as_deref())?;
+        // UserInfo needs an access token: an `id_token`-only login has its claims in the ID
+        // token (Core §5.4).
+        let userinfo = match (
+            &metadata.userinfo_endpoint,
+            &tokens.access_token,
+            provider.fetch_userinfo,
+        ) {
+            (Some(endpoint), Some(access_token), true) => {
+                let response = io.http.send(token::userinfo_request(endpoint, access_token)).await?;
+                Some(token::parse_userinfo(&response, &claims.sub)?)
+            }
+            _ => None,
+        };
+        let from_userinfo = |k: &str| userinfo.as_ref().and_then(|u| u.get(k));
+        let email = claims
+            .email
+            .clone()
+            .or_else(|| from_userinfo("email").and_then(|v| v.as_str()).map(str::to_owned));
+        // The verification flag belongs to the email it came with.
+        let email_verified = if claims.email.is_some() {
+            claims.email_verified
+        } else {
+            from_userinfo("email_verified").and_then(|v| v.as_bool())
+        };
+        let name = claims
+            .name
+            .clone()
+            .or_else(|| from_userinfo("name").and_then(|v| v.as_str()).map(str::to_owned));
+        let now = io.clock.now();
+        let identity = Identity {
+            provider: provider.name.clone(),
+            sub: claims.sub.clone(),
+            email,
+            email_verified,
+            name,
+            acr: claims.acr.clone(),
+            created_at: now,
+            expires_at: now.saturating_add(self.config.session.lifetime_secs as i64),
+            handle,
+        };
+        let record = SessionRecord {
+            client_id: client_id.to_owned(),
+            id_token: tokens.id_token.raw().to_owned(),
+            access_token_expires_at: tokens
+                .access_token
+                .as_ref()
+                .and(tokens.expires_in)
+                .map(|s| now.saturating_add(s)),
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+            userinfo,
+        };
+        Ok((identity, record))
+    }
+
+    /// Seals the record into KV (in the background: the answer need not wait for it) and the
+    /// identity into its cookie, and redirects to the return URL.
+    fn write_session<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+        provider: &ProviderConfig,
+        return_to: &str,
+        identity: Identity,
+        record: SessionRecord,
+    ) -> Result<Reply, AppError> {
+        let deployment = self.deployment(req);
+        let issuer = provider.issuer.as_str();
+        let base = self.cookie_base(req);
+        let key = record_key(&identity.handle);
+        let record_context = SealContext {
+            kind: "record",
+            name: &key,
+            deployment: &deployment,
+            issuer,
+        };
+        let sealed_record = record
+            .seal(&self.config.sealer, &record_context, nonce24(io.random))
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        // Until it lands, a replay of this state is only stopped by the pending cookie (removed
+        // by this answer) and, where there is one, the provider's single-use code.
+        io.kv
+            .put_background(&key, &sealed_record, self.config.session.lifetime_secs);
+        let identity_context = SealContext {
+            kind: "identity",
+            name: base,
+            deployment: &deployment,
+            issuer,
+        };
+        let sealed = identity
+            .seal(&self.config.sealer, &identity_context, nonce24(io.random))
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let jar = CookieJar::parse(req.headers.cookie.as_deref());
+        let cookies = write_chunked(base, &sealed, &self.session_attrs(req), &jar).map_err(|_| {
+            AppError::BadRequest(
+                "the session is too large for cookies; ask the administrator to request fewer claims".into(),
+            )
+        })?;
+        Ok(Reply::redirect(return_to).with_cookies(cookies))
+    }
+
+    /// Core §3.1.3.7 (and the token hashes), with the provider's JWKS; an unknown `kid`
+    /// refetches the JWKS once.
+    #[allow(clippy::too_many_arguments)]
+    async fn validate_id_token<H: HttpClient, K: KvStore>(
+        &self,
+        io: &Io<'_, H, K>,
+        provider: &ProviderConfig,
+        client_id: &str,
+        metadata: &ProviderMetadata,
+        raw: &str,
+        nonce: &str,
+        hashes: TokenHashes<'_>,
+    ) -> Result<ValidatedIdToken, AppError> {
+        let params = ValidationParams {
+            issuer: &provider.issuer,
+            client_id,
+            allowed_algs: &provider.allowed_algs,
+            // Always Some: every login sends a nonce, so every ID token must carry it back.
+            expected_nonce: Some(nonce),
+            now: io.clock.now(),
+            leeway_secs: self.config.clock_leeway_secs,
+            // Core §3.1.3.7 step 13: with max_age requested, auth_time is required and checked.
+            max_age_secs: provider.max_age.and_then(|m| i64::try_from(m).ok()),
+        };
+        let jwks = self.jwks(provider, metadata, io).await?;
+        match id_token::validate(raw, &jwks, &params, hashes, io.signatures).await {
+            Err(IdTokenError::Key(KeySelectError::UnknownKid)) => {
+                match self.refetch_jwks(provider, metadata, io).await? {
+                    Some(fresh) => Ok(id_token::validate(raw, &fresh, &params, hashes, io.signatures).await?),
+                    None => Err(IdTokenError::Key(KeySelectError::UnknownKid).into()),
+                }
+            }
+            other => Ok(other?),
+        }
+    }
+}
+
+/// Core §3.1.3.7 step 12: "If the acr Claim was requested, the Client SHOULD check that the
+/// asserted Claim Value is appropriate." Requesting `acr_values` is not enough (a user can edit
+/// the authorization URL): with `required_acr` set, the ID token's `acr` must be one of them.
+pub(super) fn check_acr(provider: &ProviderConfig, acr: Option<&str>) -> Result<(), AppError> {
+    if provider.required_acr.is_empty() || acr.is_some_and(|a| provider.required_acr.iter().any(|r| r == a)) {
+        return Ok(());
+    }
+    Err(AppError::AcrNotMet {
+        got: acr.map(str::to_owned),
+    })
+}
