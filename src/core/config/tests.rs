@@ -507,3 +507,106 @@ fn non_ascii_urls_are_refused_before_parsing() {
     let json = MIN.replace("}}}", "}},\"origin\":\"https://\u{c9}xample.com\"}");
     assert_eq!(err_of(&json).key, "origin");
 }
+
+/// `response_type`, `response_mode`, `pushed_authorization_requests`: defaults, refusals that
+/// name the key, and the check against static metadata.
+#[test]
+fn response_type_mode_and_par() {
+    use crate::core::oidc::par::ParMode;
+    use crate::core::oidc::response::{ResponseMode, ResponseType};
+    let with = |extra: &str| {
+        format!(r#"{{"providers":{{"main":{{"issuer":"https://op.example","client_id":"rp"{extra}}}}}}}"#)
+    };
+    let p = parse(MIN).unwrap().providers.remove(0);
+    assert_eq!(
+        (p.response_type, p.response_mode, p.par),
+        (ResponseType::Code, ResponseMode::Query, ParMode::Auto)
+    );
+    let p = parse(&with(r#","response_type":"id_token code""#))
+        .unwrap()
+        .providers
+        .remove(0);
+    assert_eq!(
+        (p.response_type, p.response_mode),
+        (ResponseType::CodeIdToken, ResponseMode::Fragment)
+    );
+    let p = parse(&with(
+        r#","response_type":"id_token token","response_mode":"form_post","pushed_authorization_requests":"on""#,
+    ))
+    .unwrap()
+    .providers
+    .remove(0);
+    assert_eq!(
+        (p.response_type, p.response_mode, p.par),
+        (ResponseType::IdTokenToken, ResponseMode::FormPost, ParMode::On)
+    );
+    let p = parse(&with(r#","response_mode":"form_post""#))
+        .unwrap()
+        .providers
+        .remove(0);
+    assert_eq!(
+        (p.response_type, p.response_mode),
+        (ResponseType::Code, ResponseMode::FormPost)
+    );
+    let refused: &[(&str, &str, &str)] = &[
+        (
+            r#","response_type":"token""#,
+            "providers.main.response_type",
+            "is not a response type",
+        ),
+        (
+            r#","response_type":"code code""#,
+            "providers.main.response_type",
+            "is not a response type",
+        ),
+        (
+            r#","response_mode":"web_message""#,
+            "providers.main.response_mode",
+            "is not a response mode",
+        ),
+        (
+            r#","response_type":"code id_token","response_mode":"query""#,
+            "providers.main.response_mode",
+            "`query` cannot carry the tokens",
+        ),
+        (
+            r#","pushed_authorization_requests":"yes""#,
+            "providers.main.pushed_authorization_requests",
+            "use auto, on or off",
+        ),
+    ];
+    for (extra, key, text) in refused {
+        let e = err_of(&with(extra));
+        assert_eq!(e.key, *key, "{extra}");
+        assert!(e.to_string().contains(text), "{e}");
+    }
+    // Static metadata: what the provider lists is checked now.
+    let meta = |fields: &str| {
+        with(&format!(
+            r#","response_type":"code id_token","response_mode":"form_post","metadata":{{"authorization_endpoint":"https://op.example/a","token_endpoint":"https://op.example/t","jwks_uri":"https://op.example/j"{fields}}}"#
+        ))
+    };
+    assert!(parse(&meta("")).is_ok(), "nothing listed: nothing to check");
+    assert!(parse(&meta(
+        r#","response_types_supported":["id_token code"],"response_modes_supported":["form_post"]"#
+    ))
+    .is_ok());
+    let e = err_of(&meta(r#","response_types_supported":["code","id_token"]"#));
+    assert_eq!(e.key, "providers.main.response_type");
+    assert!(e.problem.contains("response_types_supported: code, id_token"), "{e}");
+    let e = err_of(&meta(r#","response_modes_supported":["query","fragment"]"#));
+    assert_eq!(e.key, "providers.main.response_mode");
+    let e = err_of(&meta(r#","require_pushed_authorization_requests":true,"pushed_authorization_request_endpoint":"https://op.example/par""#)
+        .replace(r#""response_mode":"form_post""#, r#""response_mode":"form_post","pushed_authorization_requests":"off""#));
+    assert_eq!(e.key, "providers.main.pushed_authorization_requests");
+    assert!(e.fix.contains("auto or on"), "{e}");
+    let e = err_of(&meta("").replace(
+        r#""response_mode":"form_post""#,
+        r#""response_mode":"form_post","pushed_authorization_requests":"on""#,
+    ));
+    assert!(e.problem.contains("no pushed_authorization_request_endpoint"), "{e}");
+    let e = err_of(&meta(
+        r#","pushed_authorization_request_endpoint":"http://op.example/par""#,
+    ));
+    assert!(e.problem.contains("pushed_authorization_request_endpoint"), "{e}");
+}

@@ -113,6 +113,17 @@ impl Incoming {
         }
     }
 
+    /// A form a page submits (a POST the browser navigates with), as the callback receives
+    /// form_post and the relayed fragment: its errors are pages, not JSON.
+    pub fn is_form_navigation(&self) -> bool {
+        let h = &self.headers;
+        self.method == "POST"
+            && match h.sec_fetch_mode.as_deref() {
+                Some(mode) => mode.eq_ignore_ascii_case("navigate"),
+                None => h.accept.as_deref().is_some_and(|a| a.contains("text/html")),
+            }
+    }
+
     fn path_and_query(&self) -> String {
         match self.url.query() {
             Some(q) => format!("{}?{q}", self.url.path()),
@@ -191,6 +202,9 @@ pub struct App {
 pub(crate) struct Failure {
     error: AppError,
     cookies: Vec<String>,
+    /// Answer with an HTML page even though the request is not a GET navigation (a form the
+    /// browser posted to the callback).
+    page: bool,
 }
 
 impl From<AppError> for Failure {
@@ -198,6 +212,7 @@ impl From<AppError> for Failure {
         Failure {
             error,
             cookies: Vec::new(),
+            page: false,
         }
     }
 }
@@ -207,6 +222,7 @@ impl Failure {
         Failure {
             error,
             cookies: cookies.to_vec(),
+            page: false,
         }
     }
 }
@@ -250,7 +266,7 @@ impl App {
     pub async fn handle<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Handled {
         match self.route(req, io).await {
             Ok(outcome) => Handled { outcome, log: None },
-            Err(Failure { error, cookies }) => {
+            Err(Failure { error, cookies, page }) => {
                 let log = match error.class() {
                     FaultClass::Client => None,
                     FaultClass::Upstream | FaultClass::Internal => {
@@ -258,7 +274,7 @@ impl App {
                     }
                 };
                 Handled {
-                    outcome: Outcome::Reply(error.to_reply(!req.is_navigation()).with_cookies(cookies)),
+                    outcome: Outcome::Reply(error.to_reply(!(page || req.is_navigation())).with_cookies(cookies)),
                     log,
                 }
             }
@@ -274,7 +290,10 @@ impl App {
         let path = canonical.as_str();
         let c = &self.config;
         if path == c.redirect_path {
-            return self.callback(req, io).await.map(Outcome::Reply);
+            return self.callback(req, io).await.map(Outcome::Reply).map_err(|mut f| {
+                f.page = req.is_form_navigation();
+                f
+            });
         }
         if path == c.logout_path {
             return Ok(Outcome::Reply(self.logout(req, io).await?));

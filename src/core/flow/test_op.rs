@@ -292,6 +292,18 @@ pub struct FakeOp {
     /// Every ID token issued, in order.
     pub id_tokens: RefCell<Vec<String>>,
     counter: Cell<u32>,
+    /// RFC 9126: the metadata says `require_pushed_authorization_requests`, and the
+    /// authorization endpoint takes only pushed requests.
+    pub require_par: Cell<bool>,
+    /// Misbehaviour: the PAR endpoint answers this.
+    pub par_refusal: RefCell<Option<HttpResponse>>,
+    /// The form bodies of the pushed authorization requests received.
+    pub par_requests: RefCell<Vec<Vec<(String, String)>>>,
+    /// Pushed requests not used yet, by `request_uri`.
+    pushed: RefCell<HashMap<String, Vec<(String, String)>>>,
+    /// Misbehaviour: changes the claims of ID tokens from the authorization endpoint.
+    #[allow(clippy::type_complexity)]
+    pub front_claims: RefCell<Option<Box<dyn Fn(&mut serde_json::Map<String, Value>)>>>,
 }
 
 fn random_p256() -> SigningKey {
@@ -339,6 +351,11 @@ impl FakeOp {
             access_tokens: RefCell::default(),
             id_tokens: RefCell::default(),
             counter: Cell::new(0),
+            require_par: Cell::new(false),
+            par_refusal: RefCell::default(),
+            par_requests: RefCell::default(),
+            pushed: RefCell::default(),
+            front_claims: RefCell::default(),
         }
     }
 
@@ -359,35 +376,13 @@ impl FakeOp {
         self.counter.get()
     }
 
-    /// The provider's login page, with the user consenting: checks the authentication
-    /// request, remembers it for the code, and returns the URL the browser is sent back to.
+    /// The provider's login page, with the user consenting, for a code flow answered in the
+    /// query: the URL the browser is sent back to (see [`FakeOp::respond`]).
     pub fn authorize(&self, auth: &Url) -> Url {
-        assert!(
-            auth.as_str().starts_with(&self.url("/authorize?")),
-            "not our endpoint: {auth}"
-        );
-        let param = |k: &str| query(auth, k).unwrap_or_else(|| panic!("authorization request without {k}"));
-        assert_eq!(param("response_type"), "code");
-        assert_eq!(param("code_challenge_method"), "S256");
-        let client_id = param("client_id");
-        assert!(
-            self.clients.borrow().contains_key(&client_id),
-            "unknown client {client_id}"
-        );
-        let code = format!("code-{}", self.next());
-        let grant = Grant {
-            client_id,
-            redirect_uri: param("redirect_uri"),
-            challenge: param("code_challenge"),
-            nonce: param("nonce"),
-        };
-        let mut back = Url::parse(&grant.redirect_uri).expect("redirect_uri is a URL");
-        back.query_pairs_mut()
-            .append_pair("code", &code)
-            .append_pair("state", &param("state"))
-            .append_pair("iss", &self.issuer);
-        self.codes.borrow_mut().insert(code, grant);
-        back
+        match self.respond(auth) {
+            Front::Query(back) => back,
+            other => panic!("not a query response: {other:?}"),
+        }
     }
 
     fn serve(&self, req: &HttpRequest) -> HttpResponse {
@@ -398,6 +393,7 @@ impl FakeOp {
             ("POST", "/token") => self.token(req),
             ("GET", "/userinfo") => self.userinfo(req),
             ("POST", "/register") => self.register(req),
+            ("POST", "/par") => self.par(req),
             _ => oauth_error(404, "not_found", req.url.as_str()),
         }
     }
@@ -413,7 +409,10 @@ impl FakeOp {
             "authorization_response_iss_parameter_supported": true,
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "code_challenge_methods_supported": ["S256"],
-            "response_types_supported": ["code"],
+            "response_types_supported": ["code", "id_token", "id_token token", "code id_token", "code token", "code id_token token"],
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "pushed_authorization_request_endpoint": self.url("/par"),
+            "require_pushed_authorization_requests": self.require_par.get(),
         });
         if self.end_session.get() {
             m["end_session_endpoint"] = json!(self.url("/logout"));
@@ -451,12 +450,7 @@ impl FakeOp {
         let Some(grant) = field("code").and_then(|c| self.codes.borrow_mut().remove(c)) else {
             return oauth_error(400, "invalid_grant", "unknown or already used code");
         };
-        let secret = self.clients.borrow().get(&grant.client_id).cloned().flatten();
-        let authenticated = match header(req, "authorization") {
-            Some(h) => secret.is_some_and(|s| h == basic_auth(&grant.client_id, &Secret::new(s))),
-            None => field("client_id") == Some(grant.client_id.as_str()) && field("client_secret") == secret.as_deref(),
-        };
-        if !authenticated {
+        if !self.client_authenticated(req, &form, &grant.client_id) {
             return oauth_error(401, "invalid_client", "client authentication failed");
         }
         if field("code_verifier").map(pkce_challenge) != Some(grant.challenge.clone()) {
@@ -482,6 +476,16 @@ impl FakeOp {
             200,
             &json!({ "access_token": access_token, "token_type": "Bearer", "id_token": id_token, "expires_in": 3600 }),
         )
+    }
+
+    /// `client_secret_basic` or `client_secret_post` as `client_id` (public clients: none).
+    fn client_authenticated(&self, req: &HttpRequest, form: &HashMap<String, String>, client_id: &str) -> bool {
+        let field = |k: &str| form.get(k).map(String::as_str);
+        let secret = self.clients.borrow().get(client_id).cloned().flatten();
+        match header(req, "authorization") {
+            Some(h) => secret.is_some_and(|s| h == basic_auth(client_id, &Secret::new(s))),
+            None => field("client_id") == Some(client_id) && field("client_secret") == secret.as_deref(),
+        }
     }
 
     fn sign(&self, claims: Value) -> String {
@@ -530,6 +534,10 @@ impl FakeOp {
         )
     }
 }
+
+#[path = "test_op_front.rs"]
+mod front;
+pub use front::{relay_fields, Front};
 
 // ---- the browser ----
 

@@ -5,6 +5,9 @@
 #[path = "test_op.rs"]
 mod test_op;
 
+#[path = "tests_responses.rs"]
+mod responses;
+
 use super::Outcome;
 use crate::core::crypto::secret::Secret;
 use crate::core::http::HttpError;
