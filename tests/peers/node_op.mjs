@@ -7,7 +7,9 @@
 //   {"clients": [{client_id, client_secret?, redirect_uris, post_logout_redirect_uris,
 //                 token_endpoint_auth_method, response_types}],
 //    "users": {"alice": {email, email_verified, name}}, "signing_alg": "RS256"|"ES256",
-//    "refresh_tokens": true}
+//    "refresh_tokens": true,
+//    "response_types": ["code", "id_token", ...]   (the provider's; default: the library's),
+//    "require_par": true                            (RFC 9126: pushed requests only)}
 // Without --interactive, GET /interaction/:uid logs in the user named by the authorization
 // request's login_hint (else alice) and grants consent at once (a chain of redirects that needs a
 // cookie jar). With --interactive it serves plain login and consent forms (any password).
@@ -69,6 +71,7 @@ const provider = new Provider(issuer, {
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
   },
+  ...(cfg.response_types ? { responseTypes: cfg.response_types } : {}),
   jwks: { keys: [signingKey()] },
   cookies: { keys: [randomBytes(32).toString('base64url')] },
   async findAccount(ctx, id) {
@@ -88,6 +91,8 @@ const provider = new Provider(issuer, {
     revocation: { enabled: true },
     introspection: { enabled: true },
     userinfo: { enabled: true },
+    // On by default in oidc-provider; `require_par` makes it the only way in.
+    pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: cfg.require_par ?? false },
     rpInitiatedLogout: {
       enabled: true,
       async logoutSource(ctx, form) {

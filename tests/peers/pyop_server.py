@@ -10,9 +10,14 @@ Config JSON (all optional):
   {"clients": [{"client_id", "client_secret", "redirect_uris", "post_logout_redirect_uris",
                 "token_endpoint_auth_method", "response_types"}],
    "users": {"alice": {"email": ..., "email_verified": ..., "name": ...}},
-   "signing_alg": "RS256" | "ES256", "refresh_tokens": true}
+   "signing_alg": "RS256" | "ES256", "refresh_tokens": true,
+   "response_types": ["code", "id_token", ...]}   (the provider's response_types_supported)
+
+Response modes: pyOP itself encodes a response in the query or the fragment; OAuth 2.0 Form Post
+(`response_mode=form_post`) is added here, as the page that posts pyOP's response.
 """
 import argparse
+import html
 import json
 import logging
 import signal
@@ -80,8 +85,8 @@ def build_provider(base, cfg):
         "registration_endpoint": base + "/registration",
         "end_session_endpoint": base + "/end_session",
         "scopes_supported": ["openid", "email", "profile", "offline_access"],
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_types_supported": cfg.get("response_types", ["code"]),
+        "response_modes_supported": ["query", "fragment", "form_post"],
         "grant_types_supported": ["authorization_code"] + (["refresh_token"] if refresh else []),
         "subject_types_supported": ["public", "pairwise"],  # the first one is what pyOP uses
         "id_token_signing_alg_values_supported": [alg],
@@ -120,8 +125,22 @@ def authorization():
     hint = auth_req.get("login_hint")
     user = hint if hint in provider.userinfo else "alice"
     resp = provider.authorize(auth_req, user)
-    return Response(status=303, headers={
-        "Location": resp.request(auth_req["redirect_uri"], should_fragment_encode(auth_req))})
+    mode = auth_req.get("response_mode")
+    if mode == "form_post":
+        return form_post(auth_req["redirect_uri"], resp.to_dict())
+    fragment = should_fragment_encode(auth_req) if mode is None else mode == "fragment"
+    return Response(status=303, headers={"Location": resp.request(auth_req["redirect_uri"], fragment)})
+
+
+def form_post(action, params):
+    """OAuth 2.0 Form Post Response Mode §2: a page that posts the response to the client."""
+    inputs = "".join('<input type="hidden" name="%s" value="%s">' % (html.escape(k), html.escape(str(v)))
+                     for k, v in params.items())
+    page = ('<!doctype html><html><head><title>Submit</title></head>'
+            '<body onload="document.forms[0].submit()"><form method="post" action="%s">%s'
+            '<noscript><button type="submit">Continue</button></noscript></form></body></html>'
+            % (html.escape(action), inputs))
+    return Response(page, mimetype="text/html", headers={"Cache-Control": "no-store"})
 
 
 @app.post("/token")

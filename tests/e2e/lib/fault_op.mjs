@@ -8,7 +8,9 @@
 // (`/login?provider=NAME`).
 //
 // Without a fault a tenant behaves like a small but strict OP: it checks client_id, redirect_uri,
-// response_type and PKCE S256 at the authorization endpoint, client_secret_basic, the code (single
+// response_type (the six of Core §3; the front channel's ID token with at_hash and c_hash, in the
+// query, the fragment or a form_post page as response_mode asks) and PKCE S256 at the
+// authorization endpoint, client_secret_basic, the code (single
 // use), redirect_uri and code_verifier at the token endpoint, and the bearer token at userinfo. It
 // sends RFC 9207 `iss` and signs ID tokens RS256 with kid "rsa-1".
 //
@@ -19,6 +21,7 @@
 //   jwks(keys, t)                   -> keys (array of JWKs) or a whole document object
 //   authorize(params, request, t)   -> params of the redirect back to redirect_uri
 //   idToken: { header(h, ctx), claims(c, ctx), alg, key, secret, tamper }
+//                                   (ctx.front: the ID token of the authorization endpoint)
 //                                   -> how the ID token is made ('RS256', 'ES256', 'HS256', 'none')
 //   token(body, ctx, t)             -> the token response body (object) or a raw response
 //   userinfo(claims, t)             -> the claims (object) or a raw response
@@ -26,6 +29,7 @@
 import { constants, createHash, createHmac, generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
 import { createServer, request as httpRequest } from 'node:http';
 import { Client } from './client.mjs';
+import { originalUrl } from './worker.mjs';
 
 export const HANG = Symbol('hang');
 export const RESET = Symbol('reset');
@@ -108,6 +112,17 @@ export function tamperSignature(jws) {
 /** The `at_hash` of an access token for RS256/ES256 (Core §3.1.3.6). */
 export function atHash(accessToken) {
   return b64u(createHash('sha256').update(accessToken).digest().subarray(0, 16));
+}
+
+const RESPONSE_TYPES = new Set(['code', 'id_token', 'id_token token', 'code id_token', 'code token', 'code id_token token']);
+
+const escapeHtml = (v) => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** OAuth 2.0 Form Post Response Mode §5: a page that posts the response to the redirect URI. */
+function formPostPage(action, entries) {
+  const inputs = entries.map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`).join('');
+  return `<!doctype html><html><head><title>Submit This Form</title></head><body onload="document.forms[0].submit()">`
+    + `<form method="post" action="${escapeHtml(action)}">${inputs}<noscript><button type="submit">Continue</button></noscript></form></body></html>`;
 }
 
 const pkceS256 = (verifier) => b64u(createHash('sha256').update(verifier).digest());
@@ -193,7 +208,8 @@ export async function startFaultOp({ redirectUri = 'http://rp.test/redirect_uri'
       clientId: CLIENT_ID,
       fault,
       hits: { discovery: 0, jwks: 0, authorize: 0, token: 0, userinfo: 0, end_session: 0 },
-      requests: { authorize: [], token: [] },
+      requests: { authorize: [], token: [], end_session: [] },
+      responses: [],
       codes: new Map(),
       tokens: new Map(),
     };
@@ -209,7 +225,8 @@ export async function startFaultOp({ redirectUri = 'http://rp.test/redirect_uri'
       userinfo_endpoint: `${t.issuer}/userinfo`,
       jwks_uri: `${t.issuer}/jwks`,
       end_session_endpoint: `${t.issuer}/end_session`,
-      response_types_supported: ['code'],
+      response_types_supported: [...RESPONSE_TYPES],
+      response_modes_supported: ['query', 'fragment', 'form_post'],
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: ['RS256', 'ES256'],
       token_endpoint_auth_methods_supported: ['client_secret_basic'],
@@ -230,19 +247,41 @@ export async function startFaultOp({ redirectUri = 'http://rp.test/redirect_uri'
   function authorize(t, url) {
     const q = Object.fromEntries(url.searchParams);
     t.requests.authorize.push(q);
+    // Words in any order (RFC 6749 §3.1.1); sorted, the six types read as Core §3 writes them.
+    const type = (q.response_type ?? '').split(' ').sort().join(' ');
+    const words = new Set(type.split(' '));
     const problem = q.client_id !== t.clientId ? 'unknown client_id'
       : q.redirect_uri !== redirectUri ? 'redirect_uri is not registered'
-        : q.response_type !== 'code' ? 'response_type must be code'
-          : q.code_challenge_method !== 'S256' || !q.code_challenge ? 'PKCE S256 is required'
-            : !(q.scope ?? '').split(' ').includes('openid') ? 'scope must contain openid' : null;
+        : !RESPONSE_TYPES.has(type) ? `response_type ${q.response_type} is not supported`
+          : words.has('code') && (q.code_challenge_method !== 'S256' || !q.code_challenge) ? 'PKCE S256 is required'
+            : !words.has('code') && q.code_challenge ? 'PKCE without a code'
+              : words.has('id_token') && !q.nonce ? 'nonce is required'
+                : !(q.scope ?? '').split(' ').includes('openid') ? 'scope must contain openid' : null;
     if (problem) return reply(400, `authorization request refused: ${problem}`, { 'content-type': 'text/plain' });
-    const code = b64u(randomBytes(24));
-    t.codes.set(code, { nonce: q.nonce, challenge: q.code_challenge, redirectUri: q.redirect_uri, used: false });
-    let params = { code, state: q.state, iss: t.issuer };
+    let params = {};
+    const ctx = { nonce: q.nonce, front: true };
+    if (words.has('code')) {
+      const code = b64u(randomBytes(24));
+      t.codes.set(code, { nonce: q.nonce, challenge: q.code_challenge, redirectUri: q.redirect_uri, used: false });
+      params.code = code;
+      ctx.code = code;
+    }
+    if (words.has('token')) {
+      ctx.accessToken = b64u(randomBytes(24));
+      t.tokens.set(ctx.accessToken, true);
+      Object.assign(params, { access_token: ctx.accessToken, token_type: 'Bearer', expires_in: 300 });
+    }
+    if (words.has('id_token')) params.id_token = idToken(t, ctx);
+    Object.assign(params, { state: q.state, iss: t.issuer });
     if (t.fault.authorize) params = t.fault.authorize(params, q, t);
     if (isRaw(params)) return params;
+    const entries = Object.entries(params).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => [k, String(v)]);
+    t.responses.push(Object.fromEntries(entries));
+    const mode = q.response_mode ?? (type === 'code' ? 'query' : 'fragment');
     const target = new URL(q.redirect_uri);
-    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null) target.searchParams.set(k, v);
+    if (mode === 'form_post') return reply(200, formPostPage(q.redirect_uri, entries), { 'content-type': 'text/html' });
+    if (mode === 'fragment') target.hash = new URLSearchParams(entries).toString();
+    else for (const [k, v] of entries) target.searchParams.set(k, v);
     return reply(302, '', { location: target.href });
   }
 
@@ -256,6 +295,10 @@ export async function startFaultOp({ redirectUri = 'http://rp.test/redirect_uri'
     let claims = {
       iss: t.issuer, sub: SUBJECT, aud: t.clientId, exp: iat + 300, iat, nonce: ctx.nonce, ...USER,
     };
+    // Core §3.2.2.10, §3.3.2.11: an ID token from the authorization endpoint covers the access
+    // token and the code that come with it (SHA-256: RS256 and ES256, the algorithms used here).
+    if (ctx.front && ctx.accessToken) claims.at_hash = atHash(ctx.accessToken);
+    if (ctx.front && ctx.code) claims.c_hash = atHash(ctx.code);
     if (f.claims) claims = f.claims(claims, ctx);
     let jws = signJws(header, claims, { alg, key: key.privateKey, secret: f.secret });
     if (f.tamper) jws = tamperSignature(jws);
@@ -323,6 +366,7 @@ export async function startFaultOp({ redirectUri = 'http://rp.test/redirect_uri'
         out = userinfo(t, req.headers.authorization);
       } else if (endpoint === 'end_session') {
         t.hits.end_session += 1;
+        t.requests.end_session.push(Object.fromEntries(url.searchParams));
         const back = url.searchParams.get('post_logout_redirect_uri');
         out = back ? reply(302, '', { location: back }) : reply(200, 'signed out at the OP');
       } else {
@@ -421,6 +465,7 @@ export function rawFetch(listenUrl) {
     const url = new URL(input);
     const headers = { ...(init.headers instanceof Headers ? Object.fromEntries(init.headers) : init.headers ?? {}) };
     headers.host = url.host;
+    originalUrl(url, headers);
     const body = init.body ?? null;
     if (body !== null) headers['content-length'] = Buffer.byteLength(body);
     const req = httpRequest({

@@ -79,6 +79,19 @@ export async function startWorker({ config, secrets = {}, assets, port, withKv =
 }
 
 /**
+ * An https URL reaches the worker over plain HTTP on loopback; miniflare's entry worker gives the
+ * worker the URL named in `MF-Original-URL` instead of the one it was reached at, so the worker
+ * sees `https://…` as behind Cloudflare (`__Host-` cookies, `Secure`). The fragment never leaves
+ * a browser, so it is left out.
+ */
+export function originalUrl(url, headers) {
+  if (url.protocol !== 'https:') return;
+  const seen = new URL(url);
+  seen.hash = '';
+  headers['mf-original-url'] = seen.href;
+}
+
+/**
  * A fetch-like function that sends `input` (any absolute URL: its host becomes the Host header)
  * to the worker listening at `listenUrl`, over node:http, without redirects, headers untouched.
  */
@@ -88,6 +101,7 @@ export function httpFetch(listenUrl) {
     const url = new URL(input);
     const headers = { ...(init.headers instanceof Headers ? Object.fromEntries(init.headers) : init.headers ?? {}) };
     headers.host = url.host;
+    originalUrl(url, headers);
     const body = init.body ?? null;
     if (body !== null) headers['content-length'] = Buffer.byteLength(body);
     const req = http.request({
