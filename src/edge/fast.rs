@@ -368,7 +368,10 @@ fn outgoing_request(
     }
     REMOVED.with_borrow_mut(|(last, folded)| {
         // The same list for every request of a configuration: folded and joined once.
-        if last.as_ref().is_none_or(|l| !std::rc::Rc::ptr_eq(l, &forward.remove_headers)) {
+        if last
+            .as_ref()
+            .is_none_or(|l| !std::rc::Rc::ptr_eq(l, &forward.remove_headers))
+        {
             *folded = RemovedNames::new(&forward.remove_headers).joined();
             *last = Some(forward.remove_headers.clone());
         }
