@@ -118,13 +118,19 @@ impl App {
             return Err(AppError::UnknownState);
         }
         let metadata = self.metadata(provider, io).await?;
-        // RFC 9207 §2.4: compare `iss` exactly; reject its absence if the provider promised it.
+        params.check_parts(pending.response_type)?;
+        // RFC 9207 §2.4: compare `iss` exactly; reject its absence if the provider promised it,
+        // unless the response carries an ID token (checked above: this login's type returns
+        // one): its signed `iss` claim, validated against this provider's issuer in `finish`,
+        // identifies the issuer as well (RFC 9700 §4.4.2.1), and providers such as
+        // oidc-provider leave the parameter out then.
         match params.iss.as_deref() {
             Some(iss) if iss != provider.issuer => return Err(AppError::IssuerMismatch),
-            None if metadata.authorization_response_iss_parameter_supported => return Err(AppError::IssuerMismatch),
+            None if metadata.authorization_response_iss_parameter_supported && params.id_token.is_none() => {
+                return Err(AppError::IssuerMismatch)
+            }
             _ => {}
         }
-        params.check_parts(pending.response_type)?;
         self.finish(req, io, provider, &metadata, pending, params, handle).await
     }
 }

@@ -294,10 +294,13 @@ impl App {
             // start): its state machine is a function of its own instead of being inlined into
             // one for every request, so the first request of an isolate, usually the gate's,
             // compiles far less code (BENCHMARKS.md, Notes: start).
-            return boxed(self.callback(req, io)).await.map(Outcome::Reply).map_err(|mut f| {
-                f.page = req.is_form_navigation();
-                f
-            });
+            return boxed(self.callback(req, io))
+                .await
+                .map(Outcome::Reply)
+                .map_err(|mut f| {
+                    f.page = req.is_form_navigation();
+                    f
+                });
         }
         if path == c.logout_path {
             return Ok(Outcome::Reply(boxed(self.logout(req, io)).await?));

@@ -575,3 +575,51 @@ fn a_response_type_or_mode_the_provider_does_not_list_is_refused_at_login() {
     let log = handled.log.expect("logged");
     assert!(log.contains("providers.main.response_mode"), "{log}");
 }
+
+/// A front channel without RFC 9207's `iss` (the provider promises it): acceptable only when an
+/// ID token comes with it, whose signed `iss` names the issuer (oidc-provider leaves the
+/// parameter out then); a response with a code alone is refused.
+#[test]
+fn a_missing_iss_parameter_is_accepted_only_with_a_front_channel_id_token() {
+    let strip = |front: Front| match front {
+        Front::Query(back) => Front::Query(with_param(&back, "iss", None)),
+        Front::Fragment(back) => {
+            let kept: Vec<(String, String)> = url::form_urlencoded::parse(back.fragment().unwrap_or("").as_bytes())
+                .into_owned()
+                .filter(|(k, _)| k != "iss")
+                .collect();
+            let mut back = back.clone();
+            let fragment = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&kept)
+                .finish();
+            back.set_fragment(Some(&fragment));
+            Front::Fragment(back)
+        }
+        Front::FormPost { action, params } => Front::FormPost {
+            action,
+            params: params.into_iter().filter(|(k, _)| k != "iss").collect(),
+        },
+    };
+    for (rt, mode, accepted) in [
+        ("id_token", "fragment", true),
+        ("code id_token", "form_post", true),
+        ("code id_token token", "fragment", true),
+        ("code token", "form_post", false),
+        ("code", "query", false),
+        ("code", "form_post", false),
+    ] {
+        let case = format!("{rt} / {mode}");
+        let h = harness(rt, Some(mode));
+        let mut browser = Browser::default();
+        let auth = h.start_login(&mut browser, "https://rp.example/docs");
+        let front = strip(h.op().respond(&auth));
+        let reply = h.deliver(&mut browser, front);
+        if accepted {
+            assert_eq!(reply.status, 302, "{case}: {}", reply.body);
+            assert!(browser.get(SESSION).is_some(), "{case}: a session");
+        } else {
+            assert_refused(&reply, 400, "unexpected issuer");
+            assert_eq!(h.net.count("https://op.example/token"), 0, "{case}: no code redeemed");
+        }
+    }
+}
