@@ -11,6 +11,7 @@
 // page with the expected status and reason, and no session.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { startEchoOrigin } from './lib/peers.mjs';
 import { startWorker } from './lib/worker.mjs';
 import { RP, browser, sessionCookies } from './lib/fixture.mjs';
@@ -241,5 +242,73 @@ describe('replays and binding', () => {
     const { final } = await followLogin(other, { url: `${RP}/redirect_uri`, form: formFields(relay), initiator: RP });
     assertRefused(other, final, 400, /started in another browser/);
     assert.equal(t.hits.token, tokenHits, 'the code was not redeemed');
+  });
+});
+
+/**
+ * A POST that declares `length` bytes of form body and sends none: the shell must answer from
+ * the declared length alone (a body it will not read, sent anyway, may meet a reset connection).
+ */
+function declaredOnly(path, length) {
+  return new Promise((resolve, reject) => {
+    const at = new URL(worker.url);
+    const req = http.request({
+      host: at.hostname,
+      port: at.port,
+      method: 'POST',
+      path,
+      headers: {
+        host: new URL(RP).host,
+        'content-type': 'application/x-www-form-urlencoded',
+        'content-length': length,
+        'sec-fetch-site': 'cross-site',
+      },
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => {
+        req.destroy();
+        resolve({ status: res.statusCode, body });
+      });
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+  });
+}
+
+describe('the posted callback body', () => {
+  test('larger than 16 KiB: 413 from the shell, before the core, at every spelling of the redirect path', async () => {
+    for (const path of ['/redirect_uri', '/%72edirect_uri', '/redirect_uri?x=1']) {
+      const res = await declaredOnly(path, 16 * 1024 + 1);
+      assert.equal(res.status, 413, `${path}: ${res.body.slice(0, 300)}`);
+    }
+    // A body of exactly the limit is read and answered by the callback.
+    const client = browser(worker);
+    const body = `state=${'x'.repeat(40)}&pad=`;
+    const res = await client.request(`${RP}/%72edirect_uri`, {
+      method: 'POST',
+      body: body + 'a'.repeat(16 * 1024 - body.length),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      initiator: RP,
+    });
+    assert.equal(res.status, 400, res.body.slice(0, 300));
+    assert.match(res.body, /started in another browser/);
+  });
+
+  test('not a form, or a repeated parameter: a clear 400 page', async () => {
+    const client = browser(worker);
+    const json = await client.request(`${RP}/redirect_uri`, {
+      method: 'POST', body: '{"state":"x"}', headers: { 'content-type': 'application/json', accept: 'text/html' }, initiator: op.url,
+    });
+    assert.equal(json.status, 400);
+    assert.match(json.body, /application\/x-www-form-urlencoded/);
+    const repeated = await client.request(`${RP}/redirect_uri`, {
+      method: 'POST', body: 'state=a&code=b&state=c', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, initiator: op.url,
+    });
+    assert.equal(repeated.status, 400);
+    assert.match(repeated.body, /`state` is repeated/);
+    assert.match(repeated.headers.get('content-type') ?? '', /^text\/html/);
   });
 });
