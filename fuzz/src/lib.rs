@@ -8,6 +8,7 @@ use edge_oidc::core::config::Config;
 use edge_oidc::core::crypto::secret::Secret;
 use edge_oidc::core::flow::{App, Incoming, Io, Outcome, RequestHeaders};
 use edge_oidc::core::http::{Clock, HttpClient, HttpError, HttpRequest, HttpResponse, KvStore, Random, StoreError};
+use edge_oidc::core::oidc::response::{ResponseMode, ResponseType};
 use edge_oidc::core::session::pending::{self, PendingLogin};
 use edge_oidc::core::session::SealContext;
 use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPrivateKey, SigningKey as _};
@@ -32,6 +33,8 @@ pub const CLIENT_SECRET: &str = "fuzz-secret";
 pub const RP: &str = "https://rp.example";
 /// The pending login of the `request` target (its cookie: [`pending_cookie`]).
 pub const STATE: &str = "state-fuzz-0123456789012345678901234567890";
+/// The pending login of the `form_post` target (its cookie: [`form_post_pending_cookie`]).
+pub const STATE_POST: &str = "statepost-fuzz-012345678901234567890123456";
 pub const NONCE: &str = "nonce-fuzz-0123456789012345678901234567890";
 pub const VERIFIER: &str = "verifier-fuzz-0123456789012345678901234567";
 /// The session cookie's name on https (the RP is https).
@@ -196,28 +199,39 @@ pub struct MemKv {
 /// seals it, with the fixed keys.
 pub fn pending_cookie() -> &'static str {
     static COOKIE: OnceLock<String> = OnceLock::new();
-    COOKIE.get_or_init(|| {
-        let keys = edge_oidc::core::session::seal::parse_key_list(COOKIE_KEYS).expect("keys");
-        let sealer = edge_oidc::core::session::seal::Sealer::new(keys).expect("sealer");
-        let name = pending::cookie_name(SESSION, STATE).expect("a state long enough");
-        let login = PendingLogin {
-            provider: "op".into(),
-            state: Secret::new(STATE),
-            nonce: Secret::new(NONCE),
-            pkce_verifier: Secret::new(VERIFIER),
-            return_to: "/after?x=1".into(),
-            created_at: NOW - 30,
-            client_id: None,
-        };
-        let context = SealContext {
-            kind: "pending",
-            name: &name,
-            deployment: RP,
-            issuer: ISSUER,
-        };
-        let value = login.seal(&sealer, &context, [5; 24]).expect("seal");
-        format!("{name}={value}")
-    })
+    COOKIE.get_or_init(|| seal_pending(STATE, ResponseMode::Query))
+}
+
+/// The pending-login cookie of the login with [`STATE_POST`], a `code` login answered by
+/// form_post (the `form_post` target's).
+pub fn form_post_pending_cookie() -> &'static str {
+    static COOKIE: OnceLock<String> = OnceLock::new();
+    COOKIE.get_or_init(|| seal_pending(STATE_POST, ResponseMode::FormPost))
+}
+
+fn seal_pending(state: &str, response_mode: ResponseMode) -> String {
+    let keys = edge_oidc::core::session::seal::parse_key_list(COOKIE_KEYS).expect("keys");
+    let sealer = edge_oidc::core::session::seal::Sealer::new(keys).expect("sealer");
+    let name = pending::cookie_name(SESSION, state).expect("a state long enough");
+    let login = PendingLogin {
+        provider: "op".into(),
+        state: Secret::new(state),
+        nonce: Secret::new(NONCE),
+        pkce_verifier: Secret::new(VERIFIER),
+        return_to: "/after?x=1".into(),
+        created_at: NOW - 30,
+        client_id: None,
+        response_type: ResponseType::Code,
+        response_mode,
+    };
+    let context = SealContext {
+        kind: "pending",
+        name: &name,
+        deployment: RP,
+        issuer: ISSUER,
+    };
+    let value = login.seal(&sealer, &context, [5; 24]).expect("seal");
+    format!("{name}={value}")
 }
 
 impl KvStore for MemKv {

@@ -8,7 +8,7 @@ use edge_oidc_fuzz::edge_oidc::core::session::cookies::{CookieAttrs, CookieJar};
 use edge_oidc_fuzz::edge_oidc::core::session::seal::{parse_key_list, write_chunked, Sealer};
 use edge_oidc_fuzz::{
     claims, config_json, jwks_json, pending_cookie, sign, valid_session_cookie, CLIENT_ID, COOKIE_KEYS, ISSUER, NOW,
-    SESSION, STATE,
+    SESSION, STATE, STATE_POST,
 };
 use serde_json::{json, Value};
 use std::fs;
@@ -262,6 +262,32 @@ fn paths() {
     }
 }
 
+/// The form_post target: bodies a provider's form_post page or our relay page posts, and the
+/// refusals (repeats, other media types, the size limit).
+fn form_posts() {
+    let iss = "https%3A%2F%2Fop.example";
+    let form = "application/x-www-form-urlencoded";
+    let jwt = b64(&serde_json::json!({"alg": "none"})) + "." + &b64(&serde_json::json!({"sub": "alice"})) + ".";
+    let seeds = [
+        ("cross-site", format!("x\n{form}\ncode=c&state={STATE_POST}&iss={iss}")),
+        ("relayed-with-cookie", format!("bst\n{form}; charset=UTF-8\ncode=c&state={STATE_POST}&iss={iss}&edge_oidc_relay=1")),
+        ("relayed-without-cookie", format!("s\n{form}\ncode=c&state={STATE_POST}&edge_oidc_relay=1")),
+        ("origin-only", format!("o\n{form}\ncode=c&state={STATE_POST}&iss={iss}")),
+        ("hybrid", format!("x\n{form}\ncode=c&id_token={jwt}&access_token=at&token_type=Bearer&expires_in=60&state={STATE_POST}&iss={iss}")),
+        ("error", format!("bs\n{form}\nerror=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E&state={STATE_POST}&edge_oidc_relay=1")),
+        ("escapes", format!("x\n{form}\nstate=%22%3E%3Cscript%3E&code=a+b%26%23x27%3B&x=%FF%FE")),
+        ("repeated", format!("x\n{form}\nstate=a&state=b")),
+        ("repeated-unknown", format!("x\n{form}\nfoo=1&code=c&foo=2")),
+        ("repeated-marker", format!("s\n{form}\nedge_oidc_relay=1&edge_oidc_relay=1")),
+        ("json", format!("x\napplication/json\n{{\"code\":\"c\",\"state\":\"{STATE_POST}\"}}")),
+        ("no-type", format!("x\n\ncode=c&state={STATE_POST}")),
+        ("too-long", format!("x\n{form}\nstate={STATE_POST}&pad={}", "a".repeat(16 * 1024))),
+    ];
+    for (name, seed) in seeds {
+        write("form_post", name, seed);
+    }
+}
+
 fn main() {
     id_tokens();
     jwks();
@@ -269,5 +295,6 @@ fn main() {
     cookies();
     requests();
     paths();
+    form_posts();
     println!("seeds written under {}/seeds", env!("CARGO_MANIFEST_DIR"));
 }
