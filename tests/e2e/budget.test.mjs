@@ -113,8 +113,10 @@ describe('authenticated hot path: no KV, no extra subrequest', () => {
  * measured 304,640 B. Then: the configuration read as text (no serde-wasm-bindgen), std compiled
  * with the worker for size (scripts/build.sh), three small hash maps as lists: 282,153 B;
  * ceiling 284,153 B.
+ * Issue 11 (implicit and hybrid flows, response modes, the relay page, PAR): +11,705 B
+ * (main 280,381 B -> 292,086 B, BENCHMARKS.md Notes); ceiling 294,086 B.
  */
-const CEILING_BYTES = 284_153;
+const CEILING_BYTES = 294_086;
 
 describe('deployable bundle size (wrangler deploy --dry-run, gzip)', () => {
   test(`is at most ${CEILING_BYTES.toLocaleString('en')} bytes`, async () => {
