@@ -8,6 +8,9 @@ mod test_op;
 #[path = "tests_responses.rs"]
 mod responses;
 
+#[path = "tests_par.rs"]
+mod par;
+
 use super::Outcome;
 use crate::core::crypto::secret::Secret;
 use crate::core::http::HttpError;
