@@ -112,9 +112,10 @@ describe('authenticated hot path: no KV, no extra subrequest', () => {
  * Merged with the security review's core (issue 9: +12,716 B, BENCHMARKS.md Notes) the same build
  * measured 304,640 B. Then: the configuration read as text (no serde-wasm-bindgen), std compiled
  * with the worker for size (scripts/build.sh), three small hash maps as lists: 282,153 B;
- * ceiling 284,153 B.
+ * ceiling 284,153 B. Boxed endpoint futures and the one-crossing forward: 280,381 B (a8ec740);
+ * ceiling 282,381 B.
  * Issue 11 (implicit and hybrid flows, response modes, the relay page, PAR): +11,705 B
- * (main 280,381 B -> 292,086 B, BENCHMARKS.md Notes); ceiling 294,086 B.
+ * (a8ec740 280,381 B -> 292,086 B, BENCHMARKS.md Notes); ceiling 294,086 B.
  */
 const CEILING_BYTES = 294_086;
 
