@@ -31,12 +31,31 @@ pub fn json_problem(e: &serde_json::Error) -> String {
 /// (`xn--…`). Request URLs come from the runtime already serialised this way, and the shell
 /// parses them with this function too. Fuzz findings: FUZZING.md.
 pub fn parse_ascii_url(input: &str) -> Option<Url> {
-    if !input.is_ascii() {
+    // Spaces and control characters are dropped or trimmed by the URL parser, which would let
+    // the text checked below differ from what it parses.
+    if !input.is_ascii() || input.bytes().any(|b| b.is_ascii_control() || b == b' ') {
         return None;
     }
-    let Some((scheme, rest)) = input.split_once("://") else {
+    let Some((scheme, rest)) = input.split_once(':') else {
         return Url::parse(input).ok();
     };
+    // Only the WHATWG "special" schemes have hosts that go through IDNA (others have opaque
+    // hosts). Those must be written `scheme://authority…`: the parser's leniencies
+    // (`https:host`, `https:\\host`) would move the authority where the checks below do not look.
+    let special = ["http", "https", "ws", "wss", "ftp"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(scheme));
+    if scheme.eq_ignore_ascii_case("file") {
+        return None;
+    }
+    if !special {
+        return Url::parse(input).ok();
+    }
+    let rest = rest.strip_prefix("//")?;
+    // More slashes are skipped by the parser too (`http:////host`): refused likewise.
+    if rest.starts_with(['/', '\\']) {
+        return None;
+    }
     let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at_checked(end)?;
     let (userinfo, host) = match authority.rsplit_once('@') {
@@ -90,6 +109,23 @@ mod tests {
         assert_eq!(host(crash), None);
         // Without the escape, it parses, lower-cased.
         assert!(host("http://..XN-..XN--clohhhhHHHHHhhhh/").is_some_and(|h| h == h.to_ascii_lowercase()));
+        // The second config finding: a special scheme without `//` (the parser would take
+        // `.@9%5a…` as the authority). Refused, like the other leniencies.
+        for lenient in [
+            "https:.@9%5a%derpleredi-1ec",
+            "https:Op.Example/x",
+            "https:\\\\Op.Example/x",
+            " https://Op.Example/",
+            "https://Op.Exa\tmple/",
+            "file://Op.Example/x",
+            // The third config finding: extra slashes before the authority.
+            "http://////hhhhhhhhAAAAA%AA..Xleewcy_seew:c",
+            "https:///\\Op.Example/",
+        ] {
+            assert_eq!(host(lenient), None, "{lenient}");
+        }
+        // Non-special schemes have opaque hosts (no IDNA): parsed as they are.
+        assert!(parse_ascii_url("mailto:Ops@Example.com").is_some());
     }
 }
 

@@ -122,7 +122,8 @@ impl App {
         let return_to = crate::core::site::return_url::check_return_url(&req.path_and_query(), &req.url)
             .unwrap_or_else(|_| "/".to_owned());
         let reply = match self.config.providers_for(path).as_slice() {
-            [provider] => self.start_login(req, io, provider, &return_to, &[]).await?,
+            // Boxed: see `route`.
+            [provider] => super::boxed(self.start_login(req, io, provider, &return_to, &[])).await?,
             _ => {
                 // Several providers: the chooser, at the login path (it keeps the return URL).
                 let mut chooser = self.config.login_path.clone();

@@ -266,10 +266,14 @@ impl App {
         let path = canonical.as_str();
         let c = &self.config;
         if path == c.redirect_path {
-            return self.callback(req, io).await.map(Outcome::Reply);
+            // Each endpoint but the gate is its own boxed future (here and in the gate's login
+            // start): its state machine is a function of its own instead of being inlined into
+            // one for every request, so the first request of an isolate, usually the gate's,
+            // compiles far less code (BENCHMARKS.md, Notes: start).
+            return boxed(self.callback(req, io)).await.map(Outcome::Reply);
         }
         if path == c.logout_path {
-            return Ok(Outcome::Reply(self.logout(req, io).await?));
+            return Ok(Outcome::Reply(boxed(self.logout(req, io)).await?));
         }
         if path == c.logged_out_path {
             return Ok(Outcome::Reply(logout::logged_out_page()));
@@ -278,7 +282,7 @@ impl App {
             return Ok(Outcome::Reply(self.jwks_document()));
         }
         if path == c.login_path {
-            return Ok(Outcome::Reply(self.login_endpoint(req, io).await?));
+            return Ok(Outcome::Reply(boxed(self.login_endpoint(req, io)).await?));
         }
         match self.gate(req, io, &canonical).await? {
             // The origin gets the path the rules were applied to.
@@ -418,6 +422,12 @@ impl App {
             }) || is_pending_cookie(name, base)
         })
     }
+}
+
+/// A future behind a `dyn` pointer: polled through its vtable, so the compiler cannot inline its
+/// state machine into the caller's (see `route`).
+fn boxed<'a, T>(future: impl std::future::Future<Output = T> + 'a) -> crate::core::crypto::LocalBoxFuture<'a, T> {
+    Box::pin(future)
 }
 
 fn nonce24(random: &dyn Random) -> [u8; 24] {

@@ -189,6 +189,35 @@ mod tests {
         assert_eq!(r.status, 400);
     }
 
+    /// Every page edge-oidc serves: not stored, not framed, no scripts, forms only to this site.
+    #[test]
+    fn pages_are_not_cached_framed_or_scripted() {
+        for page in [
+            html_page(200, "t", "m", &[], &[]),
+            logout_confirmation_page("/logout"),
+            misconfigured_page(false),
+        ] {
+            assert_eq!(page.header("cache-control"), Some("no-store"));
+            assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+            let csp = page.header("content-security-policy").unwrap_or_default();
+            for directive in ["default-src 'none'", "frame-ancestors 'none'", "form-action 'self'"] {
+                assert!(csp.contains(directive), "{csp}");
+            }
+            assert!(!csp.contains("script-src"), "{csp}");
+        }
+        let confirm = logout_confirmation_page("/out\"x");
+        assert!(
+            confirm.body.contains(r#"<form method="post" action="/out&quot;x">"#),
+            "{}",
+            confirm.body
+        );
+        assert_eq!(Reply::redirect("/x").header("cache-control"), Some("no-store"));
+        assert_eq!(
+            json_error(401, "e", "d", None).header("cache-control"),
+            Some("no-store")
+        );
+    }
+
     #[test]
     fn json_errors() {
         let r = json_error(401, "login_required", "no \"session\"", Some("/login"));
