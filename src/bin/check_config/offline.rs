@@ -204,16 +204,21 @@ fn secrets_found(
     for p in &config.providers {
         let binding = &p.client_secret_binding;
         let method = p.auth_method.map_or("auto", |m| m.name());
+        let mut level = if config_only { Level::Info } else { Level::Ok };
         let text = if let Some(key) = &p.private_key {
             format!("private JWK ({}) for private_key_jwt; method {method}", key.alg())
         } else if p.client_secret.is_some() {
             format!("client secret in {binding}; method {method}")
         } else if matches!(p.client, ClientConfig::Dynamic { .. }) {
             "no client secret: the provider issues one at registration".to_owned()
+        } else if p.auth_method.is_none() && !config_only {
+            // `auto` without a secret or key is a public client (`none`): right for a client
+            // registered as public, a failed token request for a confidential one.
+            level = Level::Warn;
+            format!("no client secret in {binding} and no private key: method auto becomes `none` (a public client). Fix: if the provider issued a secret, store it in {binding}")
         } else {
             format!("no client secret in {binding} and no private key; method {method}")
         };
-        let level = if config_only { Level::Info } else { Level::Ok };
         report.add(level, format!("providers.{}", p.name), text);
     }
 }

@@ -102,7 +102,7 @@ fn every_missing_secret_is_named() {
     let (out, ready) = check(WRANGLER, None);
     assert!(!ready);
     assert_eq!(lines(&out, "error", "COOKIE_KEYS").len(), 1, "{out}");
-    assert_eq!(lines(&out, "error", "CLIENT_SECRET").len(), 1, "{out}");
+    assert_eq!(lines(&out, "error", "CLIENT_SECRET_MAIN").len(), 1, "{out}");
     // The configuration itself is fine: only the secrets are missing.
     assert_eq!(lines(&out, "ok", "EDGE_OIDC_CONFIG").len(), 1, "{out}");
     assert!(out.contains("2 errors"), "{out}");
@@ -191,7 +191,10 @@ fn config_only_lists_the_secrets_without_reading_them() {
     let (out, ready) = run(&dir.options(true), &no_env).unwrap();
     assert!(ready, "{out}");
     assert!(lines(&out, "info", "COOKIE_KEYS")[0].contains("not checked"), "{out}");
-    assert!(lines(&out, "info", "CLIENT_SECRET")[0].contains("not checked"), "{out}");
+    assert!(
+        lines(&out, "info", "CLIENT_SECRET_MAIN")[0].contains("not checked"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -474,11 +474,21 @@ fn credentials(
     );
     // A dynamically registered client gets its secret from the provider.
     if needs_secret && client_secret.is_none() && p.registration.is_none() {
+        // Name the provider's own secret (what the recipes tell operators to store), even for
+        // a lone provider whose lookup fell back to CLIENT_SECRET.
+        let (wanted, alternative) = match &p.client_secret_binding {
+            Some(binding) => (binding.clone(), String::new()),
+            None if single => (
+                default_secret_binding(name),
+                format!(" (a lone provider may use `{SHARED_SECRET}` instead)"),
+            ),
+            None => (secret_binding.clone(), String::new()),
+        };
         return Err(err(
             key("client_secret_binding"),
-            format!("the secret `{secret_binding}` is not set"),
+            format!("the secret `{wanted}` is not set{alternative}"),
             format!(
-                "run `wrangler secret put {secret_binding}` (locally: add it to .dev.vars), or use token_endpoint_auth_method \"none\" for a public client"
+                "run `wrangler secret put {wanted}` (locally: add it to .dev.vars), or use token_endpoint_auth_method \"none\" for a public client"
             ),
         ));
     }
