@@ -105,6 +105,8 @@ fn every_missing_secret_is_named() {
     assert_eq!(lines(&out, "error", "CLIENT_SECRET_MAIN").len(), 1, "{out}");
     // The configuration itself is fine: only the secrets are missing.
     assert_eq!(lines(&out, "ok", "EDGE_OIDC_CONFIG").len(), 1, "{out}");
+    // The stand-in that let the check go on is never reported as found.
+    assert!(!out.contains("client secret in"), "{out}");
     assert!(out.contains("2 errors"), "{out}");
 }
 
@@ -125,6 +127,7 @@ fn ill_formed_secrets_are_named_without_their_values() {
     assert!(!ready);
     let key = lines(&out, "error", "CLIENT_PRIVATE_KEY");
     assert!(key.len() == 1 && key[0].contains("private part (d)"), "{out}");
+    assert!(!out.contains("for private_key_jwt;"), "the stand-in key is not reported as found:\n{out}");
     assert!(!out.contains("WbbaSStuff"), "{out}");
     assert_no_secrets(&out);
 }
