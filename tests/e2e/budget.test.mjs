@@ -113,8 +113,11 @@ describe('authenticated hot path: no KV, no extra subrequest', () => {
  * measured 304,640 B. Then: the configuration read as text (no serde-wasm-bindgen), std compiled
  * with the worker for size (scripts/build.sh), three small hash maps as lists: 282,153 B;
  * ceiling 284,153 B.
+ * Provider quirks as options (issue 14: the {tenantid} issuer template, discovery_url,
+ * allowed_tenants, required_claims, the logged-out page naming the provider; BENCHMARKS.md Notes):
+ * +5,837 B (280,381 -> 286,218 B); ceiling 288,218 B.
  */
-const CEILING_BYTES = 284_153;
+const CEILING_BYTES = 288_218;
 
 describe('deployable bundle size (wrangler deploy --dry-run, gzip)', () => {
   test(`is at most ${CEILING_BYTES.toLocaleString('en')} bytes`, async () => {
