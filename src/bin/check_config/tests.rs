@@ -127,7 +127,10 @@ fn ill_formed_secrets_are_named_without_their_values() {
     assert!(!ready);
     let key = lines(&out, "error", "CLIENT_PRIVATE_KEY");
     assert!(key.len() == 1 && key[0].contains("private part (d)"), "{out}");
-    assert!(!out.contains("for private_key_jwt;"), "the stand-in key is not reported as found:\n{out}");
+    assert!(
+        !out.contains("for private_key_jwt;"),
+        "the stand-in key is not reported as found:\n{out}"
+    );
     assert!(!out.contains("WbbaSStuff"), "{out}");
     assert_no_secrets(&out);
 }
