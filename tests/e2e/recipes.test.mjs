@@ -131,6 +131,9 @@ async function assertLocalLogout(r, client, displayName) {
 const stop = (r) => r?.worker?.stop();
 const without = (obj, ...keys) => Object.fromEntries(Object.entries(obj).filter(([k]) => !keys.includes(k)));
 
+// Proves: Google's shape (issuer without a path, no end_session_endpoint, hd in the ID token)
+// works with the page's TOML; required_claims on hd refuses other domains and personal accounts;
+// no UserInfo call; logout is local and names Google.
 describe('google', () => {
   let r;
   before(async () => {
@@ -162,6 +165,11 @@ describe('google', () => {
 // A tenant id the page allows, and one it does not.
 const OTHER_TENANT = '11112222-3333-4444-5555-666677778888';
 
+// Proves: the {tenantid} template (discovered at discovery_url, naming the template) accepts a
+// token whose iss is the template with its own tid; allowed_tenants refuses other tenants (403);
+// an iss of another tenant, a non-GUID tid, or an RFC 9207 iss of another tenant is refused;
+// require_email_verified = false is what lets Entra's unverified email pass an allow-list;
+// client_secret_post; logout at the end-session endpoint.
 describe('entra', () => {
   let r;
   let tid;
@@ -252,6 +260,8 @@ describe('entra', () => {
   });
 });
 
+// Proves: Okta's org server shape with the groups scope and an ID token groups claim: a listed
+// group signs in, none of them is 403; logout at the end-session endpoint.
 describe('okta', () => {
   let r;
   before(async () => {
@@ -273,6 +283,8 @@ describe('okta', () => {
   });
 });
 
+// Proves: Auth0's slash-ended issuer is compared exactly (discovery and tokens; an iss without
+// the slash is refused); auth_params.organization is sent and org_id is required (403 otherwise).
 describe('auth0', () => {
   let r;
   let org;
@@ -303,6 +315,8 @@ describe('auth0', () => {
   });
 });
 
+// Proves: a realm issuer (/realms/<name>) with its endpoints under it; roles required on the
+// mapped top-level claim, and the nested realm_access.roles alone does not satisfy it.
 describe('keycloak', () => {
   let r;
   before(async () => {
@@ -327,6 +341,8 @@ describe('keycloak', () => {
   });
 });
 
+// Proves: a claim missing from the ID token (groups) is read from UserInfo and decides; no
+// end_session_endpoint: logout is local and names GitLab.
 describe('gitlab', () => {
   let r;
   before(async () => {
