@@ -112,7 +112,8 @@ describe('authenticated hot path: no KV, no extra subrequest', () => {
  * Merged with the security review's core (issue 9: +12,716 B, BENCHMARKS.md Notes) the same build
  * measured 304,640 B. Then: the configuration read as text (no serde-wasm-bindgen), std compiled
  * with the worker for size (scripts/build.sh), three small hash maps as lists: 282,153 B;
- * ceiling 284,153 B.
+ * ceiling 284,153 B. Boxed endpoint futures and the one-crossing forward: 280,381 B (a8ec740);
+ * ceiling 282,381 B.
  * Provider quirks as options (issue 14: the {tenantid} issuer template, discovery_url,
  * allowed_tenants, required_claims, the logged-out page naming the provider; BENCHMARKS.md Notes):
  * +5,837 B (280,381 -> 286,218 B); ceiling 288,218 B.
