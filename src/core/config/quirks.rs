@@ -160,35 +160,42 @@ pub(super) fn required_claims(key: &str, raw: Option<&Map<String, Value>>) -> Re
     let Some(raw) = raw else {
         return Ok(Vec::new());
     };
-    raw.iter()
-        .map(|(name, value)| {
-            let claim_key = format!("{key}.{name}");
-            if name.is_empty() {
-                return Err(err(key, "names an empty claim", "use the claim's name, e.g. hd"));
+    // Plain loops rather than iterator chains collected into `Result`s: this runs once per
+    // configuration, and the chains cost the wasm about a kilobyte (BENCHMARKS.md, issue 14).
+    let mut out = Vec::with_capacity(raw.len());
+    for (name, value) in raw {
+        let claim_key = format!("{key}.{name}");
+        if name.is_empty() {
+            return Err(err(key, "names an empty claim", "use the claim's name, e.g. hd"));
+        }
+        if let Some((_, fix)) = HANDLED_ELSEWHERE.iter().find(|(n, _)| n == name) {
+            return Err(err(claim_key, "cannot be required here", *fix));
+        }
+        let items: &[Value] = match value {
+            Value::Array(items) => items,
+            single => std::slice::from_ref(single),
+        };
+        let mut accepted = Vec::with_capacity(items.len());
+        let mut valid = !items.is_empty();
+        for item in items {
+            match item.as_str() {
+                Some(s) if !s.is_empty() => accepted.push(s.to_owned()),
+                _ => valid = false,
             }
-            if let Some((_, fix)) = HANDLED_ELSEWHERE.iter().find(|(n, _)| n == name) {
-                return Err(err(claim_key, "cannot be required here", *fix));
-            }
-            let accepted: Option<Vec<String>> = match value {
-                Value::String(s) => Some(vec![s.clone()]),
-                Value::Array(items) if !items.is_empty() => {
-                    items.iter().map(|v| v.as_str().map(str::to_owned)).collect()
-                }
-                _ => None,
-            };
-            match accepted {
-                Some(accepted) if accepted.iter().all(|a| !a.is_empty()) => Ok(RequiredClaim {
-                    name: name.clone(),
-                    accepted,
-                }),
-                _ => Err(err(
-                    claim_key,
-                    "must be a non-empty string or a non-empty list of non-empty strings",
-                    "e.g. required_claims = { hd = \"example.com\" } or { groups = [\"staff\", \"admins\"] }",
-                )),
-            }
-        })
-        .collect()
+        }
+        if !valid {
+            return Err(err(
+                claim_key,
+                "must be a non-empty string or a non-empty list of non-empty strings",
+                "e.g. required_claims = { hd = \"example.com\" } or { groups = [\"staff\", \"admins\"] }",
+            ));
+        }
+        out.push(RequiredClaim {
+            name: name.clone(),
+            accepted,
+        });
+    }
+    Ok(out)
 }
 
 impl RequiredClaim {
@@ -196,11 +203,15 @@ impl RequiredClaim {
     /// an array holding one. Numbers, booleans, objects and `null` never do (values are compared
     /// as written, case-sensitively: `hd` is lower-case as Google sends it).
     pub fn accepts(&self, value: &Value) -> bool {
-        let ok = |s: &str| self.accepted.iter().any(|a| a == s);
         match value {
-            Value::String(s) => ok(s),
-            Value::Array(items) => items.iter().any(|v| v.as_str().is_some_and(ok)),
+            Value::String(s) => self.accepts_str(s),
+            Value::Array(items) => items.iter().any(|v| v.as_str().is_some_and(|s| self.accepts_str(s))),
             _ => false,
         }
+    }
+
+    /// Whether one string value is accepted.
+    pub fn accepts_str(&self, value: &str) -> bool {
+        self.accepted.iter().any(|a| a == value)
     }
 }

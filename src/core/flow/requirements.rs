@@ -40,9 +40,15 @@ pub(super) fn check_required_claims(
     userinfo: Option<&Map<String, Value>>,
 ) -> Result<(), AppError> {
     for required in &provider.required_claims {
-        let value =
-            id_token_claim(claims, &required.name).or_else(|| userinfo.and_then(|u| u.get(&required.name)).cloned());
-        if !value.is_some_and(|v| required.accepts(&v)) {
+        let met = match id_token_claim(claims, &required.name) {
+            Some(Claim::Text(s)) => required.accepts_str(s),
+            Some(Claim::List(items)) => items.iter().any(|s| required.accepts_str(s)),
+            Some(Claim::Json(v)) => required.accepts(v),
+            None => userinfo
+                .and_then(|u| u.get(&required.name))
+                .is_some_and(|v| required.accepts(v)),
+        };
+        if !met {
             return Err(AppError::ClaimNotMet {
                 claim: required.name.clone(),
             });
@@ -51,19 +57,22 @@ pub(super) fn check_required_claims(
     Ok(())
 }
 
+/// A claim of the validated ID token, borrowed as it is held (no copies at the callback).
+enum Claim<'a> {
+    Text(&'a str),
+    List(&'a [String]),
+    Json(&'a Value),
+}
+
 /// A claim of the validated ID token by name. The claims `required_claims` may not name (`iss`,
 /// `aud`, `email`, …: see config/quirks.rs) are not looked up.
-fn id_token_claim(claims: &IdTokenClaims, name: &str) -> Option<Value> {
-    let text = |s: &Option<String>| s.clone().map(Value::String);
+fn id_token_claim<'a>(claims: &'a IdTokenClaims, name: &str) -> Option<Claim<'a>> {
     match name {
-        "sub" => Some(Value::String(claims.sub.clone())),
-        "sid" => text(&claims.sid),
-        "name" => text(&claims.name),
-        "preferred_username" => text(&claims.preferred_username),
-        "amr" => claims
-            .amr
-            .as_ref()
-            .map(|a| Value::Array(a.iter().cloned().map(Value::String).collect())),
-        other => claims.extra.get(other).cloned(),
+        "sub" => Some(Claim::Text(&claims.sub)),
+        "sid" => claims.sid.as_deref().map(Claim::Text),
+        "name" => claims.name.as_deref().map(Claim::Text),
+        "preferred_username" => claims.preferred_username.as_deref().map(Claim::Text),
+        "amr" => claims.amr.as_deref().map(Claim::List),
+        other => claims.extra.get(other).map(Claim::Json),
     }
 }
