@@ -13,9 +13,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { startEchoOrigin } from './lib/peers.mjs';
+import { startEchoOrigin, startNodeOp } from './lib/peers.mjs';
 import { startWorker, ROOT } from './lib/worker.mjs';
-import { RP, browser, sessionCookies } from './lib/fixture.mjs';
+import { RP, REDIRECT_URI, POST_LOGOUT_URI, browser, sessionCookies } from './lib/fixture.mjs';
 import { startFaultOp, CLIENT_SECRET, SUBJECT } from './lib/fault_op.mjs';
 
 const SITE = 'https://app.example.com';
@@ -280,6 +280,58 @@ describe('okta', () => {
   test('a user in none of the listed groups gets 403 and no session', async () => {
     r.user.idToken = { groups: ['Everyone'] };
     assertDenied(await signIn(r), 'groups');
+  });
+});
+
+// Proves: the same page works against a certified OP (node oidc-provider, tests/peers/node_op.mjs)
+// playing Okta's org authorization server (issuer without a path, a `groups` scope releasing a
+// groups claim into the ID token): a member of a listed group signs in, a user in none gets 403,
+// and logout goes through the OP's end-session endpoint back to /logged-out.
+describe('okta against node oidc-provider', () => {
+  const secret = 'okta-node-secret-0123456789';
+  let nodeop;
+  let worker;
+  before(async () => {
+    // The client id the page registers: read before the OP starts (it must know the client).
+    const { provider } = readRecipe('okta', 'https://example.okta.com', 'http://127.0.0.1:1');
+    const user = (name, email, groups) => ({ email, email_verified: true, name, groups });
+    nodeop = await startNodeOp({
+      clients: [{
+        client_id: provider.client_id,
+        client_secret: secret,
+        token_endpoint_auth_method: 'client_secret_basic',
+        redirect_uris: [REDIRECT_URI],
+        post_logout_redirect_uris: [POST_LOGOUT_URI],
+      }],
+      users: {
+        alice: user('Alice Example', 'alice@example.com', ['Everyone', 'edge-users']),
+        bob: user('Bob Other', 'bob@example.com', ['Everyone']),
+      },
+      claims: { groups: ['groups'] },
+    });
+    const page = readRecipe('okta', 'https://example.okta.com', nodeop.url);
+    worker = await startWorker({ config: { ...page.config, origin: echo.url }, secrets: { [page.secret]: secret } });
+  });
+  after(async () => {
+    await worker?.stop();
+    await nodeop?.stop();
+  });
+
+  test('a listed group signs in, another user gets 403, logout ends the OP session', async () => {
+    const alice = browser(worker);
+    const { final } = await alice.follow(`${RP}/login?return_to=%2Fprivate&login_hint=alice`);
+    assert.equal(final.status, 200, final.body.slice(0, 600));
+    assert.equal(JSON.parse(final.body).headers['x-auth-email'], 'alice@example.com');
+
+    const bob = browser(worker);
+    const denied = await bob.follow(`${RP}/login?return_to=%2Fprivate&login_hint=bob`);
+    assertDenied({ client: bob, final: denied.final }, 'groups');
+
+    const out = await alice.follow(`${RP}/logout`);
+    assert.ok(out.hops.some((h) => h.location?.startsWith(`${nodeop.url}/session/end`)), JSON.stringify(out.hops));
+    const confirmed = await alice.submitForm(out.final);
+    assert.equal(confirmed.final.url.split('?')[0], `${RP}/logged-out`);
+    assert.equal(sessionCookies(alice).length, 0);
   });
 });
 

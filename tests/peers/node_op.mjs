@@ -6,8 +6,10 @@
 // SIGTERM/SIGINT. Config JSON (all optional), same shape as tests/peers/pyop_server.py:
 //   {"clients": [{client_id, client_secret?, redirect_uris, post_logout_redirect_uris,
 //                 token_endpoint_auth_method, response_types}],
-//    "users": {"alice": {email, email_verified, name}}, "signing_alg": "RS256"|"ES256",
-//    "refresh_tokens": true}
+//    "users": {"alice": {email, email_verified, name, ...any other claims}},
+//    "signing_alg": "RS256"|"ES256", "refresh_tokens": true,
+//    "claims": {"groups": ["groups"]}}   extra scopes and the user claims each releases (e.g.
+//                                         Okta's `groups` scope; tests/e2e/recipes.test.mjs)
 // Without --interactive, GET /interaction/:uid logs in the user named by the authorization
 // request's login_hint (else alice) and grants consent at once (a chain of redirects that needs a
 // cookie jar). With --interactive it serves plain login and consent forms (any password).
@@ -79,8 +81,9 @@ const provider = new Provider(issuer, {
     openid: ['sub'],
     email: ['email', 'email_verified'],
     profile: ['name', 'given_name', 'family_name', 'preferred_username', 'picture', 'locale', 'updated_at'],
+    ...(cfg.claims ?? {}),
   },
-  scopes: ['openid', 'offline_access', 'email', 'profile'],
+  scopes: ['openid', 'offline_access', 'email', 'profile', ...Object.keys(cfg.claims ?? {})],
   conformIdTokenClaims: false, // scope claims also go into the ID token, not only into userinfo
   features: {
     devInteractions: { enabled: false }, // its pages load a web font; ours are served below
