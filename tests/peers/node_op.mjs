@@ -6,8 +6,10 @@
 // SIGTERM/SIGINT. Config JSON (all optional), same shape as tests/peers/pyop_server.py:
 //   {"clients": [{client_id, client_secret?, redirect_uris, post_logout_redirect_uris,
 //                 token_endpoint_auth_method, response_types}],
-//    "users": {"alice": {email, email_verified, name}}, "signing_alg": "RS256"|"ES256",
-//    "refresh_tokens": true,
+//    "users": {"alice": {email, email_verified, name, ...any other claims}},
+//    "signing_alg": "RS256"|"ES256", "refresh_tokens": true,
+//    "claims": {"groups": ["groups"]},   extra scopes and the user claims each releases (e.g.
+//                                        Okta's `groups` scope; tests/e2e/recipes.test.mjs)
 //    "response_types": ["code", "id_token", ...]   (the provider's; default: the library's),
 //    "require_par": true                            (RFC 9126: pushed requests only)}
 // Without --interactive, GET /interaction/:uid logs in the user named by the authorization
@@ -82,8 +84,9 @@ const provider = new Provider(issuer, {
     openid: ['sub'],
     email: ['email', 'email_verified'],
     profile: ['name', 'given_name', 'family_name', 'preferred_username', 'picture', 'locale', 'updated_at'],
+    ...(cfg.claims ?? {}),
   },
-  scopes: ['openid', 'offline_access', 'email', 'profile'],
+  scopes: ['openid', 'offline_access', 'email', 'profile', ...Object.keys(cfg.claims ?? {})],
   conformIdTokenClaims: false, // scope claims also go into the ID token, not only into userinfo
   features: {
     devInteractions: { enabled: false }, // its pages load a web font; ours are served below

@@ -7,10 +7,12 @@ use crate::core::http::parse_ascii_url;
 use crate::core::session::seal::{parse_key_list, Sealer};
 use crate::core::site::path::{CanonicalPath, PathPattern};
 mod provider;
+mod quirks;
 mod response;
 
 pub use provider::{default_secret_binding, provider_url_allowed, ClientConfig, MetadataSource, ProviderConfig};
 use provider::{validate_provider, RawProvider};
+pub use quirks::RequiredClaim;
 pub use response::check_provider;
 use serde::Deserialize;
 use std::collections::BTreeMap;

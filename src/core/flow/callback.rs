@@ -123,9 +123,11 @@ impl App {
         // unless the response carries an ID token (checked above: this login's type returns
         // one): its signed `iss` claim, validated against this provider's issuer in `finish`,
         // identifies the issuer as well (RFC 9700 §4.4.2.1), and providers such as
-        // oidc-provider leave the parameter out then.
+        // oidc-provider leave the parameter out then. A templated issuer (Entra multi-tenant)
+        // matches any tenant's issuer here; the tenant must then be the ID token's own (see
+        // `requirements::check_tenant`).
         match params.iss.as_deref() {
-            Some(iss) if iss != provider.issuer => return Err(AppError::IssuerMismatch),
+            Some(iss) if !provider.issuer_matches(iss) => return Err(AppError::IssuerMismatch),
             None if metadata.authorization_response_iss_parameter_supported && params.id_token.is_none() => {
                 return Err(AppError::IssuerMismatch)
             }

@@ -11,7 +11,7 @@
 //!   code redeemed; the token endpoint's ID token must name the same `iss` and `sub`
 //!   (§3.3.3.6), and the session keeps the token endpoint's tokens.
 
-use super::{nonce24, App, Incoming, Io};
+use super::{nonce24, requirements, App, Incoming, Io};
 use crate::core::config::ProviderConfig;
 use crate::core::crypto::secret::Secret;
 use crate::core::error::AppError;
@@ -49,6 +49,7 @@ impl App {
         handle: String,
     ) -> Result<Reply, AppError> {
         let redeems = pending.response_type.code();
+        let iss_param = params.iss.clone();
         let client = self
             .client_for_callback(provider, metadata, pending.client_id.as_deref(), io, redeems)
             .await?;
@@ -56,7 +57,15 @@ impl App {
             .tokens(req, io, provider, &client, metadata, pending, params)
             .await?;
         let (identity, record) = self
-            .session_from(io, provider, &client.client_id, metadata, tokens, handle)
+            .session_from(
+                io,
+                provider,
+                &client.client_id,
+                metadata,
+                tokens,
+                handle,
+                iss_param.as_deref(),
+            )
             .await?;
         self.check_allowed(&identity)?;
         self.write_session(req, io, provider, &pending.return_to, identity, record)
@@ -153,6 +162,7 @@ impl App {
     }
 
     /// The identity (cookie) and the record (KV) of a new session.
+    #[allow(clippy::too_many_arguments)]
     async fn session_from<H: HttpClient, K: KvStore>(
         &self,
         io: &Io<'_, H, K>,
@@ -161,9 +171,11 @@ impl App {
         metadata: &ProviderMetadata,
         tokens: Tokens,
         handle: String,
+        iss_param: Option<&str>,
     ) -> Result<(Identity, SessionRecord), AppError> {
         let claims = tokens.id_token.claims();
         check_acr(provider, claims.acr.as_deref())?;
+        requirements::check_tenant(provider, claims, iss_param)?;
         // UserInfo needs an access token: an `id_token`-only login has its claims in the ID
         // token (Core §5.4).
         let userinfo = match (
@@ -177,6 +189,8 @@ impl App {
             }
             _ => None,
         };
+        // Login-time policy only: nothing of it is kept for the hot path.
+        requirements::check_required_claims(provider, claims, userinfo.as_ref())?;
         let from_userinfo = |k: &str| userinfo.as_ref().and_then(|u| u.get(k));
         let email = claims
             .email
@@ -279,7 +293,7 @@ impl App {
         hashes: TokenHashes<'_>,
     ) -> Result<ValidatedIdToken, AppError> {
         let params = ValidationParams {
-            issuer: &provider.issuer,
+            issuer: provider.expected_issuer(),
             client_id,
             allowed_algs: &provider.allowed_algs,
             // Always Some: every login sends a nonce, so every ID token must carry it back.

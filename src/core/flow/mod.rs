@@ -9,6 +9,7 @@ mod gate;
 mod login;
 mod logout;
 mod provider;
+mod requirements;
 
 use crate::core::config::Config;
 use crate::core::crypto::Signatures;

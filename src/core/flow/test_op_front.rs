@@ -78,10 +78,13 @@ impl FakeOp {
         if rt.id_token() {
             let now = self.clock.now();
             let mut claims = json!({
-                "iss": self.issuer, "sub": "alice", "aud": client_id, "exp": now + 300, "iat": now,
+                "iss": self.token_issuer(), "sub": "alice", "aud": client_id, "exp": now + 300, "iat": now,
                 "nonce": nonce, "email": "alice@example.com", "email_verified": true,
             });
             let obj = claims.as_object_mut().expect("an object");
+            if let Some((_, tid)) = &*self.tenant.borrow() {
+                obj.insert("tid".into(), json!(tid));
+            }
             if let Some(at) = &access_token {
                 obj.insert("at_hash".into(), json!(token_hash(Alg::ES256, at)));
             }
@@ -95,7 +98,10 @@ impl FakeOp {
             self.id_tokens.borrow_mut().push(id_token.clone());
             out.push(("id_token".into(), id_token));
         }
-        out.extend([("state".into(), param("state")), ("iss".into(), self.issuer.clone())]);
+        out.push(("state".into(), param("state")));
+        if self.send_iss.get() {
+            out.push(("iss".into(), self.token_issuer()));
+        }
         let mode = optional("response_mode").map_or(rt.default_mode(), |m| ResponseMode::parse(&m).expect("a mode"));
         let mut back = Url::parse(&redirect_uri).expect("redirect_uri is a URL");
         match mode {

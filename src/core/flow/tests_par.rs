@@ -173,3 +173,26 @@ fn a_missing_iss_parameter_is_accepted_only_with_a_front_channel_id_token() {
         }
     }
 }
+
+/// `required_claims` (issue 14) holds for the implicit flow too: its only ID token is the
+/// front channel's, and without an access token there is no UserInfo to look in.
+#[test]
+fn required_claims_apply_to_an_implicit_login() {
+    let required = r#","required_claims":{"groups":["staff"]}"#;
+    let h = harness_with("id_token", Some("form_post"), required);
+    let mut browser = Browser::default();
+    let auth = h.start_login(&mut browser, "https://rp.example/docs");
+    let reply = h.deliver(&mut browser, h.op().respond(&auth));
+    assert_refused(&reply, 403, "claim `groups`");
+    assert!(h.kv.keys("session:").is_empty());
+
+    let h = harness_with("id_token", Some("form_post"), required);
+    *h.op().front_claims.borrow_mut() = Some(Box::new(|c| {
+        c.insert("groups".into(), json!(["staff"]));
+    }));
+    let mut browser = Browser::default();
+    let auth = h.start_login(&mut browser, "https://rp.example/docs");
+    let reply = h.deliver(&mut browser, h.op().respond(&auth));
+    assert_eq!(reply.status, 302, "{}", reply.body);
+    assert!(browser.get(SESSION).is_some());
+}
