@@ -118,6 +118,23 @@ describe('--online against a local provider', () => {
       finding: ['error', 'response_types_supported', /lacks `code`/],
     },
     {
+      what: 'a hybrid response_type the provider does not list',
+      fault: { discovery: (doc) => ({ ...doc, response_types_supported: ['code', 'id_token'] }) },
+      provider: 'token_endpoint_auth_method = "client_secret_basic"\nresponse_type = "code id_token"\nresponse_mode = "form_post"',
+      finding: ['error', 'response_types_supported', /lacks `code id_token` \(code, id_token\): providers\.main\.response_type/],
+    },
+    {
+      what: 'form_post when the provider lists only query and fragment',
+      fault: { discovery: (doc) => ({ ...doc, response_modes_supported: ['query', 'fragment'] }) },
+      provider: 'token_endpoint_auth_method = "client_secret_basic"\nresponse_type = "id_token"\nresponse_mode = "form_post"',
+      finding: ['error', 'response_mode', /form_post.*does not support.*Fix: choose one of the provider's response modes/],
+    },
+    {
+      what: 'pushed_authorization_requests "on" without a PAR endpoint',
+      provider: 'token_endpoint_auth_method = "client_secret_basic"\npushed_authorization_requests = "on"',
+      finding: ['error', 'pushed_authorization_requests', /no pushed_authorization_request_endpoint/],
+    },
+    {
       what: 'PKCE without S256',
       fault: { discovery: (doc) => ({ ...doc, code_challenge_methods_supported: ['plain'] }) },
       finding: ['error', 'discovery', /S256/],
@@ -159,7 +176,7 @@ describe('--online against a local provider', () => {
   ];
   BROKEN.forEach((c, i) => {
     test(`${c.what}: "${c.finding[0]} ${c.finding[1]}", exit ${c.status ?? 1}`, async () => {
-      const t = op.tenant(`broken-${i}`, c.fault);
+      const t = op.tenant(`broken-${i}`, c.fault ?? {});
       const method = c.provider ?? 'token_endpoint_auth_method = "client_secret_basic"';
       const { status, out } = await check(`issuer = "${t.issuer}"\n${method}`);
       assertFinding(out, ...c.finding);

@@ -3,6 +3,7 @@
 //! issuer, endpoints, response types, client authentication, PKCE S256, signing algorithms.
 
 use crate::report::{Level, Report};
+use edge_oidc::core::config::check_provider;
 use edge_oidc::core::config::{ClientConfig, Config, MetadataSource, ProviderConfig};
 use edge_oidc::core::oidc::client_auth::choose_method;
 use edge_oidc::core::oidc::discovery::ProviderMetadata;
@@ -98,21 +99,43 @@ fn list<'a>(raw: &'a Value, field: &str) -> Option<Vec<&'a str>> {
 
 /// The fields the core does not need to parse but a working login does.
 fn document_fields(p: &ProviderConfig, meta: &ProviderMetadata, raw: &Value, report: &mut Report) {
+    let rt = p.response_type.as_str();
     match list(raw, "response_types_supported") {
-        Some(types) if !types.contains(&"code") => report.add(
-            Level::Error,
-            "response_types_supported",
-            format!(
-                "lacks `code` ({}): edge-oidc uses the authorization code flow",
-                types.join(", ")
-            ),
-        ),
-        Some(_) => report.add(Level::Ok, "response_types_supported", "includes code"),
+        Some(types)
+            if !p
+                .response_type
+                .listed_in(&types.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>()) =>
+        {
+            report.add(
+                Level::Error,
+                "response_types_supported",
+                format!(
+                    "lacks `{rt}` ({}): providers.{}.response_type asks for it",
+                    types.join(", "),
+                    p.name
+                ),
+            )
+        }
+        Some(_) => report.add(Level::Ok, "response_types_supported", format!("includes {rt}")),
         None => report.add(
             Level::Warn,
             "response_types_supported",
             "missing (Discovery §3 requires it)",
         ),
+    }
+    // response_mode and pushed_authorization_requests, as the worker checks them at login
+    // (response_type is reported above).
+    match check_provider(p, meta) {
+        Err(e) if !e.key.ends_with(".response_type") => {
+            let field = e.key.rsplit('.').next().unwrap_or_default().to_owned();
+            report.add(Level::Error, field, format!("{}. Fix: {}", e.problem, e.fix));
+        }
+        Ok(Some(endpoint)) => report.add(
+            Level::Ok,
+            "pushed_authorization_requests",
+            format!("authorization requests are pushed to {endpoint} (RFC 9126)"),
+        ),
+        _ => {}
     }
     match &meta.code_challenge_methods_supported {
         Some(_) => report.add(Level::Ok, "code_challenge_methods_supported", "includes S256"),
