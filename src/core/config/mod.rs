@@ -6,6 +6,7 @@
 use crate::core::http::parse_ascii_url;
 use crate::core::session::seal::{parse_key_list, Sealer};
 use crate::core::site::path::{CanonicalPath, PathPattern};
+mod ops;
 mod provider;
 mod quirks;
 
@@ -94,6 +95,10 @@ struct RawConfig {
     public_origin: Option<String>,
     #[serde(default)]
     dangerously_allow_http_providers: bool,
+    #[serde(default)]
+    log_level: Option<String>,
+    #[serde(default)]
+    metrics_binding: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -299,6 +304,10 @@ pub struct Config {
     /// the redirect URI and every sealed value are bound to it, and requests for other hosts
     /// are redirected (GET/HEAD) or refused before any login work. `None`: the request's origin.
     pub public_origin: Option<String>,
+    /// Which events are logged (src/core/log.rs).
+    pub log_level: crate::core::log::LogLevel,
+    /// The Analytics Engine dataset binding events are counted in, if any.
+    pub metrics_binding: Option<String>,
 }
 
 /// Providers allowed under a path prefix.
@@ -389,6 +398,8 @@ impl Config {
                 "run `openssl rand -base64 32 | wrangler secret put COOKIE_KEYS` (several keys: comma-separated, newest first)",
             )
         })?;
+        let log_level = ops::validate_log_level(raw.log_level.as_deref())?;
+        let metrics_binding = ops::validate_metrics_binding(raw.metrics_binding)?;
         let sealer = Sealer::new(keys).map_err(|e| err(COOKIE_KEYS_SECRET, e.to_string(), "set at least one key"))?;
         Ok(Config {
             providers,
@@ -410,6 +421,8 @@ impl Config {
             routes,
             jwks_path,
             public_origin,
+            log_level,
+            metrics_binding,
         })
     }
 

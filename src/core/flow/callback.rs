@@ -4,6 +4,7 @@ use super::{nonce24, requirements, App, Failure, Incoming, Io};
 use crate::core::config::ProviderConfig;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
+use crate::core::log::{Event, EventKind};
 use crate::core::oidc::discovery::ProviderMetadata;
 use crate::core::oidc::id_token::{self, IdTokenError, TokenHashes, ValidatedIdToken, ValidationParams};
 use crate::core::oidc::jwks::KeySelectError;
@@ -67,6 +68,7 @@ impl App {
         if req.method != "GET" {
             return Err(AppError::BadRequest("the callback must be a GET".into()).into());
         }
+        io.log.in_login(None);
         let params = parse_callback(req.url.query().unwrap_or(""))?;
         let base = self.cookie_base(req);
         // Without a state of ours there is no login to finish, and whatever else the request
@@ -86,6 +88,7 @@ impl App {
             self.issuer_of(p)
         })
         .map_err(|_| fail(unbound(&params)))?;
+        io.log.in_login(Some(&pending.provider));
         if io.clock.now().saturating_sub(pending.created_at) > self.config.login_timeout_secs as i64 {
             return Err(fail(AppError::UnknownState));
         }
@@ -200,6 +203,13 @@ impl App {
                 "the session is too large for cookies; ask the administrator to request fewer claims".into(),
             )
         })?;
+        let started = io.clock.now().saturating_sub(pending.created_at);
+        io.log.push(
+            Event::new(EventKind::LoginCompleted)
+                .provider(&provider.name)
+                .subject(&identity.sub)
+                .duration_secs(started),
+        );
         Ok(Reply::redirect(&pending.return_to).with_cookies(cookies))
     }
 

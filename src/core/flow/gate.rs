@@ -5,6 +5,7 @@
 use super::{App, Forward, Incoming, Io, Outcome};
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
+use crate::core::log::{Event, EventKind, LogLevel};
 use crate::core::session::cookies::CookieJar;
 use crate::core::session::seal::{clear_chunked, read_chunked};
 use crate::core::session::{email_allowed, Identity, SessionError};
@@ -36,6 +37,14 @@ impl App {
                         .any(|p| p.name == identity.provider)
                 {
                     return self.unauthenticated(req, io, path, &jar, false).await;
+                }
+                // Checked first: at the default level the hot path builds no event.
+                if io.log.enabled(LogLevel::Debug) {
+                    io.log.push(
+                        Event::new(EventKind::Forwarded)
+                            .provider(&identity.provider)
+                            .path(path.as_str()),
+                    );
                 }
                 Ok(Outcome::Forward(self.forward(&jar, Some(&identity))))
             }

@@ -7,6 +7,7 @@ use crate::core::config::ProviderConfig;
 use crate::core::crypto::secret::Secret;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
+use crate::core::log::{Event, EventKind};
 use crate::core::oidc::authorize::AuthorizationRequest;
 use crate::core::session::cookies::{is_token, remove_cookie, set_cookie, CookieAttrs, CookieJar};
 use crate::core::session::pending::{self, PendingLogin, MAX_PENDING};
@@ -26,6 +27,7 @@ impl App {
         req: &Incoming,
         io: &Io<'_, H, K>,
     ) -> Result<Reply, AppError> {
+        io.log.in_login(None);
         let mut return_to = "/".to_owned();
         let mut provider_name = None;
         let mut extra = Vec::new();
@@ -76,6 +78,7 @@ impl App {
         return_to: &str,
         passthrough: &[(String, String)],
     ) -> Result<Reply, AppError> {
+        io.log.in_login(Some(&provider.name));
         let metadata = self.metadata(provider, io).await?;
         let (client, registered) = self.client_for_login(provider, &metadata, req, io).await?;
         let state = io.random.token();
@@ -120,6 +123,8 @@ impl App {
         let jar = CookieJar::parse(req.headers.cookie.as_deref());
         let mut cookies = self.evict_pending(req, &jar, &attrs, io.clock.now());
         cookies.push(set_cookie(&name, &value, &attrs));
+        io.log
+            .push(Event::new(EventKind::LoginStarted).provider(&provider.name));
         Ok(Reply::redirect(url.as_str()).with_cookies(cookies))
     }
 

@@ -12,8 +12,9 @@ mod requirements;
 
 use crate::core::config::Config;
 use crate::core::crypto::Signatures;
-use crate::core::error::{AppError, FaultClass};
+use crate::core::error::AppError;
 use crate::core::http::{Clock, HttpClient, KvStore, Random};
+use crate::core::log::{Event, EventLog};
 use crate::core::session::cache::IdentityCache;
 use crate::core::session::cookies::{remove_cookie, CookieAttrs, SameSite};
 use crate::core::session::pending::is_pending_cookie;
@@ -148,14 +149,14 @@ pub struct Forward {
     pub private: bool,
 }
 
-/// The result of handling one request, plus a line for the log when something failed that
-/// an operator should see.
+/// The result of handling one request, plus the events an operator should see.
 #[derive(Debug)]
 pub struct Handled {
     /// What to do.
     pub outcome: Outcome,
-    /// A log line (never holds secrets).
-    pub log: Option<String>,
+    /// The log events of this request (src/core/log.rs: never hold secrets); empty on the hot
+    /// path unless `log_level` is `debug`.
+    pub events: Vec<Event>,
 }
 
 /// The I/O of one request.
@@ -170,6 +171,8 @@ pub struct Io<'a, H, K> {
     pub random: &'a dyn Random,
     /// Signature verification and signing (WebCrypto in the worker).
     pub signatures: &'a dyn Signatures,
+    /// The log events of this request.
+    pub log: &'a EventLog,
 }
 
 /// The relying party of one isolate: validated configuration plus caches.
@@ -240,20 +243,23 @@ impl App {
 
     /// Handles one request. Never fails: errors become error responses.
     pub async fn handle<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Handled {
-        match self.route(req, io).await {
-            Ok(outcome) => Handled { outcome, log: None },
+        let outcome = match self.route(req, io).await {
+            Ok(outcome) => outcome,
             Err(Failure { error, cookies }) => {
-                let log = match error.class() {
-                    FaultClass::Client => None,
-                    FaultClass::Upstream | FaultClass::Internal => {
-                        Some(format!("{} {}: {error}", req.method, req.url.path()))
-                    }
-                };
-                Handled {
-                    outcome: Outcome::Reply(error.to_reply(!req.is_navigation()).with_cookies(cookies)),
-                    log,
-                }
+                // Client faults are logged only within a login, at info (log.rs says which).
+                let path = CanonicalPath::from_url(&req.url);
+                io.log
+                    .failed(&error, path.as_ref().map_or(req.url.path(), CanonicalPath::as_str));
+                Outcome::Reply(error.to_reply(!req.is_navigation()).with_cookies(cookies))
             }
+        };
+        let status = match &outcome {
+            Outcome::Reply(reply) => Some(reply.status),
+            Outcome::Forward(_) => None,
+        };
+        Handled {
+            events: io.log.finish(req.headers.cf_ray.as_deref(), status),
+            outcome,
         }
     }
 
