@@ -34,3 +34,48 @@ pub(super) fn validate_metrics_binding(raw: Option<String>) -> Result<Option<Str
         "use the `binding` of an [[analytics_engine_datasets]] entry in wrangler.toml, e.g. \"EDGE_OIDC_METRICS\", or leave the key out",
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, ConfigError};
+    use crate::core::log::LogLevel;
+
+    fn parse(extra: &str) -> Result<Config, ConfigError> {
+        let json = format!(r#"{{"providers":{{"main":{{"issuer":"https://op.example","client_id":"rp"}}}}{extra}}}"#);
+        let secret =
+            |name: &str| (name == "COOKIE_KEYS").then(|| "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".to_owned());
+        Config::from_json(&json, &secret)
+    }
+
+    #[test]
+    fn log_level_defaults_to_info_and_names_the_key_when_wrong() {
+        let level = |extra: &str| parse(extra).map(|c| c.log_level);
+        assert_eq!(level(""), Ok(LogLevel::Info));
+        assert_eq!(level(r#","log_level":"off""#), Ok(LogLevel::Off));
+        assert_eq!(level(r#","log_level":"error""#), Ok(LogLevel::Error));
+        assert_eq!(level(r#","log_level":"debug""#), Ok(LogLevel::Debug));
+        for bad in [r#""verbose""#, r#""INFO""#, r#""""#] {
+            let e = parse(&format!(r#","log_level":{bad}"#))
+                .err()
+                .unwrap_or_else(|| panic!("accepted {bad}"));
+            assert_eq!(e.key, "log_level", "{bad}");
+            assert!(e.fix.contains("\"info\""), "{}", e.fix);
+        }
+    }
+
+    #[test]
+    fn metrics_binding_is_a_binding_name() {
+        let binding = |extra: &str| parse(extra).map(|c| c.metrics_binding);
+        assert_eq!(binding(""), Ok(None));
+        assert_eq!(
+            binding(r#","metrics_binding":"EDGE_OIDC_METRICS""#),
+            Ok(Some("EDGE_OIDC_METRICS".into()))
+        );
+        for bad in [r#""""#, r#""1ST""#, r#""A-B""#, r#""a b""#] {
+            let e = parse(&format!(r#","metrics_binding":{bad}"#))
+                .err()
+                .unwrap_or_else(|| panic!("accepted {bad}"));
+            assert_eq!(e.key, "metrics_binding", "{bad}");
+        }
+    }
+}

@@ -301,7 +301,7 @@ pub struct FakeOp {
     /// client_id → secret (`None`: public client).
     clients: RefCell<HashMap<String, Option<String>>>,
     codes: RefCell<HashMap<String, Grant>>,
-    access_tokens: RefCell<Vec<String>>,
+    pub access_tokens: RefCell<Vec<String>>,
     /// Every ID token issued, in order.
     pub id_tokens: RefCell<Vec<String>>,
     counter: Cell<u32>,

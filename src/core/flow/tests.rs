@@ -1190,3 +1190,6 @@ fn stray_pending_like_cookies_are_stripped_but_not_removed() {
     let fwd = h.forward(&browser.navigate("https://rp.example/public/x"));
     assert_eq!(fwd.cookie, None, "neither is forwarded");
 }
+
+#[path = "log_tests.rs"]
+mod log_tests;
