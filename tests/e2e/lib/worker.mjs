@@ -23,8 +23,9 @@ export function cookieKey() {
  * @param {boolean} [opts.withKv=true]
  * @param {string} [opts.kvPersist] directory to persist KV across restarts
  * @param {string} [opts.build] the bundle's directory (default build/)
+ * @param {object} [opts.analyticsEngineDatasets] miniflare's Analytics Engine bindings
  */
-export async function startWorker({ config, secrets = {}, assets, port, withKv = true, kvPersist, logs = false, build = BUILD } = {}) {
+export async function startWorker({ config, secrets = {}, assets, port, withKv = true, kvPersist, logs = false, build = BUILD, analyticsEngineDatasets } = {}) {
   if (!existsSync(path.join(build, 'index_bg.wasm'))) {
     throw new Error(`${path.relative(ROOT, build)}/index_bg.wasm is missing: run scripts/build.sh first`);
   }
@@ -53,6 +54,7 @@ export async function startWorker({ config, secrets = {}, assets, port, withKv =
   };
   if (withKv) options.kvNamespaces = ['EDGE_OIDC_KV'];
   if (kvPersist) options.kvPersist = kvPersist;
+  if (analyticsEngineDatasets) options.analyticsEngineDatasets = analyticsEngineDatasets;
   if (assets) {
     options.assets = {
       directory: assets,
