@@ -128,7 +128,7 @@ impl App {
         }
         // The path itself may be an open redirect (`//evil.example`, `/\evil.example`): it gets
         // the same check as a `return_to` parameter; a refused or too long one returns to `/`.
-        let return_to = crate::core::site::return_url::check_return_url(&req.path_and_query(), &req.url)
+        let return_to = super::domain::return_target(&self.config, &req.url, &req.path_and_query())
             .unwrap_or_else(|_| "/".to_owned());
         let reply = match self.config.providers_for(path).as_slice() {
             // Boxed: see `route`.

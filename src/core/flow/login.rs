@@ -14,7 +14,6 @@ use crate::core::session::pending::{self, PendingLogin, MAX_PENDING};
 use crate::core::session::SealContext;
 use crate::core::site::pages::{chooser_page, Reply};
 use crate::core::site::path::CanonicalPath;
-use crate::core::site::return_url::check_return_url;
 
 /// Longest passed-through parameter value.
 const MAX_PASSTHROUGH: usize = 256;
@@ -33,7 +32,7 @@ impl App {
         let mut extra = Vec::new();
         for (k, v) in req.url.query_pairs() {
             match k.as_ref() {
-                "return_to" => return_to = check_return_url(&v, &req.url)?,
+                "return_to" => return_to = super::domain::return_target(&self.config, &req.url, &v)?,
                 "provider" => provider_name = Some(v.into_owned()),
                 _ if v.len() <= MAX_PASSTHROUGH => extra.push((k.into_owned(), v.into_owned())),
                 _ => {}

@@ -4,6 +4,7 @@
 
 mod callback;
 mod client;
+mod domain;
 mod gate;
 mod login;
 mod logout;
@@ -304,6 +305,9 @@ impl App {
     /// sent to the public origin (GET/HEAD: 308) or refused (421) before any login work, so the
     /// redirect URI, the registered client and every sealed value stay those of one origin.
     fn other_host(&self, req: &Incoming) -> Option<Reply> {
+        if let Some(served) = domain::serves(&self.config, &req.url) {
+            return (!served).then(|| domain::misdirected(req.is_navigation(), self.config.public_origin.as_deref()));
+        }
         let public = self.config.public_origin.as_deref()?;
         if req.url.origin().ascii_serialization() == public {
             return None;
@@ -327,6 +331,9 @@ impl App {
     /// The deployment the sealed values of this request are bound to: `public_origin`, else the
     /// request's origin.
     fn deployment(&self, req: &Incoming) -> String {
+        if let Some(bound) = domain::deployment(&self.config) {
+            return bound;
+        }
         match &self.config.public_origin {
             Some(origin) => origin.clone(),
             None => req.url.origin().ascii_serialization(),
@@ -408,6 +415,7 @@ impl App {
             // Lax: the callback is a top-level cross-site GET navigation, which Lax allows.
             same_site: SameSite::Lax,
             max_age,
+            domain: domain::cookie_domain_for(&self.config, url),
         }
     }
 

@@ -1193,3 +1193,6 @@ fn stray_pending_like_cookies_are_stripped_but_not_removed() {
 
 #[path = "log_tests.rs"]
 mod log_tests;
+
+#[path = "domain_tests.rs"]
+mod domain_tests;
