@@ -12,13 +12,11 @@
 
 use crate::core::error::{AppError, FaultClass};
 use crate::core::http::HttpError;
-use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 
 /// How much is logged (`log_level` in `EDGE_OIDC_CONFIG`). Ordered: an event is written when its
 /// level is at most the configured one, so `off` writes nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum LogLevel {
     /// Nothing.
     Off,
@@ -32,8 +30,7 @@ pub enum LogLevel {
 }
 
 /// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
     /// A browser was sent to a provider.
     LoginStarted,
@@ -59,7 +56,36 @@ pub enum EventKind {
     Forwarded,
 }
 
+impl LogLevel {
+    /// The name in a log line and in `log_level`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Off => "off",
+            LogLevel::Error => "error",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+        }
+    }
+}
+
 impl EventKind {
+    /// The name in a log line (and the first blob of a data point).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::LoginStarted => "login_started",
+            EventKind::LoginCompleted => "login_completed",
+            EventKind::LoginFailed => "login_failed",
+            EventKind::Logout => "logout",
+            EventKind::Refresh => "refresh",
+            EventKind::Denied => "denied",
+            EventKind::ProviderError => "provider_error",
+            EventKind::KvError => "kv_error",
+            EventKind::InternalError => "internal_error",
+            EventKind::ConfigError => "config_error",
+            EventKind::Forwarded => "forwarded",
+        }
+    }
+
     /// The level the event is written at.
     pub fn level(self) -> LogLevel {
         match self {
@@ -76,40 +102,31 @@ impl EventKind {
 const MAX_FIELD: usize = 128;
 
 /// One log line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// What happened.
     pub event: EventKind,
     /// `error`, `info` or `debug`.
     pub level: LogLevel,
     /// The configured provider name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     /// The subject: only on login_completed, logout and refresh.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
     /// Which check failed: a stable snake_case name (see [`reason`]).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
     /// The rule that denied the request.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<&'static str>,
     /// The canonical path (no query), cut to 128 bytes.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// From the login's start to its callback. The pending login records whole seconds, so this
     /// is a multiple of 1000.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
     /// The response status.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// The request's `cf-ray`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ray: Option<String>,
     /// config_error only: the validation message (it names the key and the fix; operator text,
     /// never request input).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
 
@@ -155,11 +172,46 @@ impl Event {
         self
     }
 
-    /// The JSON line.
+    /// The JSON line: one flat object, fields in declaration order, absent ones left out.
+    /// Written by hand rather than derived: the derive costs bundle bytes (BENCHMARKS.md Notes).
     pub fn to_line(&self) -> String {
-        // Every field is a string, a number or a unit enum: serialisation cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        let mut out = String::with_capacity(192);
+        out.push_str("{\"event\":\"");
+        out.push_str(self.event.as_str());
+        out.push_str("\",\"level\":\"");
+        out.push_str(self.level.as_str());
+        out.push('"');
+        let texts = [
+            ("provider", self.provider.as_deref()),
+            ("sub", self.sub.as_deref()),
+            ("reason", self.reason),
+            ("rule", self.rule),
+            ("path", self.path.as_deref()),
+        ];
+        for (key, value) in texts {
+            push_field(&mut out, key, value.map(json_string));
+        }
+        push_field(&mut out, "duration_ms", self.duration_ms.map(|d| d.to_string()));
+        push_field(&mut out, "status", self.status.map(|s| s.to_string()));
+        push_field(&mut out, "ray", self.ray.as_deref().map(json_string));
+        push_field(&mut out, "detail", self.detail.as_deref().map(json_string));
+        out.push('}');
+        out
     }
+}
+
+fn push_field(out: &mut String, key: &str, json: Option<String>) {
+    if let Some(json) = json {
+        out.push_str(",\"");
+        out.push_str(key);
+        out.push_str("\":");
+        out.push_str(&json);
+    }
+}
+
+/// A JSON string literal (quotes, backslashes and control characters escaped by serde_json).
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
 fn cut(s: &str) -> String {

@@ -104,7 +104,7 @@ describe('the log never holds a secret', () => {
       const done = events[1];
       assert.equal(done.provider, 'main');
       assert.ok(done.sub?.length > 0 && Number.isInteger(done.duration_ms), JSON.stringify(done));
-      assert.equal(events[4].reason, 'unknown_state');
+      assert.equal(events[4].reason, 'state_not_bound', 'the pending-login cookie went with the first callback');
       assert.deepEqual(events.slice(2, 4).map((e) => e.path), ['/private/page', '/other']);
     });
   });

@@ -66,3 +66,17 @@ fn client_faults_are_logged_only_within_a_login() {
         "the error's text never reaches the line"
     );
 }
+
+#[test]
+fn text_fields_are_json_escaped() {
+    let mut e = Event::new(EventKind::LoginCompleted)
+        .subject("a\"b\\c\nd\u{1}")
+        .path("/x\"y");
+    e.ray = Some("r".into());
+    let line = e.to_line();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|err| panic!("{line}: {err}"));
+    assert_eq!(v["sub"], "a\"b\\c\nd\u{1}");
+    assert_eq!(v["path"], "/x\"y");
+    assert_eq!(v.as_object().map(|o| o.len()), Some(5), "{line}");
+    assert!(!line.contains('\n'), "one line");
+}
