@@ -261,6 +261,11 @@ impl EventLog {
         }
     }
 
+    /// The provider the request's events name (a session's, when it is refused).
+    pub fn set_provider(&self, provider: &str) {
+        *self.provider.borrow_mut() = Some(provider.to_owned());
+    }
+
     /// The event for a request that failed with `error`, if one is written: client faults only
     /// within a login (anything else is the visitor's or an attacker's noise) or when an
     /// allow-list refused a signed-in user.

@@ -26,7 +26,9 @@ impl App {
         let public = self.config.is_public(path);
         match session {
             Some(Ok(identity)) => {
-                self.check_allowed(&identity)?;
+                // The provider is named in the `denied` event (only then: no work on the hot path).
+                self.check_allowed(&identity)
+                    .inspect_err(|_| io.log.set_provider(&identity.provider))?;
                 // A session from a provider that may not be used for this path (or no longer
                 // exists) does not count here; it stays valid for the paths it may serve.
                 if !public

@@ -241,3 +241,21 @@ fn levels_error_and_off() {
     let back = h.op().authorize(&auth);
     assert!(h.handle(&browser.navigate(back.as_str())).events.is_empty());
 }
+
+#[test]
+fn a_session_refused_by_an_allow_list_is_a_denial_with_its_provider_and_path() {
+    let open = Harness::new(&config("info", ""), &[ISSUER]);
+    let mut browser = Browser::default();
+    open.login(&mut browser, "https://rp.example/");
+    // The same deployment after the operator added an allow-list.
+    let closed = Harness::new(&config("info", r#""bob@example.com""#), &[ISSUER]).with_cookie_key(&open);
+    let events = closed
+        .handle(&browser.navigate("https://rp.example/admin/report?id=7"))
+        .events;
+    assert_eq!(
+        events.iter().map(Event::to_line).collect::<Vec<_>>(),
+        [
+            r#"{"event":"denied","level":"info","provider":"main","reason":"forbidden","rule":"allowed_emails","path":"/admin/report","status":403}"#
+        ]
+    );
+}
