@@ -139,6 +139,32 @@ describe('the log never holds a secret', () => {
 });
 
 describe('Analytics Engine', () => {
+  test('one data point per event: login, a failed login, logout (a stand-in dataset records them)', async () => {
+    const opts = rpOptions(op, 'client_secret_basic', { config: { origin: echo.url, metrics_binding: 'EDGE_OIDC_METRICS' } });
+    opts.recordDataPoints = 'EDGE_OIDC_METRICS';
+    await withWorker(startWorker, opts, async (w) => {
+      const c = browser(w);
+      const { hops, final } = await c.follow(`${RP}/private`);
+      assert.equal(final.status, 200, final.body);
+      assert.equal((await c.request(`${RP}/elsewhere`)).status, 200, 'the hot path: no data point');
+      const callback = hops.find((h) => h.url.startsWith(`${RP}/redirect_uri`));
+      assert.equal((await c.request(callback.url)).status, 400);
+      const out = await c.follow(`${RP}/logout`);
+      await c.submitForm(out.final);
+      await waitFor(() => w.dataPoints().length >= 4, w.logs);
+      const points = w.dataPoints();
+      assert.deepEqual(points.map((p) => p.blobs), [
+        ['login_started', 'main', ''],
+        ['login_completed', 'main', ''],
+        ['login_failed', '', 'state_not_bound'],
+        ['logout', 'main', ''],
+      ], w.logs());
+      assert.deepEqual(points.map((p) => p.indexes), [['main'], ['main'], [''], ['main']]);
+      assert.ok(points.every((p) => p.doubles.length === 2 && p.doubles[0] === 1), JSON.stringify(points));
+      assert.ok(points[1].doubles[1] >= 0 && points[1].doubles[1] % 1000 === 0, 'duration_ms, whole seconds');
+    });
+  });
+
   for (const [name, datasets] of [
     ['bound', { EDGE_OIDC_METRICS: { dataset: 'edge_oidc' } }],
     ['configured but not bound', undefined],
