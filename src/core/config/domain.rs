@@ -33,10 +33,7 @@ pub(super) fn validate_cookie_domain(
     if domain.len() > 253 || labels.len() < 2 || !labels.iter().all(label_ok) || numeric_tld {
         return Err(err(
             key,
-            format!(
-                "`{}` is not a domain name of two labels or more (an IP address or a single label is not accepted)",
-                domain.escape_debug()
-            ),
+            format!("`{domain}` is not a domain name of two labels or more (an IP address or a single label is not accepted)"),
             fix,
         ));
     }

@@ -13,7 +13,7 @@ pub(super) fn validate_log_level(raw: Option<&str>) -> Result<LogLevel, ConfigEr
         Some("off") => Ok(LogLevel::Off),
         Some(other) => Err(err(
             "log_level",
-            format!("`{}` is not a log level", other.escape_debug()),
+            format!("`{other}` is not a log level"),
             "use \"error\", \"info\" (the default), \"debug\" (also logs every request let through on a session) or \"off\"",
         )),
     }
