@@ -271,7 +271,7 @@ impl EventLog {
     /// allow-list refused a signed-in user.
     pub fn failed(&self, error: &AppError, path: &str) {
         let kind = match (error, error.class()) {
-            (AppError::Forbidden(_), _) => EventKind::Denied,
+            (AppError::Forbidden(_) | AppError::ClaimNotMet { .. }, _) => EventKind::Denied,
             (AppError::Config(_), _) => EventKind::ConfigError,
             (AppError::Store(_), _) => EventKind::KvError,
             (_, FaultClass::Internal) => EventKind::InternalError,
@@ -283,7 +283,10 @@ impl EventLog {
         event.provider = self.provider.borrow().clone();
         event.reason = Some(reason(error));
         if kind == EventKind::Denied {
-            event.rule = Some("allowed_emails");
+            event.rule = Some(match error {
+                AppError::ClaimNotMet { .. } => "required_claims",
+                _ => "allowed_emails",
+            });
             event = event.path(path);
         }
         self.push(event);
@@ -323,6 +326,7 @@ pub fn reason(error: &AppError) -> &'static str {
         AppError::ProviderUnverified => "provider_unverified",
         AppError::CrossSiteRequest => "cross_site_request",
         AppError::AcrNotMet { .. } => "acr_not_met",
+        AppError::ClaimNotMet { .. } => "claim_not_met",
         AppError::IssuerMismatch => "issuer_mismatch",
         AppError::ReturnUrl(_) => "return_url",
         AppError::IdToken(e) => id_token_reason(e),
@@ -348,6 +352,7 @@ fn id_token_reason(e: &crate::core::oidc::id_token::IdTokenError) -> &'static st
         E::Key(_) => "id_token_key",
         E::BadSignature => "id_token_signature",
         E::WrongIssuer => "id_token_issuer",
+        E::BadTenantId => "id_token_tenant",
         E::WrongAudience | E::MissingAzp | E::WrongAzp => "id_token_audience",
         E::MissingExp | E::Expired => "id_token_expired",
         E::MissingIat | E::IssuedInFuture | E::NotYetValid => "id_token_clock",

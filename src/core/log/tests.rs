@@ -80,3 +80,17 @@ fn text_fields_are_json_escaped() {
     assert_eq!(v.as_object().map(|o| o.len()), Some(5), "{line}");
     assert!(!line.contains('\n'), "one line");
 }
+
+#[test]
+fn a_required_claim_not_met_is_a_denial_by_that_rule_without_the_claim() {
+    let log = EventLog::new(LogLevel::Info);
+    log.in_login(Some("google"));
+    log.failed(&AppError::ClaimNotMet { claim: "hd".into() }, "/redirect_uri");
+    let lines: Vec<String> = log.finish(None, Some(403)).iter().map(Event::to_line).collect();
+    assert_eq!(
+        lines,
+        [
+            r#"{"event":"denied","level":"info","provider":"google","reason":"claim_not_met","rule":"required_claims","path":"/redirect_uri","status":403}"#
+        ]
+    );
+}
