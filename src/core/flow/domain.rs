@@ -67,3 +67,11 @@ pub(super) fn return_target(config: &Config, req_url: &Url, candidate: &str) -> 
         _ => Ok(checked),
     }
 }
+
+/// With a cookie domain on https, the session cookie's name before it was set
+/// (`__Host-<name>`): a browser may still send that cookie and its pending logins, which stay
+/// edge-oidc's own and are never forwarded to the origin.
+pub(super) fn former_host_only_name(config: &Config) -> Option<String> {
+    let s = &config.session;
+    (s.cookie_domain.is_some() && s.host_prefix).then(|| format!("__Host-{}", s.cookie_name))
+}

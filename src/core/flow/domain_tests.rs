@@ -138,3 +138,20 @@ fn a_cookie_sealed_for_another_domain_or_one_host_does_not_open() {
         );
     }
 }
+
+#[test]
+fn cookies_of_the_host_only_setup_before_are_not_forwarded() {
+    let h = Harness::new(SHARED, &[ISSUER]);
+    let mut browser = Browser::default();
+    login_on(&h, &mut browser, "https://docs.example.com/");
+    for name in [
+        "__Host-edge_oidc",
+        "__Host-edge_oidc.0",
+        "__Host-edge_oidc_s.abcdefghijkl",
+    ] {
+        browser.set(name, "old");
+    }
+    browser.set("theme", "dark");
+    let forward = h.forward(&browser.navigate("https://app.example.com/"));
+    assert_eq!(forward.cookie.as_deref(), Some("theme=dark"));
+}

@@ -186,6 +186,9 @@ pub struct App {
     /// The session cookie's name on https and on plain http (see `SessionConfig::cookie_base`).
     cookie_https: String,
     cookie_http: String,
+    /// With a cookie domain, the host-only name a browser may still hold from before
+    /// (`__Host-<name>`): still ours, never forwarded.
+    cookie_host_only: Option<String>,
 }
 
 /// A failed request, with the cookies its answer must still set or remove (a callback always
@@ -221,6 +224,7 @@ impl App {
         App {
             cookie_https: config.session.cookie_base(true),
             cookie_http: config.session.cookie_base(false),
+            cookie_host_only: domain::former_host_only_name(&config),
             config,
             cache: ProviderCache::default(),
             identities: IdentityCache::default(),
@@ -427,14 +431,18 @@ impl App {
     /// Whether a cookie is edge-oidc's own (never forwarded to the origin): the session cookie,
     /// its chunks and the pending-login cookies, under either name (https or http).
     fn is_our_cookie(&self, name: &str) -> bool {
-        [&self.cookie_https, &self.cookie_http].into_iter().any(|base| {
-            name.strip_prefix(base.as_str()).is_some_and(|rest| {
-                rest.is_empty()
-                    || rest
-                        .strip_prefix('.')
-                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            }) || is_pending_cookie(name, base)
-        })
+        let former = self.cookie_host_only.as_ref();
+        [&self.cookie_https, &self.cookie_http]
+            .into_iter()
+            .chain(former)
+            .any(|base| {
+                name.strip_prefix(base.as_str()).is_some_and(|rest| {
+                    rest.is_empty()
+                        || rest
+                            .strip_prefix('.')
+                            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                }) || is_pending_cookie(name, base)
+            })
     }
 }
 
