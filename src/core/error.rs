@@ -212,8 +212,11 @@ impl AppError {
     pub fn to_reply(&self, api: bool) -> Reply {
         let status = self.status();
         let message = match self {
-            // Internal details (bug descriptions) stay in the log.
-            AppError::Internal(_) => "Something went wrong on our side. Please try again later.".to_owned(),
+            // Internal details (bug descriptions) and configuration messages (keys, fixes: the
+            // operator's) stay in the log.
+            AppError::Internal(_) | AppError::Config(_) => {
+                "Something went wrong on our side. Please try again later.".to_owned()
+            }
             AppError::IdToken(e) => id_token_message(e),
             other => other.to_string(),
         };

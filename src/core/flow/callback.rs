@@ -25,6 +25,7 @@ impl App {
         req: &Incoming,
         io: &Io<'_, H, K>,
     ) -> Result<Reply, Failure> {
+        io.log.in_login(None);
         let (params, posted) = match req.method.as_str() {
             "GET" => match req.url.query().filter(|q| !q.is_empty()) {
                 Some(query) => (AuthorizationResponse::from_query(query).map_err(AppError::from)?, false),
@@ -63,6 +64,8 @@ impl App {
             self.issuer_of(p)
         })
         .map_err(|_| fail(unbound(&params)))?;
+        io.log.in_login(Some(&pending.provider));
+        io.log.in_login(Some(&pending.provider));
         if io.clock.now().saturating_sub(pending.created_at) > self.config.login_timeout_secs as i64 {
             return Err(fail(AppError::UnknownState));
         }

@@ -16,6 +16,7 @@ use crate::core::config::ProviderConfig;
 use crate::core::crypto::secret::Secret;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
+use crate::core::log::{Event, EventKind};
 use crate::core::oidc::discovery::ProviderMetadata;
 use crate::core::oidc::id_token::{self, IdTokenError, TokenHashes, ValidatedIdToken, ValidationParams};
 use crate::core::oidc::jwks::KeySelectError;
@@ -68,7 +69,16 @@ impl App {
             )
             .await?;
         self.check_allowed(&identity)?;
-        self.write_session(req, io, provider, &pending.return_to, identity, record)
+        let subject = identity.sub.clone();
+        let reply = self.write_session(req, io, provider, &pending.return_to, identity, record)?;
+        let started = io.clock.now().saturating_sub(pending.created_at);
+        io.log.push(
+            Event::new(EventKind::LoginCompleted)
+                .provider(&provider.name)
+                .subject(&subject)
+                .duration_secs(started),
+        );
+        Ok(reply)
     }
 
     /// The session's tokens from the response, validated (see the module documentation).

@@ -5,6 +5,7 @@
 use super::{App, Forward, Incoming, Io, Outcome};
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
+use crate::core::log::{Event, EventKind, LogLevel};
 use crate::core::session::cookies::CookieJar;
 use crate::core::session::seal::{clear_chunked, read_chunked};
 use crate::core::session::{email_allowed, Identity, SessionError};
@@ -25,7 +26,9 @@ impl App {
         let public = self.config.is_public(path);
         match session {
             Some(Ok(identity)) => {
-                self.check_allowed(&identity)?;
+                // The provider is named in the `denied` event (only then: no work on the hot path).
+                self.check_allowed(&identity)
+                    .inspect_err(|_| io.log.set_provider(&identity.provider))?;
                 // A session from a provider that may not be used for this path (or no longer
                 // exists) does not count here; it stays valid for the paths it may serve.
                 if !public
@@ -36,6 +39,14 @@ impl App {
                         .any(|p| p.name == identity.provider)
                 {
                     return self.unauthenticated(req, io, path, &jar, false).await;
+                }
+                // Checked first: at the default level the hot path builds no event.
+                if io.log.enabled(LogLevel::Debug) {
+                    io.log.push(
+                        Event::new(EventKind::Forwarded)
+                            .provider(&identity.provider)
+                            .path(path.as_str()),
+                    );
                 }
                 Ok(Outcome::Forward(self.forward(&jar, Some(&identity))))
             }
@@ -119,7 +130,7 @@ impl App {
         }
         // The path itself may be an open redirect (`//evil.example`, `/\evil.example`): it gets
         // the same check as a `return_to` parameter; a refused or too long one returns to `/`.
-        let return_to = crate::core::site::return_url::check_return_url(&req.path_and_query(), &req.url)
+        let return_to = super::domain::return_target(&self.config, &req.url, &req.path_and_query())
             .unwrap_or_else(|_| "/".to_owned());
         let reply = match self.config.providers_for(path).as_slice() {
             // Boxed: see `route`.

@@ -13,6 +13,7 @@
 use super::{App, Incoming, Io};
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
+use crate::core::log::{Event, EventKind};
 use crate::core::oidc::end_session::EndSessionRequest;
 use crate::core::session::cookies::CookieJar;
 use crate::core::session::seal::{clear_chunked, read_chunked};
@@ -49,6 +50,11 @@ impl App {
         let (Some(identity), Some(provider)) = (identity.as_ref(), provider) else {
             return Ok(logged_out_page().with_cookies(clear));
         };
+        io.log.push(
+            Event::new(EventKind::Logout)
+                .provider(&provider.name)
+                .subject(&identity.sub),
+        );
         // The record: the ID token for the hint. It is deleted either way; a store that cannot
         // be reached must not keep anyone logged in here (the cookie is cleared regardless).
         let key = record_key(&identity.handle);

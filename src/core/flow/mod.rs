@@ -4,6 +4,7 @@
 
 mod callback;
 mod client;
+mod domain;
 mod finish;
 mod gate;
 mod login;
@@ -13,8 +14,9 @@ mod requirements;
 
 use crate::core::config::Config;
 use crate::core::crypto::Signatures;
-use crate::core::error::{AppError, FaultClass};
+use crate::core::error::AppError;
 use crate::core::http::{Clock, HttpClient, KvStore, Random};
+use crate::core::log::{Event, EventLog};
 use crate::core::oidc::response::MAX_BODY;
 use crate::core::session::cache::IdentityCache;
 use crate::core::session::cookies::{remove_cookie, CookieAttrs, SameSite};
@@ -161,14 +163,14 @@ pub struct Forward {
     pub private: bool,
 }
 
-/// The result of handling one request, plus a line for the log when something failed that
-/// an operator should see.
+/// The result of handling one request, plus the events an operator should see.
 #[derive(Debug)]
 pub struct Handled {
     /// What to do.
     pub outcome: Outcome,
-    /// A log line (never holds secrets).
-    pub log: Option<String>,
+    /// The log events of this request (src/core/log.rs: never hold secrets); empty on the hot
+    /// path unless `log_level` is `debug`.
+    pub events: Vec<Event>,
 }
 
 /// The I/O of one request.
@@ -183,6 +185,8 @@ pub struct Io<'a, H, K> {
     pub random: &'a dyn Random,
     /// Signature verification and signing (WebCrypto in the worker).
     pub signatures: &'a dyn Signatures,
+    /// The log events of this request.
+    pub log: &'a EventLog,
 }
 
 /// The relying party of one isolate: validated configuration plus caches.
@@ -195,6 +199,9 @@ pub struct App {
     /// The session cookie's name on https and on plain http (see `SessionConfig::cookie_base`).
     cookie_https: String,
     cookie_http: String,
+    /// With a cookie domain, the host-only name a browser may still hold from before
+    /// (`__Host-<name>`): still ours, never forwarded.
+    cookie_host_only: Option<String>,
 }
 
 /// A failed request, with the cookies its answer must still set or remove (a callback always
@@ -235,6 +242,7 @@ impl App {
         App {
             cookie_https: config.session.cookie_base(true),
             cookie_http: config.session.cookie_base(false),
+            cookie_host_only: domain::former_host_only_name(&config),
             config,
             cache: ProviderCache::default(),
             identities: IdentityCache::default(),
@@ -265,20 +273,23 @@ impl App {
 
     /// Handles one request. Never fails: errors become error responses.
     pub async fn handle<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Handled {
-        match self.route(req, io).await {
-            Ok(outcome) => Handled { outcome, log: None },
+        let outcome = match self.route(req, io).await {
+            Ok(outcome) => outcome,
             Err(Failure { error, cookies, page }) => {
-                let log = match error.class() {
-                    FaultClass::Client => None,
-                    FaultClass::Upstream | FaultClass::Internal => {
-                        Some(format!("{} {}: {error}", req.method, req.url.path()))
-                    }
-                };
-                Handled {
-                    outcome: Outcome::Reply(error.to_reply(!(page || req.is_navigation())).with_cookies(cookies)),
-                    log,
-                }
+                // Client faults are logged only within a login, at info (log.rs says which).
+                let path = CanonicalPath::from_url(&req.url);
+                io.log
+                    .failed(&error, path.as_ref().map_or(req.url.path(), CanonicalPath::as_str));
+                Outcome::Reply(error.to_reply(!(page || req.is_navigation())).with_cookies(cookies))
             }
+        };
+        let status = match &outcome {
+            Outcome::Reply(reply) => Some(reply.status),
+            Outcome::Forward(_) => None,
+        };
+        Handled {
+            events: io.log.finish(req.headers.cf_ray.as_deref(), status),
+            outcome,
         }
     }
 
@@ -329,6 +340,9 @@ impl App {
     /// sent to the public origin (GET/HEAD: 308) or refused (421) before any login work, so the
     /// redirect URI, the registered client and every sealed value stay those of one origin.
     fn other_host(&self, req: &Incoming) -> Option<Reply> {
+        if let Some(served) = domain::serves(&self.config, &req.url) {
+            return (!served).then(|| domain::misdirected(req.is_navigation(), self.config.public_origin.as_deref()));
+        }
         let public = self.config.public_origin.as_deref()?;
         if req.url.origin().ascii_serialization() == public {
             return None;
@@ -352,6 +366,9 @@ impl App {
     /// The deployment the sealed values of this request are bound to: `public_origin`, else the
     /// request's origin.
     fn deployment(&self, req: &Incoming) -> String {
+        if let Some(bound) = domain::deployment(&self.config) {
+            return bound;
+        }
         match &self.config.public_origin {
             Some(origin) => origin.clone(),
             None => req.url.origin().ascii_serialization(),
@@ -433,6 +450,7 @@ impl App {
             // Lax: the callback is a top-level cross-site GET navigation, which Lax allows.
             same_site: SameSite::Lax,
             max_age,
+            domain: domain::cookie_domain_for(&self.config, url),
         }
     }
 
@@ -444,14 +462,18 @@ impl App {
     /// Whether a cookie is edge-oidc's own (never forwarded to the origin): the session cookie,
     /// its chunks and the pending-login cookies, under either name (https or http).
     fn is_our_cookie(&self, name: &str) -> bool {
-        [&self.cookie_https, &self.cookie_http].into_iter().any(|base| {
-            name.strip_prefix(base.as_str()).is_some_and(|rest| {
-                rest.is_empty()
-                    || rest
-                        .strip_prefix('.')
-                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            }) || is_pending_cookie(name, base)
-        })
+        let former = self.cookie_host_only.as_ref();
+        [&self.cookie_https, &self.cookie_http]
+            .into_iter()
+            .chain(former)
+            .any(|base| {
+                name.strip_prefix(base.as_str()).is_some_and(|rest| {
+                    rest.is_empty()
+                        || rest
+                            .strip_prefix('.')
+                            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                }) || is_pending_cookie(name, base)
+            })
     }
 }
 

@@ -54,12 +54,12 @@ fn par_on_and_off() {
     let h = harness_with("code", None, r#","pushed_authorization_requests":"off""#);
     h.op().require_par.set(true);
     let handled = h.handle(&Browser::default().navigate("https://rp.example/docs"));
+    let log = config_detail(&handled);
     let Outcome::Reply(reply) = handled.outcome else {
         panic!("a reply")
     };
     assert_eq!(reply.status, 500);
     assert!(!reply.body.contains("pushed"), "the details stay in the log");
-    let log = handled.log.expect("logged");
     assert!(
         log.contains("providers.main.pushed_authorization_requests") && log.contains("set it to auto or on"),
         "{log}"
@@ -105,7 +105,7 @@ fn a_response_type_or_mode_the_provider_does_not_list_is_refused_at_login() {
     });
     h.kv.seed("metadata:main", &cached.to_string(), 3600);
     let handled = h.handle(&Browser::default().navigate("https://rp.example/docs"));
-    let log = handled.log.expect("logged");
+    let log = config_detail(&handled);
     assert!(
         log.contains("providers.main.response_type") && log.contains("code, id_token"),
         "{log}"
@@ -122,7 +122,7 @@ fn a_response_type_or_mode_the_provider_does_not_list_is_refused_at_login() {
     });
     modes.kv.seed("metadata:main", &cached.to_string(), 3600);
     let handled = modes.handle(&Browser::default().navigate("https://rp.example/docs"));
-    let log = handled.log.expect("logged");
+    let log = config_detail(&handled);
     assert!(log.contains("providers.main.response_mode"), "{log}");
 }
 
@@ -195,4 +195,14 @@ fn required_claims_apply_to_an_implicit_login() {
     let reply = h.deliver(&mut browser, h.op().respond(&auth));
     assert_eq!(reply.status, 302, "{}", reply.body);
     assert!(browser.get(SESSION).is_some());
+}
+
+/// The message of the request's config_error event (it names the key and the fix).
+fn config_detail(handled: &crate::core::flow::Handled) -> String {
+    let event = handled
+        .events
+        .iter()
+        .find(|e| e.event == crate::core::log::EventKind::ConfigError)
+        .expect("a config_error event");
+    event.detail.clone().expect("with its message")
 }
