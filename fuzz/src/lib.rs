@@ -294,6 +294,8 @@ pub fn handle(req: &Incoming, http: &FakeHttp, kv: &MemKv) -> Option<Outcome> {
         clock: &FixedClock,
         random: &CounterRandom::default(),
         signatures: &edge_oidc::core::crypto::rust::RustCrypto,
+        // Every event kept: building them is on the fuzzed paths too.
+        log: &edge_oidc::core::log::EventLog::new(edge_oidc::core::log::LogLevel::Debug),
     };
     Some(futures::executor::block_on(app.handle(req, &io)).outcome)
 }
