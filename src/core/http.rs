@@ -224,6 +224,14 @@ pub trait KvStore {
 pub trait Clock {
     /// Seconds since the Unix epoch.
     fn now(&self) -> i64;
+
+    /// Waits `millis` milliseconds: only the rare waits of a session refresh use it (the
+    /// refresh lease's settling time, another isolate's refresh awaited; src/core/flow/refresh.rs).
+    /// The default does not wait (tests and fuzzing drive time themselves).
+    fn sleep(&self, millis: u32) -> crate::core::crypto::LocalBoxFuture<'_, ()> {
+        let _ = millis;
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// A source of cryptographically secure randomness.

@@ -59,6 +59,14 @@ pub(super) struct RawProvider {
     allowed_emails: Vec<String>,
     #[serde(default)]
     allowed_email_domains: Vec<String>,
+    #[serde(default)]
+    session_refresh_interval_secs: Option<u64>,
+    #[serde(default)]
+    backchannel_logout: bool,
+    #[serde(default)]
+    frontchannel_logout: bool,
+    #[serde(default = "super::follow::default_revocation_check")]
+    revocation_check_secs: u64,
 }
 
 /// The secret a lone provider's client secret is read from when it has none of its own.
@@ -155,6 +163,8 @@ pub struct ProviderConfig {
     /// Whether `http://` endpoints on hosts other than loopback are accepted
     /// (`dangerously_allow_http_providers`).
     pub allow_http: bool,
+    /// Refresh and logout propagation (src/core/config/follow.rs).
+    pub follow: super::follow::Follow,
 }
 
 /// Parameters edge-oidc sets itself.
@@ -257,6 +267,13 @@ pub(super) fn validate_provider(
             })
             .collect::<Result<Vec<_>, _>>()?,
     };
+    let follow = super::follow::validate(
+        &name,
+        p.session_refresh_interval_secs,
+        p.backchannel_logout,
+        p.frontchannel_logout,
+        p.revocation_check_secs,
+    )?;
     if allowed_algs.is_empty() {
         return Err(err(
             key("id_token_signing_algs"),
@@ -285,6 +302,7 @@ pub(super) fn validate_provider(
         allowed_email_domains: lower_domains(&p.allowed_email_domains),
         client_secret_binding,
         allow_http,
+        follow,
     })
 }
 

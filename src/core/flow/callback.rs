@@ -5,14 +5,15 @@ use crate::core::config::ProviderConfig;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
 use crate::core::oidc::discovery::ProviderMetadata;
-use crate::core::oidc::id_token::{self, IdTokenError, TokenHashes, ValidatedIdToken, ValidationParams};
+use crate::core::oidc::id_token::{self, IdTokenClaims, IdTokenError, TokenHashes, ValidatedIdToken, ValidationParams};
 use crate::core::oidc::jwks::KeySelectError;
 use crate::core::oidc::token::{self, TokenResponse};
 use crate::core::session::cookies::{remove_cookie, CookieJar};
 use crate::core::session::pending::{self, PendingLogin};
-use crate::core::session::seal::write_chunked;
-use crate::core::session::{handle_for_state, record_key, Identity, SealContext, SessionRecord};
+use crate::core::session::{handle_for_state, record_key, revocation, Identity, SealContext, SessionRecord};
+use crate::core::oidc::jwks::Jwks;
 use crate::core::site::pages::Reply;
+use std::rc::Rc;
 
 /// Longest callback query accepted.
 const MAX_QUERY: usize = 8192;
@@ -96,6 +97,11 @@ impl App {
         })?;
         // The state matched this browser's pending login: the provider's answer may be shown.
         if let Some(error) = params.error.clone() {
+            if pending.refresh.is_some() {
+                // A silent refresh the provider could not answer without the user (or at all).
+                let reply = self.silent_refused(req, io, provider, &pending, &error).await.map_err(fail)?;
+                return Ok(reply.with_cookies(clear));
+            }
             return Err(fail(AppError::Provider {
                 error,
                 description: params.error_description.clone(),
@@ -153,42 +159,63 @@ impl App {
         )
         .await?;
         let tokens = token::parse_token_response(&io.http.send(request).await?)?;
-        let (identity, record) = self
+        let (mut identity, record) = self
             .session_from_tokens(io, provider, &client.client_id, &metadata, pending, tokens, handle)
             .await?;
+        let now = io.clock.now();
+        let resealed = match &pending.refresh {
+            Some(refresh) => {
+                if identity.sub != refresh.sub {
+                    // Another user is signed in at the provider now: this session is over, and
+                    // who comes next is for an interactive login to say.
+                    return self.interactive_login(req, io, provider, &pending.return_to).await;
+                }
+                self.continue_session(&mut identity, refresh, io).await;
+                Some((identity.expires_at, now))
+            }
+            None => None,
+        };
         self.check_allowed(&identity)?;
+        self.schedule(&mut identity, provider, now, record.refresh_token.is_some());
+        let cookies = self.store_session(req, io, provider, &key, &identity, &record, resealed)?;
+        Ok(Reply::redirect(&pending.return_to).with_cookies(cookies))
+    }
+
+    /// Stores a session that starts (or continues after a silent refresh): the record under
+    /// `key`, the front-channel index entry, and the identity cookie's `Set-Cookie` values.
+    #[allow(clippy::too_many_arguments)]
+    fn store_session<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+        provider: &ProviderConfig,
+        key: &str,
+        identity: &Identity,
+        record: &SessionRecord,
+        resealed: Option<(i64, i64)>,
+    ) -> Result<Vec<String>, AppError> {
+        let now = io.clock.now();
         let deployment = self.deployment(req);
-        let issuer = provider.issuer.as_str();
-        let base = self.cookie_base(req);
         let record_context = SealContext {
             kind: "record",
-            name: &key,
+            name: key,
             deployment: &deployment,
-            issuer,
+            issuer: &provider.issuer,
         };
         let sealed_record = record
             .seal(&self.config.sealer, &record_context, nonce24(io.random))
             .map_err(|e| AppError::Internal(e.to_string()))?;
+        let ttl = u64::try_from(identity.expires_at.saturating_sub(now)).unwrap_or(0).max(60);
         // The answer need not wait for it; until it lands a replay of this state is only
         // stopped by the provider's single-use code (and by the pending cookie, removed now).
-        io.kv
-            .put_background(&key, &sealed_record, self.config.session.lifetime_secs);
-        let identity_context = SealContext {
-            kind: "identity",
-            name: base,
-            deployment: &deployment,
-            issuer,
-        };
-        let sealed = identity
-            .seal(&self.config.sealer, &identity_context, nonce24(io.random))
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        let jar = CookieJar::parse(req.headers.cookie.as_deref());
-        let cookies = write_chunked(base, &sealed, &self.session_attrs(req), &jar).map_err(|_| {
-            AppError::BadRequest(
-                "the session is too large for cookies; ask the administrator to request fewer claims".into(),
-            )
-        })?;
-        Ok(Reply::redirect(&pending.return_to).with_cookies(cookies))
+        io.kv.put_background(key, &sealed_record, ttl);
+        // Front-channel logout may only revoke provider sessions that logged in here.
+        if let (true, Some(sid)) = (provider.follow.frontchannel_logout, identity.sid.as_deref()) {
+            let index = revocation::sid_index_key(&provider.name, sid);
+            io.kv.put_background(&index, &identity.created_at.to_string(), ttl);
+        }
+        let sealed = self.seal_identity(req, identity, io.random)?;
+        self.identity_cookies(req, &sealed, resealed)
     }
 
     /// The identity (cookie) and the record (KV) of a new session, from a token response.
@@ -216,7 +243,7 @@ impl App {
                 client_id,
                 metadata,
                 &raw_id_token,
-                pending.nonce.expose(),
+                Check::Login(pending.nonce.expose()),
                 hashes,
             )
             .await?;
@@ -232,21 +259,7 @@ impl App {
             }
             _ => None,
         };
-        let from_userinfo = |k: &str| userinfo.as_ref().and_then(|u| u.get(k));
-        let email = claims
-            .email
-            .clone()
-            .or_else(|| from_userinfo("email").and_then(|v| v.as_str()).map(str::to_owned));
-        // The verification flag belongs to the email it came with.
-        let email_verified = if claims.email.is_some() {
-            claims.email_verified
-        } else {
-            from_userinfo("email_verified").and_then(|v| v.as_bool())
-        };
-        let name = claims
-            .name
-            .clone()
-            .or_else(|| from_userinfo("name").and_then(|v| v.as_str()).map(str::to_owned));
+        let (email, email_verified, name) = profile(Some(claims), userinfo.as_ref()).unwrap_or_default();
         let now = io.clock.now();
         let identity = Identity {
             provider: provider.name.clone(),
@@ -258,6 +271,11 @@ impl App {
             created_at: now,
             expires_at: now.saturating_add(self.config.session.lifetime_secs as i64),
             handle,
+            sid: claims.sid.clone(),
+            refresh_due: None,
+            silent_refresh: false,
+            checked_at: None,
+            active_at: None,
         };
         let record = SessionRecord {
             client_id: client_id.to_owned(),
@@ -270,40 +288,79 @@ impl App {
         Ok((identity, record))
     }
 
-    /// Core §3.1.3.7 and the token hashes, with the provider's JWKS; an unknown `kid` refetches
-    /// the JWKS once.
+    /// Core §3.1.3.7 (a login: `Check::Login` with its nonce) or §12.2 (a refresh) and the
+    /// token hashes, with the provider's JWKS; an unknown `kid` refetches the JWKS once.
     #[allow(clippy::too_many_arguments)]
-    async fn validate_id_token<H: HttpClient, K: KvStore>(
+    pub(super) async fn validate_id_token<H: HttpClient, K: KvStore>(
         &self,
         io: &Io<'_, H, K>,
         provider: &ProviderConfig,
         client_id: &str,
         metadata: &ProviderMetadata,
         raw: &str,
-        nonce: &str,
+        check: Check<'_>,
         hashes: TokenHashes<'_>,
     ) -> Result<ValidatedIdToken, AppError> {
         let params = ValidationParams {
             issuer: &provider.issuer,
             client_id,
             allowed_algs: &provider.allowed_algs,
-            expected_nonce: Some(nonce),
+            expected_nonce: match check {
+                Check::Login(nonce) => Some(nonce),
+                Check::Refresh(_) => None,
+            },
             now: io.clock.now(),
             leeway_secs: self.config.clock_leeway_secs,
             // Core §3.1.3.7 step 13: with max_age requested, auth_time is required and checked.
             max_age_secs: provider.max_age.and_then(|m| i64::try_from(m).ok()),
         };
-        let jwks = self.jwks(provider, metadata, io).await?;
-        match id_token::validate(raw, &jwks, &params, hashes, io.signatures).await {
-            Err(IdTokenError::Key(KeySelectError::UnknownKid)) => {
-                match self.refetch_jwks(provider, metadata, io).await? {
-                    Some(fresh) => Ok(id_token::validate(raw, &fresh, &params, hashes, io.signatures).await?),
-                    None => Err(IdTokenError::Key(KeySelectError::UnknownKid).into()),
+        let run = |jwks: Rc<Jwks>| async move {
+            match check {
+                Check::Login(_) => id_token::validate(raw, &jwks, &params, hashes, io.signatures).await,
+                Check::Refresh(original) => {
+                    id_token::validate_refreshed(raw, &jwks, &params, original, hashes, io.signatures).await
                 }
             }
+        };
+        let jwks = self.jwks(provider, metadata, io).await?;
+        match run(jwks).await {
+            Err(IdTokenError::Key(KeySelectError::UnknownKid)) => match self.refetch_jwks(provider, metadata, io).await? {
+                Some(fresh) => Ok(run(fresh).await?),
+                None => Err(IdTokenError::Key(KeySelectError::UnknownKid).into()),
+            },
             other => Ok(other?),
         }
     }
+}
+
+/// Email, whether it is verified, and display name: from the ID token's claims, else UserInfo;
+/// `None` when neither says anything about the email or the name.
+pub(super) fn profile(
+    claims: Option<&IdTokenClaims>,
+    userinfo: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Option<(Option<String>, Option<bool>, Option<String>)> {
+    let from_userinfo = |k: &str| userinfo.and_then(|u| u.get(k));
+    let email = claims
+        .and_then(|c| c.email.clone())
+        .or_else(|| from_userinfo("email").and_then(|v| v.as_str()).map(str::to_owned));
+    // The verification flag belongs to the email it came with.
+    let email_verified = match claims {
+        Some(c) if c.email.is_some() => c.email_verified,
+        _ => from_userinfo("email_verified").and_then(|v| v.as_bool()),
+    };
+    let name = claims
+        .and_then(|c| c.name.clone())
+        .or_else(|| from_userinfo("name").and_then(|v| v.as_str()).map(str::to_owned));
+    (email.is_some() || name.is_some()).then_some((email, email_verified, name))
+}
+
+/// Which ID token rules apply.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Check<'a> {
+    /// A login: Core §3.1.3.7 with the nonce sent.
+    Login(&'a str),
+    /// A refresh token grant: Core §12.2 against the original ID token.
+    Refresh(id_token::Original<'a>),
 }
 
 /// Core §3.1.3.7 step 12: "If the acr Claim was requested, the Client SHOULD check that the

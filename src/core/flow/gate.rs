@@ -2,7 +2,7 @@
 //! lookup and, for a cookie this isolate has not seen yet, one AEAD open of a few hundred bytes;
 //! no KV, no subrequest.
 
-use super::{App, Forward, Incoming, Io, Outcome};
+use super::{App, Failure, Forward, Handled, Incoming, Io, Outcome};
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
 use crate::core::session::cookies::CookieJar;
@@ -11,7 +11,9 @@ use crate::core::session::{email_allowed, Identity, SessionError};
 use crate::core::site::pages::{json_error, Reply};
 use crate::core::site::path::CanonicalPath;
 use std::fmt::Write;
+use std::future::{poll_fn, Future};
 use std::rc::Rc;
+use std::task::Poll;
 
 impl App {
     pub(super) async fn gate<H: HttpClient, K: KvStore>(
@@ -19,11 +21,12 @@ impl App {
         req: &Incoming,
         io: &Io<'_, H, K>,
         path: &CanonicalPath,
-    ) -> Result<Outcome, AppError> {
+    ) -> Result<Handled, Failure> {
         let jar = CookieJar::parse(req.headers.cookie.as_deref());
-        let session = self.session(req, &jar, io.clock.now());
+        let now = io.clock.now();
+        let session = self.session(req, &jar, now);
         let public = self.config.is_public(path);
-        match session {
+        let outcome = match session {
             Some(Ok(identity)) => {
                 self.check_allowed(&identity)?;
                 // A session from a provider that may not be used for this path (or no longer
@@ -35,13 +38,18 @@ impl App {
                         .iter()
                         .any(|p| p.name == identity.provider)
                 {
-                    return self.unauthenticated(req, io, path, &jar, false).await;
+                    self.unauthenticated(req, io, path, &jar, false).await?
+                } else if self.upkeep_due(&identity, now, req.method == "GET" && req.is_navigation()) {
+                    // Boxed: see `route`; the hot path never polls it.
+                    return super::boxed(self.upkeep(req, io, path, &jar, identity)).await;
+                } else {
+                    Outcome::Forward(self.forward(&jar, Some(&identity)))
                 }
-                Ok(Outcome::Forward(self.forward(&jar, Some(&identity))))
             }
-            _ if public => Ok(Outcome::Forward(self.forward(&jar, None))),
-            _ => self.unauthenticated(req, io, path, &jar, true).await,
-        }
+            _ if public => Outcome::Forward(self.forward(&jar, None)),
+            _ => self.unauthenticated(req, io, path, &jar, true).await?,
+        };
+        Ok(Handled { outcome, log: None })
     }
 
     /// The session of this request, if it sends one: opened (or found in the isolate's cache
@@ -66,11 +74,8 @@ impl App {
                 Err(e) => return Some(Err(e)),
             },
         };
-        Some(if identity.expired(now) {
-            Err(SessionError::Expired)
-        } else {
-            Ok(identity)
-        })
+        let over = identity.expired(now) || identity.idle(now, self.config.session.idle_timeout_secs);
+        Some(if over { Err(SessionError::Expired) } else { Ok(identity) })
     }
 
     /// The allow-lists: the global ones and the session's provider's (both must allow).
@@ -92,7 +97,7 @@ impl App {
 
     /// No valid session: navigations start a login, everything else gets 401 JSON.
     /// Invalid or expired session cookies are cleared either way.
-    async fn unauthenticated<H: HttpClient, K: KvStore>(
+    pub(super) async fn unauthenticated<H: HttpClient, K: KvStore>(
         &self,
         req: &Incoming,
         io: &Io<'_, H, K>,
@@ -161,8 +166,37 @@ impl App {
             add_headers: add,
             path: None,
             private: session.is_some(),
+            set_cookies: Vec::new(),
         }
     }
+}
+
+/// Both futures, polled together (two KV reads at once); no executor needed.
+pub(super) async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let mut a = std::pin::pin!(a);
+    let mut b = std::pin::pin!(b);
+    let (mut ra, mut rb) = (None, None);
+    poll_fn(|cx| {
+        if ra.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v);
+            }
+        }
+        match (ra.take(), rb.take()) {
+            (Some(x), Some(y)) => Poll::Ready((x, y)),
+            (x, y) => {
+                ra = x;
+                rb = y;
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }
 
 /// A header value that is always valid: printable ASCII kept, `%` and every other byte

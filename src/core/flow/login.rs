@@ -9,7 +9,7 @@ use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
 use crate::core::oidc::authorize::AuthorizationRequest;
 use crate::core::session::cookies::{remove_cookie, set_cookie, CookieAttrs, CookieJar};
-use crate::core::session::pending::{self, PendingLogin, MAX_PENDING};
+use crate::core::session::pending::{self, PendingLogin, SilentRefresh, MAX_PENDING};
 use crate::core::session::SealContext;
 use crate::core::site::pages::{chooser_page, Reply};
 use crate::core::site::path::CanonicalPath;
@@ -76,6 +76,22 @@ impl App {
         return_to: &str,
         passthrough: &[(String, String)],
     ) -> Result<Reply, AppError> {
+        self.start_login_with(req, io, provider, return_to, passthrough, None)
+            .await
+    }
+
+    /// [`App::start_login`], or with `silent` the silent authentication request refreshing a
+    /// session (src/core/flow/silent.rs): `prompt=none`, the hint, and the session in the
+    /// pending login.
+    pub(super) async fn start_login_with<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+        provider: &ProviderConfig,
+        return_to: &str,
+        passthrough: &[(String, String)],
+        silent: Option<(SilentRefresh, Option<&str>)>,
+    ) -> Result<Reply, AppError> {
         let metadata = self.metadata(provider, io).await?;
         let (client, registered) = self.client_for_login(provider, &metadata, req, io).await?;
         let state = io.random.token();
@@ -92,6 +108,7 @@ impl App {
             return_to: return_to.to_owned(),
             created_at: io.clock.now(),
             client_id: registered.map(|r| r.client_id),
+            refresh: silent.as_ref().map(|(refresh, _)| refresh.clone()),
         };
         let deployment = self.deployment(req);
         let context = SealContext {
@@ -113,6 +130,7 @@ impl App {
             nonce: &nonce,
             pkce_verifier: &verifier,
             passthrough,
+            silent: silent.as_ref().map(|(_, hint)| *hint),
         }
         .url()
         .map_err(|e| AppError::Internal(format!("authorization endpoint: {e}")))?;

@@ -2,24 +2,32 @@
 //! with all I/O through [`Io`]. The edge shell converts Workers types to [`Incoming`] and
 //! carries out the [`Outcome`].
 
+mod backchannel;
 mod callback;
 mod client;
+mod flight;
+mod frontchannel;
 mod gate;
 mod login;
 mod logout;
 mod provider;
+mod refresh;
+mod silent;
+mod upkeep;
 
 use crate::core::config::Config;
 use crate::core::crypto::Signatures;
 use crate::core::error::{AppError, FaultClass};
 use crate::core::http::{Clock, HttpClient, KvStore, Random};
 use crate::core::session::cache::IdentityCache;
-use crate::core::session::cookies::{remove_cookie, CookieAttrs, SameSite};
+use crate::core::session::cookies::{remove_cookie, CookieAttrs, CookieJar, SameSite};
 use crate::core::session::pending::is_pending_cookie;
-use crate::core::session::seal::MAX_CHUNKS;
+use crate::core::session::seal::{write_chunked, MAX_CHUNKS};
+use crate::core::session::{Identity, SealContext};
 use crate::core::site::pages::{html_page, json_error, Reply};
 use crate::core::site::path::CanonicalPath;
 use provider::ProviderCache;
+use std::cell::Cell;
 use std::rc::Rc;
 use url::Url;
 
@@ -145,6 +153,9 @@ pub struct Forward {
     /// cache (the shell sends the subrequest with `cache: no-store` and marks the response
     /// `Cache-Control: private`).
     pub private: bool,
+    /// `Set-Cookie` values to append to the origin's response: the session cookie sealed again
+    /// after a refresh, a revocation check or an idle-timeout step. Empty on the hot path.
+    pub set_cookies: Vec<String>,
 }
 
 /// The result of handling one request, plus a line for the log when something failed that
@@ -181,6 +192,15 @@ pub struct App {
     /// The session cookie's name on https and on plain http (see `SessionConfig::cookie_base`).
     cookie_https: String,
     cookie_http: String,
+    /// Session upkeep (refresh, revocation check, idle step) done once per session and due
+    /// state, whatever the number of its concurrent requests (src/core/flow/upkeep.rs).
+    upkeep: flight::Flights<Rc<upkeep::Upkept>>,
+    /// Front-channel logout requests that may read KV: the current window and how many it has
+    /// used (src/core/flow/frontchannel.rs).
+    frontchannel_budget: Cell<(i64, u32)>,
+    /// Whether any session can have upkeep due (a provider refreshes or checks revocation, or
+    /// an idle timeout is set): when not, the gate's test is one `false`.
+    follows_sessions: bool,
 }
 
 /// A failed request, with the cookies its answer must still set or remove (a callback always
@@ -213,6 +233,11 @@ impl App {
     /// Builds the app from a validated configuration.
     pub fn new(config: Config) -> App {
         let remove_headers = config.identity_headers.names().map(str::to_owned).collect();
+        let follows_sessions = config.session.idle_timeout_secs.is_some()
+            || config
+                .providers
+                .iter()
+                .any(|p| p.follow.refresh_interval_secs.is_some() || p.follow.checks_revocation());
         App {
             cookie_https: config.session.cookie_base(true),
             cookie_http: config.session.cookie_base(false),
@@ -220,6 +245,9 @@ impl App {
             cache: ProviderCache::default(),
             identities: IdentityCache::default(),
             remove_headers,
+            upkeep: flight::Flights::default(),
+            frontchannel_budget: Cell::new((0, 0)),
+            follows_sessions,
         }
     }
 
@@ -233,14 +261,19 @@ impl App {
     /// by the shell). `None` for every request passed on: their bodies go to the origin
     /// untouched.
     pub fn body_limit(&self, method: &str, path: &str) -> Option<usize> {
-        let _ = (method, path);
-        None
+        // The shell passes the raw path: it is canonicalised as `route` will see it, so that no
+        // spelling of the back-channel path reaches the endpoint without its body.
+        if method != "POST" || !self.config.backchannel_enabled() {
+            return None;
+        }
+        let canonical = CanonicalPath::parse(path).ok()?;
+        (canonical.as_str() == self.config.backchannel_logout_path).then_some(backchannel::MAX_BODY)
     }
 
     /// Handles one request. Never fails: errors become error responses.
     pub async fn handle<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Handled {
         match self.route(req, io).await {
-            Ok(outcome) => Handled { outcome, log: None },
+            Ok(handled) => handled,
             Err(Failure { error, cookies }) => {
                 let log = match error.class() {
                     FaultClass::Client => None,
@@ -256,9 +289,13 @@ impl App {
         }
     }
 
-    async fn route<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Result<Outcome, Failure> {
-        if let Some(reply) = self.other_host(req) {
-            return Ok(Outcome::Reply(reply));
+    async fn route<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Result<Handled, Failure> {
+        let reply = |reply: Reply| Handled {
+            outcome: Outcome::Reply(reply),
+            log: None,
+        };
+        if let Some(r) = self.other_host(req) {
+            return Ok(reply(r));
         }
         // Every rule below reads this one canonical path; a path without one gets 400.
         let canonical = CanonicalPath::from_url(&req.url).map_err(AppError::from)?;
@@ -269,28 +306,32 @@ impl App {
             // start): its state machine is a function of its own instead of being inlined into
             // one for every request, so the first request of an isolate, usually the gate's,
             // compiles far less code (BENCHMARKS.md, Notes: start).
-            return boxed(self.callback(req, io)).await.map(Outcome::Reply);
+            return boxed(self.callback(req, io)).await.map(reply);
         }
         if path == c.logout_path {
-            return Ok(Outcome::Reply(boxed(self.logout(req, io)).await?));
+            return Ok(reply(boxed(self.logout(req, io)).await?));
         }
         if path == c.logged_out_path {
-            return Ok(Outcome::Reply(logout::logged_out_page()));
+            return Ok(reply(logout::logged_out_page()));
         }
         if path == c.jwks_path && c.publishes_jwks() {
-            return Ok(Outcome::Reply(self.jwks_document()));
+            return Ok(reply(self.jwks_document()));
         }
         if path == c.login_path {
-            return Ok(Outcome::Reply(boxed(self.login_endpoint(req, io)).await?));
+            return Ok(reply(boxed(self.login_endpoint(req, io)).await?));
         }
-        match self.gate(req, io, &canonical).await? {
-            // The origin gets the path the rules were applied to.
-            Outcome::Forward(mut forward) => {
-                forward.path = canonical.forward_target(&req.url);
-                Ok(Outcome::Forward(forward))
-            }
-            reply => Ok(reply),
+        if path == c.backchannel_logout_path && c.backchannel_enabled() {
+            return Ok(boxed(self.backchannel_logout(req, io)).await);
         }
+        if path == c.frontchannel_logout_path && c.frontchannel_enabled() {
+            return Ok(boxed(self.frontchannel_logout(req, io)).await);
+        }
+        let mut handled = self.gate(req, io, &canonical).await?;
+        // The origin gets the path the rules were applied to.
+        if let Outcome::Forward(forward) = &mut handled.outcome {
+            forward.path = canonical.forward_target(&req.url);
+        }
+        Ok(handled)
     }
 
     /// With `public_origin` set, a request for any other origin (apex vs www, workers.dev) is
@@ -409,6 +450,45 @@ impl App {
         self.cookie_attrs(req, s.permanent.then_some(s.lifetime_secs))
     }
 
+    /// The attributes of a session cookie sealed again during the session: a permanent cookie
+    /// lives until the session's absolute end, not a whole lifetime from now.
+    fn session_attrs_until(&self, req: &Incoming, expires_at: i64, now: i64) -> CookieAttrs {
+        let left = u64::try_from(expires_at.saturating_sub(now)).unwrap_or(0);
+        self.cookie_attrs(req, self.config.session.permanent.then_some(left))
+    }
+
+    /// The identity cookie's value for `identity`, sealed for this request's deployment.
+    fn seal_identity(&self, req: &Incoming, identity: &Identity, random: &dyn Random) -> Result<String, AppError> {
+        let issuer = self
+            .issuer_of(&identity.provider)
+            .ok_or_else(|| AppError::Internal("the session's provider is not configured".into()))?;
+        let deployment = self.deployment(req);
+        let context = SealContext {
+            kind: "identity",
+            name: self.cookie_base(req),
+            deployment: &deployment,
+            issuer,
+        };
+        identity
+            .seal(&self.config.sealer, &context, nonce24(random))
+            .map_err(|e| AppError::Internal(e.to_string()))
+    }
+
+    /// The `Set-Cookie` values storing a sealed identity (chunked when long), replacing what
+    /// the browser sent; `expires_at`/`now` for a cookie sealed again during the session.
+    fn identity_cookies(&self, req: &Incoming, sealed: &str, until: Option<(i64, i64)>) -> Result<Vec<String>, AppError> {
+        let attrs = match until {
+            Some((expires_at, now)) => self.session_attrs_until(req, expires_at, now),
+            None => self.session_attrs(req),
+        };
+        let jar = CookieJar::parse(req.headers.cookie.as_deref());
+        write_chunked(self.cookie_base(req), sealed, &attrs, &jar).map_err(|_| {
+            AppError::BadRequest(
+                "the session is too large for cookies; ask the administrator to request fewer claims".into(),
+            )
+        })
+    }
+
     /// Whether a cookie is edge-oidc's own (never forwarded to the origin): the session cookie,
     /// its chunks and the pending-login cookies, under either name (https or http).
     fn is_our_cookie(&self, name: &str) -> bool {
@@ -443,5 +523,7 @@ fn absolute(req: &Incoming, path_or_url: &str) -> String {
     }
 }
 
+#[cfg(test)]
+mod test_op;
 #[cfg(test)]
 mod tests;

@@ -2,9 +2,7 @@
 //! of the I/O (see `test_op.rs`): a fake OpenID Provider, a counting KV store, a fixed clock and
 //! counter-based randomness.
 
-#[path = "test_op.rs"]
-mod test_op;
-
+use super::test_op;
 use super::Outcome;
 use crate::core::crypto::secret::Secret;
 use crate::core::http::HttpError;

@@ -31,6 +31,10 @@ pub struct AuthorizationRequest<'a> {
     pub pkce_verifier: &'a str,
     /// Extra parameters passed through from the login URL (e.g. `login_hint`).
     pub passthrough: &'a [(String, String)],
+    /// A silent authentication request refreshing a session (Core §3.1.2.1 `prompt=none`,
+    /// replacing any configured `prompt`), with the session's ID token as `id_token_hint`
+    /// when it is known.
+    pub silent: Option<Option<&'a str>>,
 }
 
 impl AuthorizationRequest<'_> {
@@ -48,7 +52,15 @@ impl AuthorizationRequest<'_> {
                 .append_pair("code_challenge", &pkce_challenge(self.pkce_verifier))
                 .append_pair("code_challenge_method", "S256");
             for (k, v) in self.provider.auth_params.iter().chain(self.passthrough) {
-                q.append_pair(k, v);
+                if self.silent.is_none() || !matches!(k.as_str(), "prompt" | "id_token_hint") {
+                    q.append_pair(k, v);
+                }
+            }
+            if let Some(hint) = self.silent {
+                q.append_pair("prompt", "none");
+                if let Some(hint) = hint {
+                    q.append_pair("id_token_hint", hint);
+                }
             }
         }
         Ok(url)
@@ -105,6 +117,7 @@ mod tests {
             allowed_email_domains: vec![],
             client_secret_binding: "CLIENT_SECRET".into(),
             allow_http: false,
+            follow: Default::default(),
         };
         let hint = [("login_hint".to_owned(), "bob".to_owned())];
         let req = AuthorizationRequest {
@@ -116,6 +129,7 @@ mod tests {
             nonce: "n1",
             pkce_verifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
             passthrough: &hint,
+            silent: None,
         };
         let url = req.url().unwrap();
         let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
@@ -134,5 +148,19 @@ mod tests {
         assert_eq!(get("code_challenge_method"), Some("S256"));
         assert_eq!(get("prompt"), Some("login"));
         assert_eq!(get("login_hint"), Some("bob"));
+        // A silent refresh: prompt=none replaces the configured prompt, with the hint.
+        let silent = AuthorizationRequest {
+            silent: Some(Some("h.i.nt")),
+            passthrough: &[],
+            ..req
+        };
+        let url = silent.url().unwrap();
+        let prompts: Vec<String> = url.query_pairs().filter(|(k, _)| k == "prompt").map(|(_, v)| v.into_owned()).collect();
+        assert_eq!(prompts, ["none"]);
+        assert_eq!(query(&url, "id_token_hint").as_deref(), Some("h.i.nt"));
+    }
+
+    fn query(url: &Url, name: &str) -> Option<String> {
+        url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
     }
 }

@@ -69,6 +69,10 @@ pub struct RegistrationRequest<'a> {
     pub method: AuthMethod,
     /// Our public JWKS, for `private_key_jwt`.
     pub jwks_uri: Option<&'a str>,
+    /// Our Back-Channel Logout endpoint (Back-Channel Logout 1.0 §2.2), when it is on.
+    pub backchannel_logout_uri: Option<&'a str>,
+    /// Our Front-Channel Logout endpoint (Front-Channel Logout 1.0 §2), when it is on.
+    pub frontchannel_logout_uri: Option<&'a str>,
     /// Extra client metadata from the configuration (client_name, contacts, …).
     pub extra: &'a serde_json::Map<String, serde_json::Value>,
 }
@@ -91,6 +95,16 @@ impl RegistrationRequest<'_> {
         }
         if let Some(jwks_uri) = self.jwks_uri {
             body.insert("jwks_uri".into(), jwks_uri.into());
+        }
+        // Session required: logout tokens and front-channel requests then name the provider
+        // session (sid), so that one logout ends one session rather than all of the user's.
+        if let Some(uri) = self.backchannel_logout_uri {
+            body.insert("backchannel_logout_uri".into(), uri.into());
+            body.insert("backchannel_logout_session_required".into(), true.into());
+        }
+        if let Some(uri) = self.frontchannel_logout_uri {
+            body.insert("frontchannel_logout_uri".into(), uri.into());
+            body.insert("frontchannel_logout_session_required".into(), true.into());
         }
         HttpRequest {
             method: "POST",
@@ -193,6 +207,8 @@ mod tests {
             post_logout_redirect_uri: "https://rp.example/logged-out",
             method: AuthMethod::PrivateKeyJwt,
             jwks_uri: Some("https://rp.example/.well-known/jwks.json"),
+            backchannel_logout_uri: Some("https://rp.example/backchannel-logout"),
+            frontchannel_logout_uri: None,
             extra: &extra,
         }
         .to_http();
@@ -210,6 +226,9 @@ mod tests {
         assert_eq!(body["contacts"][0], "ops@example.com");
         assert_eq!(body["token_endpoint_auth_method"], "private_key_jwt");
         assert_eq!(body["jwks_uri"], "https://rp.example/.well-known/jwks.json");
+        assert_eq!(body["backchannel_logout_uri"], "https://rp.example/backchannel-logout");
+        assert_eq!(body["backchannel_logout_session_required"], true);
+        assert!(body.get("frontchannel_logout_uri").is_none());
     }
 
     #[test]

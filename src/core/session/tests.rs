@@ -25,6 +25,11 @@ fn identity() -> Identity {
         created_at: 1_764_320_000,
         expires_at: 1_764_348_800,
         handle: handle_for_state("state-1"),
+        sid: None,
+        refresh_due: None,
+        silent_refresh: false,
+        checked_at: None,
+        active_at: None,
     }
 }
 
@@ -212,6 +217,7 @@ fn pending_login_round_trip_and_state_check() {
         return_to: "/docs".into(),
         created_at: 100,
         client_id: None,
+        refresh: None,
     };
     let ctx = SealContext {
         kind: "pending",
