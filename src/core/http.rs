@@ -52,6 +52,10 @@ pub fn parse_ascii_url(input: &str) -> Option<Url> {
         return Url::parse(input).ok();
     }
     let rest = rest.strip_prefix("//")?;
+    // More slashes are skipped by the parser too (`http:////host`): refused likewise.
+    if rest.starts_with(['/', '\\']) {
+        return None;
+    }
     let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at_checked(end)?;
     let (userinfo, host) = match authority.rsplit_once('@') {
@@ -114,6 +118,9 @@ mod tests {
             " https://Op.Example/",
             "https://Op.Exa\tmple/",
             "file://Op.Example/x",
+            // The third config finding: extra slashes before the authority.
+            "http://////hhhhhhhhAAAAA%AA..Xleewcy_seew:c",
+            "https:///\\Op.Example/",
         ] {
             assert_eq!(host(lenient), None, "{lenient}");
         }

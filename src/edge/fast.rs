@@ -63,8 +63,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::js_sys::Promise;
 use worker::wasm_bindgen_futures::future_to_promise;
-use worker::web_sys::{self, RequestCache, RequestRedirect};
-use worker::{console_error, Context, Env, Headers};
+use worker::web_sys;
+use worker::{console_error, Context, Env};
 
 /// The static assets binding, used when no `origin` is configured.
 const ASSETS_BINDING: &str = "ASSETS";
@@ -75,6 +75,8 @@ const READ_BUFFER_SIZE: usize = 8 * 1024;
 const READ_BUFFER_MAX: usize = 64 * 1024;
 
 thread_local! {
+    // The removed header names of the last Forward seen, folded and space-joined for JavaScript.
+    static REMOVED: RefCell<(Option<std::rc::Rc<[String]>>, String)> = const { RefCell::new((None, String::new())) };
     // The callbacks of `finish`, made once per instance: a closure per request would cost an
     // allocation and a FinalizationRegistry entry every time.
     static PRIVATE_CACHE_CONTROL: Closure<dyn Fn(Option<String>) -> Option<String>> =
@@ -104,6 +106,34 @@ export function read_request(req, buf) {
   }
   const { read, written } = encoder.encodeInto(all, buf);
   return read === all.length ? written : all.length * 3;
+}
+// The request passed on, built in one call: the client's headers without the copies of the
+// identity headers (`removed`: folded names, space-separated, the same for every request of a
+// configuration, so its set is made once) and with the cookie and identity headers given
+// (`add`: name, value, name, value… separated by '\n', which no header can contain).
+let removedList = null, removedSet = new Set();
+const fold = (name) => name.replaceAll('_', '-');
+export function forward_request(req, target, method, removed, cookie, add, noStore) {
+  if (removed !== removedList) {
+    removedSet = new Set(removed === '' ? [] : removed.split(' '));
+    removedList = removed;
+  }
+  const headers = new Headers(req.headers);
+  if (removedSet.size > 0) {
+    const copies = [];
+    for (const name of headers.keys()) if (removedSet.has(fold(name))) copies.push(name);
+    for (const name of copies) headers.delete(name);
+  }
+  if (cookie === undefined) headers.delete('cookie');
+  else headers.set('cookie', cookie);
+  if (add !== '') {
+    const a = add.split('\n');
+    for (let i = 0; i + 1 < a.length; i += 2) headers.set(a[i], a[i + 1]);
+  }
+  const init = { method, headers, redirect: 'manual' };
+  if (req.body !== null) init.body = req.body;
+  if (noStore) init.cache = 'no-store';
+  return new Request(target, init);
 }
 // The forwarded response: marked private when `isPrivate` (the new value comes from the wasm:
 // `privateCacheControl`), with the session's new cookie appended when `cookies` is an array (a
@@ -155,6 +185,16 @@ export function trapped() {
 "#)]
 extern "C" {
     fn set_header_names(list: &str);
+    #[wasm_bindgen(catch)]
+    fn forward_request(
+        req: &web_sys::Request,
+        target: &str,
+        method: &str,
+        removed: &str,
+        cookie: Option<&str>,
+        add: &str,
+        no_store: bool,
+    ) -> Result<web_sys::Request, JsValue>;
     fn read_request(req: &web_sys::Request, buf: &mut [u8]) -> u32;
     fn track(promise: &Promise) -> Promise;
     fn trapped();
@@ -319,7 +359,9 @@ pub(super) fn pass_on(
 }
 
 /// The request to send: the client's, with the identity headers and cookies of `forward`, to
-/// the target URL, never following redirects (the browser gets them).
+/// the target URL, never following redirects (the browser gets them). Built by one call into
+/// JavaScript (`forward_request`) instead of a `Headers` and a `RequestInit` assembled call by call
+/// (each header key read, deleted or set was a crossing): BENCHMARKS.md Notes has the figure.
 fn outgoing_request(
     req: &web_sys::Request,
     incoming: &Incoming,
@@ -327,34 +369,38 @@ fn outgoing_request(
     origin: Option<&url::Url>,
     network: bool,
 ) -> Result<web_sys::Request, JsValue> {
-    let headers = Headers(web_sys::Headers::new_with_headers(&req.headers())?);
-    if !forward.remove_headers.is_empty() {
-        let removed = RemovedNames::new(&forward.remove_headers);
-        let copies: Vec<String> = headers.keys().filter(|name| removed.contains(name)).collect();
-        for name in copies {
-            headers.delete(&name)?;
-        }
-    }
-    match &forward.cookie {
-        Some(cookie) => headers.set("cookie", cookie)?,
-        None => headers.delete("cookie")?,
-    }
+    let mut add = String::with_capacity(128);
     for (name, value) in &forward.add_headers {
-        headers.set(name, value)?;
+        // The core's names and values never hold a newline (header_value percent-encodes).
+        if name.contains('\n') || value.contains('\n') {
+            return Err(JsValue::from_str("an identity header holds a newline"));
+        }
+        if !add.is_empty() {
+            add.push('\n');
+        }
+        add.push_str(name);
+        add.push('\n');
+        add.push_str(value);
     }
-    // web_sys's RequestInit, not worker::RequestInit: the latter carries a worker::Method, which
-    // turns methods it does not know (PROPFIND, …) into GET.
-    let init = web_sys::RequestInit::new();
-    init.set_method(&incoming.method);
-    init.set_headers(&headers.0);
-    init.set_redirect(RequestRedirect::Manual);
-    if let Some(body) = req.body() {
-        init.set_body(&body);
-    }
-    // A page let through on a session must not be stored in (or served from) the zone's shared
-    // cache. The assets binding has no such cache; its answer is marked private instead.
-    if forward.private && network {
-        init.set_cache(RequestCache::NoStore);
-    }
-    web_sys::Request::new_with_str_and_init(&target_url(&incoming.url, forward.path.as_deref(), origin), &init)
+    REMOVED.with_borrow_mut(|(last, folded)| {
+        // The same list for every request of a configuration: folded and joined once.
+        if last
+            .as_ref()
+            .is_none_or(|l| !std::rc::Rc::ptr_eq(l, &forward.remove_headers))
+        {
+            *folded = RemovedNames::new(&forward.remove_headers).joined();
+            *last = Some(forward.remove_headers.clone());
+        }
+        // A page let through on a session must not be stored in (or served from) the zone's
+        // shared cache. The assets binding has no such cache; its answer is marked private.
+        forward_request(
+            req,
+            &target_url(&incoming.url, forward.path.as_deref(), origin),
+            &incoming.method,
+            folded,
+            forward.cookie.as_deref(),
+            &add,
+            forward.private && network,
+        )
+    })
 }

@@ -8,7 +8,7 @@ use crate::core::crypto::secret::Secret;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
 use crate::core::oidc::authorize::AuthorizationRequest;
-use crate::core::session::cookies::{remove_cookie, set_cookie, CookieAttrs, CookieJar};
+use crate::core::session::cookies::{is_token, remove_cookie, set_cookie, CookieAttrs, CookieJar};
 use crate::core::session::pending::{self, PendingLogin, SilentRefresh, MAX_PENDING};
 use crate::core::session::SealContext;
 use crate::core::site::pages::{chooser_page, Reply};
@@ -149,7 +149,10 @@ impl App {
         let timeout = i64::try_from(self.config.login_timeout_secs).unwrap_or(i64::MAX);
         let mut live: Vec<(i64, &str)> = Vec::new();
         let mut gone: Vec<&str> = Vec::new();
-        for (name, value) in jar.iter().filter(|(n, _)| pending::is_pending_cookie(n, base)) {
+        // Only names a `Set-Cookie` can carry: a stray cookie whose name is not an RFC 6265 token
+        // (the browser got it from elsewhere) is never forwarded, but cannot be removed either.
+        let ours = |n: &str| pending::is_pending_cookie(n, base) && is_token(n);
+        for (name, value) in jar.iter().filter(|(n, _)| ours(n)) {
             if live.iter().any(|(_, n)| *n == name) || gone.contains(&name) {
                 continue;
             }

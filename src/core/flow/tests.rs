@@ -1148,3 +1148,22 @@ fn own_endpoints_are_matched_on_the_canonical_path() {
         .unwrap()
         .starts_with("https://op.example/authorize?"));
 }
+
+/// Fuzz finding: a stray cookie named like a pending login but not an RFC 6265 token is never
+/// forwarded, and the login start does not try to remove it (no invalid Set-Cookie).
+#[test]
+fn stray_pending_like_cookies_are_stripped_but_not_removed() {
+    let h = Harness::single();
+    let mut browser = Browser::default();
+    browser.set("__Host-edge_oidc_s.]]]]", "x");
+    browser.set("__Host-edge_oidc_s.abc", "y");
+    let reply = h.reply(&browser.navigate("https://rp.example/docs"));
+    let cookies = set_cookies(&reply);
+    assert!(
+        cookies.iter().any(|c| c.starts_with("__Host-edge_oidc_s.abc=; ")),
+        "{cookies:?}"
+    );
+    assert!(!cookies.iter().any(|c| c.contains("]]]]")), "{cookies:?}");
+    let fwd = h.forward(&browser.navigate("https://rp.example/public/x"));
+    assert_eq!(fwd.cookie, None, "neither is forwarded");
+}

@@ -166,7 +166,7 @@ impl Default for CookieAttrs {
 }
 
 /// RFC 6265 §4.1.1 `cookie-name = token` (RFC 2616 §2.2).
-fn is_token(s: &str) -> bool {
+pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))

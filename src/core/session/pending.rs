@@ -86,10 +86,7 @@ pub fn cookie_name(base: &str, state: &str) -> Option<String> {
 /// `<base>_s.<id>`, not only the ones edge-oidc writes, so that no cookie looking like one ever
 /// reaches the origin, and a stray one is removed at the next login start (it does not open).
 pub fn is_pending_cookie(cookie: &str, base: &str) -> bool {
-    cookie
-        .strip_prefix(base)
-        .and_then(|rest| rest.strip_prefix("_s."))
-        .is_some_and(|id| !id.is_empty())
+    cookie.strip_prefix(base).is_some_and(|rest| rest.starts_with("_s."))
 }
 
 impl PendingLogin {

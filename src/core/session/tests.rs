@@ -205,7 +205,10 @@ fn pending_login_round_trip_and_state_check() {
         pending::is_pending_cookie("__Host-edge_oidc_s.]]]]", NAME),
         "stripped and evicted too"
     );
-    assert!(!pending::is_pending_cookie("__Host-edge_oidc_s.", NAME));
+    assert!(
+        pending::is_pending_cookie("__Host-edge_oidc_s.", NAME),
+        "fuzz finding: empty id too"
+    );
     assert!(!pending::is_pending_cookie("__Host-edge_oidc_sx.abc", NAME));
     assert_eq!(pending::cookie_name(NAME, "short"), None);
     assert_eq!(pending::cookie_name(NAME, "AbCdEfGhIj;l+more"), None);

@@ -206,9 +206,16 @@ mod tests {
             assert!(!csp.contains("script-src"), "{csp}");
         }
         let confirm = logout_confirmation_page("/out\"x");
-        assert!(confirm.body.contains(r#"<form method="post" action="/out&quot;x">"#), "{}", confirm.body);
+        assert!(
+            confirm.body.contains(r#"<form method="post" action="/out&quot;x">"#),
+            "{}",
+            confirm.body
+        );
         assert_eq!(Reply::redirect("/x").header("cache-control"), Some("no-store"));
-        assert_eq!(json_error(401, "e", "d", None).header("cache-control"), Some("no-store"));
+        assert_eq!(
+            json_error(401, "e", "d", None).header("cache-control"),
+            Some("no-store")
+        );
     }
 
     #[test]
