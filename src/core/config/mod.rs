@@ -617,8 +617,7 @@ fn validate_session(s: RawSession) -> Result<SessionConfig, ConfigError> {
             "give the name without a prefix: edge-oidc adds `__Host-` itself on https (see session.host_prefix)",
         ));
     }
-    if s
-        .idle_timeout_secs
+    if s.idle_timeout_secs
         .is_some_and(|idle| !(60..=s.lifetime_secs).contains(&idle))
     {
         return Err(err(

@@ -44,7 +44,11 @@ enum BackchannelError {
 
 impl App {
     /// `POST {backchannel_logout_path}` with `logout_token=…`.
-    pub(super) async fn backchannel_logout<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Handled {
+    pub(super) async fn backchannel_logout<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+    ) -> Handled {
         let (reply, log) = match self.accept_logout(req, io).await {
             Ok(()) => (
                 Reply {
@@ -65,7 +69,11 @@ impl App {
         }
     }
 
-    async fn accept_logout<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Result<(), BackchannelError> {
+    async fn accept_logout<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+    ) -> Result<(), BackchannelError> {
         let token = logout_token_param(req)?;
         let issuer = logout_token::peek_issuer(&token).ok_or(BackchannelError::Token(LogoutTokenError::WrongIssuer))?;
         let provider = self
@@ -88,9 +96,15 @@ impl App {
             (None, None) => return Err(LogoutTokenError::MissingSubAndSid.into()),
         };
         let lifetime = self.config.session.lifetime_secs;
-        io.kv.put(&revoke, &now.to_string(), lifetime).await.map_err(AppError::from)?;
+        io.kv
+            .put(&revoke, &now.to_string(), lifetime)
+            .await
+            .map_err(AppError::from)?;
         let remember = u64::try_from(MAX_TOKEN_AGE_SECS + 2 * self.config.clock_leeway_secs).unwrap_or(3600);
-        io.kv.put(&jti_key, "1", remember.max(60)).await.map_err(AppError::from)?;
+        io.kv
+            .put(&jti_key, "1", remember.max(60))
+            .await
+            .map_err(AppError::from)?;
         Ok(())
     }
 
@@ -147,13 +161,15 @@ impl App {
 /// The one `logout_token` of a form POST (§2.5).
 fn logout_token_param(req: &Incoming) -> Result<String, BackchannelError> {
     if req.method != "POST" {
-        return Err(BackchannelError::Request("the back-channel logout endpoint takes a POST"));
+        return Err(BackchannelError::Request(
+            "the back-channel logout endpoint takes a POST",
+        ));
     }
-    let form = req
-        .headers
-        .content_type
-        .as_deref()
-        .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let form = req.headers.content_type.as_deref().is_some_and(|t| {
+        t.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    });
     if !form {
         return Err(BackchannelError::Request(
             "the body must be application/x-www-form-urlencoded",

@@ -6,12 +6,12 @@ use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
 use crate::core::oidc::discovery::ProviderMetadata;
 use crate::core::oidc::id_token::{self, IdTokenClaims, IdTokenError, TokenHashes, ValidatedIdToken, ValidationParams};
+use crate::core::oidc::jwks::Jwks;
 use crate::core::oidc::jwks::KeySelectError;
 use crate::core::oidc::token::{self, TokenResponse};
 use crate::core::session::cookies::{remove_cookie, CookieJar};
 use crate::core::session::pending::{self, PendingLogin};
 use crate::core::session::{handle_for_state, record_key, revocation, Identity, SealContext, SessionRecord};
-use crate::core::oidc::jwks::Jwks;
 use crate::core::site::pages::Reply;
 use std::rc::Rc;
 
@@ -99,7 +99,10 @@ impl App {
         if let Some(error) = params.error.clone() {
             if pending.refresh.is_some() {
                 // A silent refresh the provider could not answer without the user (or at all).
-                let reply = self.silent_refused(req, io, provider, &pending, &error).await.map_err(fail)?;
+                let reply = self
+                    .silent_refused(req, io, provider, &pending, &error)
+                    .await
+                    .map_err(fail)?;
                 return Ok(reply.with_cookies(clear));
             }
             return Err(fail(AppError::Provider {
@@ -205,7 +208,9 @@ impl App {
         let sealed_record = record
             .seal(&self.config.sealer, &record_context, nonce24(io.random))
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        let ttl = u64::try_from(identity.expires_at.saturating_sub(now)).unwrap_or(0).max(60);
+        let ttl = u64::try_from(identity.expires_at.saturating_sub(now))
+            .unwrap_or(0)
+            .max(60);
         // The answer need not wait for it; until it lands a replay of this state is only
         // stopped by the provider's single-use code (and by the pending cookie, removed now).
         io.kv.put_background(key, &sealed_record, ttl);
@@ -324,10 +329,12 @@ impl App {
         };
         let jwks = self.jwks(provider, metadata, io).await?;
         match run(jwks).await {
-            Err(IdTokenError::Key(KeySelectError::UnknownKid)) => match self.refetch_jwks(provider, metadata, io).await? {
-                Some(fresh) => Ok(run(fresh).await?),
-                None => Err(IdTokenError::Key(KeySelectError::UnknownKid).into()),
-            },
+            Err(IdTokenError::Key(KeySelectError::UnknownKid)) => {
+                match self.refetch_jwks(provider, metadata, io).await? {
+                    Some(fresh) => Ok(run(fresh).await?),
+                    None => Err(IdTokenError::Key(KeySelectError::UnknownKid).into()),
+                }
+            }
             other => Ok(other?),
         }
     }

@@ -189,8 +189,14 @@ mod tests {
         assert_eq!(results, vec![7; 30]);
         assert_eq!(work.get(), 1);
         // A late request within RETAIN_SECS gets the result; after that, a new flight.
-        assert!(matches!(block_on(flights.join("s1", 100 + RETAIN_SECS)), Joined::Landed(7)));
-        assert!(matches!(block_on(flights.join("s1", 101 + RETAIN_SECS)), Joined::Lead(_)));
+        assert!(matches!(
+            block_on(flights.join("s1", 100 + RETAIN_SECS)),
+            Joined::Landed(7)
+        ));
+        assert!(matches!(
+            block_on(flights.join("s1", 101 + RETAIN_SECS)),
+            Joined::Lead(_)
+        ));
         assert_eq!(flights.len(), 0, "an abandoned lead frees its slot");
     }
 

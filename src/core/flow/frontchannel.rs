@@ -30,7 +30,11 @@ const MAX_SID: usize = 256;
 
 impl App {
     /// `GET {frontchannel_logout_path}?iss=…&sid=…`.
-    pub(super) async fn frontchannel_logout<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Handled {
+    pub(super) async fn frontchannel_logout<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+    ) -> Handled {
         let (reply, log) = match self.frontchannel_params(req) {
             Err(why) => (html_page(400, "Sign-out request not accepted", why, &[], &[]), None),
             Ok((provider, sid)) => {
@@ -96,7 +100,10 @@ impl App {
             return (clear_chunked(base, &self.session_attrs(req), &jar), None);
         }
         if !self.frontchannel_budget_left(now) {
-            return (Vec::new(), Some("front-channel logout: request budget spent, not recorded".into()));
+            return (
+                Vec::new(),
+                Some("front-channel logout: request budget spent, not recorded".into()),
+            );
         }
         let index = io.kv.get(&revocation::sid_index_key(&provider.name, sid)).await;
         let Ok(Some(created)) = index else {
@@ -134,7 +141,8 @@ fn signed_out_page(provider: &ProviderConfig) -> Reply {
         .unwrap_or_else(|_| "'none'".to_owned());
     for (name, value) in page.headers.iter_mut() {
         if *name == "content-security-policy" {
-            *value = format!("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors {origin}");
+            *value =
+                format!("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors {origin}");
         }
     }
     page

@@ -476,7 +476,12 @@ impl App {
 
     /// The `Set-Cookie` values storing a sealed identity (chunked when long), replacing what
     /// the browser sent; `expires_at`/`now` for a cookie sealed again during the session.
-    fn identity_cookies(&self, req: &Incoming, sealed: &str, until: Option<(i64, i64)>) -> Result<Vec<String>, AppError> {
+    fn identity_cookies(
+        &self,
+        req: &Incoming,
+        sealed: &str,
+        until: Option<(i64, i64)>,
+    ) -> Result<Vec<String>, AppError> {
         let attrs = match until {
             Some((expires_at, now)) => self.session_attrs_until(req, expires_at, now),
             None => self.session_attrs(req),
@@ -523,6 +528,8 @@ fn absolute(req: &Incoming, path_or_url: &str) -> String {
     }
 }
 
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 mod test_op;
 #[cfg(test)]

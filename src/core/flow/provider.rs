@@ -63,7 +63,9 @@ impl ProviderCache {
     }
     /// The client ids of every registration this isolate knows for `provider`.
     pub(super) fn registered_ids(&self, provider: &str) -> Vec<String> {
-        self.with(provider, |e| e.by_client_id.iter().map(|c| c.client_id.clone()).collect())
+        self.with(provider, |e| {
+            e.by_client_id.iter().map(|c| c.client_id.clone()).collect()
+        })
     }
     /// Remembers a registration by its client id (not as the current one).
     pub(super) fn remember_registration(&self, provider: &str, client: RegisteredClient) {

@@ -3,11 +3,13 @@
 //!
 //! Within an isolate the requests of a session share one refresh (src/core/flow/flight.rs).
 //! Across isolates, and across providers that rotate refresh tokens (a used token is refused,
-//! and some providers then revoke the whole grant: oidc-provider does), three KV records keyed
-//! by a hash of the refresh token keep one redemption per token:
+//! and some providers then revoke the whole grant: oidc-provider does), two KV records keyed by
+//! a hash of the session handle and the refresh due time the old cookie carries (every copy of
+//! the old cookie names the same refresh, even once the record holds the rotated token) keep one
+//! redemption per refresh:
 //!
-//! 1. `refreshed:<h>`: the session a refresh got for the token, sealed, kept 120 s. An isolate
-//!    that finds it takes it and does not refresh at all.
+//! 1. `refreshed:<h>`: the session a refresh got, sealed, kept 120 s. An isolate that finds it
+//!    takes it and does not refresh at all (one KV read, before the record is even read).
 //! 2. `refreshing:<h>`: a lease. An isolate writes its random id there, waits
 //!    [`LEASE_SETTLE_MS`] for concurrent writers to land, and reads it back: only the isolate
 //!    whose id is still there redeems the token; the others wait for `refreshed:<h>`. KV is
@@ -66,6 +68,10 @@ impl App {
         provider: &ProviderConfig,
         identity: &Identity,
     ) -> Refreshed {
+        let done_key = revocation::refreshed_key(&identity.handle, identity.refresh_due);
+        if let Some(adopted) = self.adopt(req, io, identity, &done_key, &[0]).await {
+            return Refreshed::Renewed(adopted, None);
+        }
         let record = match self.read_record(req, io, provider, &identity.handle).await {
             Ok(Some(record)) => record,
             // Logged out (the record is deleted at logout) or expired.
@@ -75,11 +81,8 @@ impl App {
         let Some(refresh_token) = record.refresh_token.clone() else {
             return Refreshed::Silent;
         };
-        let done_key = revocation::refreshed_key(refresh_token.expose());
-        if let Some(adopted) = self.adopt(req, io, identity, &done_key, &[0]).await {
-            return Refreshed::Renewed(adopted, None);
-        }
-        match self.take_lease(io, &revocation::refreshing_key(refresh_token.expose())).await {
+        let lease = revocation::refreshing_key(&identity.handle, identity.refresh_due);
+        match self.take_lease(io, &lease).await {
             Ok(true) => {}
             Ok(false) => {
                 return match self.adopt(req, io, identity, &done_key, &AWAIT_LEASE_MS).await {
@@ -253,7 +256,11 @@ impl App {
             return Refreshed::Ended(Ended::Acr(acr), None);
         }
         let userinfo = match (&metadata.userinfo_endpoint, provider.fetch_userinfo) {
-            (Some(endpoint), true) => match io.http.send(token::userinfo_request(endpoint, &tokens.access_token)).await {
+            (Some(endpoint), true) => match io
+                .http
+                .send(token::userinfo_request(endpoint, &tokens.access_token))
+                .await
+            {
                 Ok(response) => match token::parse_userinfo(&response, &identity.sub) {
                     Ok(claims) => Some(claims),
                     Err(TokenError::UserinfoSubjectMismatch) => {
@@ -279,7 +286,10 @@ impl App {
         next.sid = claims.and_then(|c| c.sid.clone()).or(next.sid);
         let has_refresh_token = tokens.refresh_token.is_some() || record.refresh_token.is_some();
         let every = provider.follow.refresh_interval_secs.unwrap_or(0);
-        next.refresh_due = Some(now.saturating_add(i64::try_from(every).unwrap_or(i64::MAX)).min(next.expires_at));
+        next.refresh_due = Some(
+            now.saturating_add(i64::try_from(every).unwrap_or(i64::MAX))
+                .min(next.expires_at),
+        );
         next.silent_refresh = !has_refresh_token;
         if let Err(e) = self.check_allowed(&next) {
             let who = match e {

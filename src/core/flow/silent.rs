@@ -44,7 +44,11 @@ impl App {
     ) -> Result<Reply, AppError> {
         // The hint helps the provider answer for this user; without the record (a KV failure)
         // the request still works.
-        let record = self.read_record(req, io, provider, &identity.handle).await.ok().flatten();
+        let record = self
+            .read_record(req, io, provider, &identity.handle)
+            .await
+            .ok()
+            .flatten();
         let hint = record.as_ref().map(|r| r.id_token.as_str());
         let return_to = check_return_url(&req.path_and_query(), &req.url).unwrap_or_else(|_| "/".to_owned());
         let refresh = SilentRefresh {
@@ -127,6 +131,7 @@ impl App {
         let every = provider.follow.refresh_interval_secs?;
         identity.refresh_due = Some(now.saturating_add(retry_after(every)).min(identity.expires_at));
         let sealed = self.seal_identity(req, &identity, io.random).ok()?;
-        self.identity_cookies(req, &sealed, Some((identity.expires_at, now))).ok()
+        self.identity_cookies(req, &sealed, Some((identity.expires_at, now)))
+            .ok()
     }
 }

@@ -292,6 +292,14 @@ pub struct FakeOp {
     /// Every ID token issued, in order.
     pub id_tokens: RefCell<Vec<String>>,
     counter: Cell<u32>,
+    /// Whether the token endpoint issues refresh tokens (rotated at every use, RFC 6749 §10.4).
+    pub issue_refresh_tokens: Cell<bool>,
+    /// The refresh tokens that may still be redeemed, with their client.
+    refresh_tokens: RefCell<HashMap<String, String>>,
+    /// Refresh token grants answered with new tokens.
+    pub refreshes: Cell<usize>,
+    /// The name UserInfo returns.
+    pub userinfo_name: RefCell<String>,
 }
 
 fn random_p256() -> SigningKey {
@@ -339,6 +347,10 @@ impl FakeOp {
             access_tokens: RefCell::default(),
             id_tokens: RefCell::default(),
             counter: Cell::new(0),
+            issue_refresh_tokens: Cell::new(false),
+            refresh_tokens: RefCell::default(),
+            refreshes: Cell::new(0),
+            userinfo_name: RefCell::new("Zoë Alice".into()),
         }
     }
 
@@ -445,18 +457,16 @@ impl FakeOp {
             .into_owned()
             .collect();
         let field = |k: &str| form.get(k).map(String::as_str);
+        if field("grant_type") == Some("refresh_token") {
+            return self.refresh(req, &form);
+        }
         if field("grant_type") != Some("authorization_code") {
             return oauth_error(400, "unsupported_grant_type", "only authorization_code");
         }
         let Some(grant) = field("code").and_then(|c| self.codes.borrow_mut().remove(c)) else {
             return oauth_error(400, "invalid_grant", "unknown or already used code");
         };
-        let secret = self.clients.borrow().get(&grant.client_id).cloned().flatten();
-        let authenticated = match header(req, "authorization") {
-            Some(h) => secret.is_some_and(|s| h == basic_auth(&grant.client_id, &Secret::new(s))),
-            None => field("client_id") == Some(grant.client_id.as_str()) && field("client_secret") == secret.as_deref(),
-        };
-        if !authenticated {
+        if !self.authenticated(req, &form, &grant.client_id) {
             return oauth_error(401, "invalid_client", "client authentication failed");
         }
         if field("code_verifier").map(pkce_challenge) != Some(grant.challenge.clone()) {
@@ -474,14 +484,74 @@ impl FakeOp {
         if let Some(obj) = claims.as_object_mut() {
             obj.extend(self.extra_claims.borrow().clone());
         }
+        self.tokens(claims, &grant.client_id)
+    }
+
+    /// Client authentication as the client registered (basic or post).
+    fn authenticated(&self, req: &HttpRequest, form: &HashMap<String, String>, client_id: &str) -> bool {
+        let secret = self.clients.borrow().get(client_id).cloned().flatten();
+        match header(req, "authorization") {
+            Some(h) => secret.is_some_and(|s| h == basic_auth(client_id, &Secret::new(s))),
+            None => {
+                form.get("client_id").map(String::as_str) == Some(client_id)
+                    && form.get("client_secret").map(String::as_str) == secret.as_deref()
+            }
+        }
+    }
+
+    /// A token response with an ID token of `claims` (and a refresh token when they are on).
+    fn tokens(&self, claims: Value, client_id: &str) -> HttpResponse {
         let id_token = self.sign(claims);
         self.id_tokens.borrow_mut().push(id_token.clone());
         let access_token = format!("at-{}", self.next());
         self.access_tokens.borrow_mut().push(access_token.clone());
-        json_response(
-            200,
-            &json!({ "access_token": access_token, "token_type": "Bearer", "id_token": id_token, "expires_in": 3600 }),
-        )
+        let mut body =
+            json!({ "access_token": access_token, "token_type": "Bearer", "id_token": id_token, "expires_in": 3600 });
+        if self.issue_refresh_tokens.get() {
+            let rt = format!("rt-{}", self.next());
+            self.refresh_tokens
+                .borrow_mut()
+                .insert(rt.clone(), client_id.to_owned());
+            body["refresh_token"] = json!(rt);
+        }
+        json_response(200, &body)
+    }
+
+    /// RFC 6749 §6 with rotation: the token is spent; Core §12.2: a new ID token for the same
+    /// user, without nonce.
+    fn refresh(&self, req: &HttpRequest, form: &HashMap<String, String>) -> HttpResponse {
+        let token = form.get("refresh_token").cloned().unwrap_or_default();
+        let Some(client_id) = self.refresh_tokens.borrow_mut().remove(&token) else {
+            return oauth_error(400, "invalid_grant", "unknown, revoked or already used refresh token");
+        };
+        if !self.authenticated(req, form, &client_id) {
+            return oauth_error(401, "invalid_client", "client authentication failed");
+        }
+        self.refreshes.set(self.refreshes.get() + 1);
+        let now = self.clock.now();
+        let mut claims = json!({
+            "iss": self.issuer, "sub": "alice", "aud": client_id, "exp": now + 300, "iat": now,
+            "email": "alice@example.com", "email_verified": true,
+        });
+        if let Some(obj) = claims.as_object_mut() {
+            obj.extend(self.extra_claims.borrow().clone());
+        }
+        self.tokens(claims, &client_id)
+    }
+
+    /// Revokes every refresh token (the user's grant ended at the provider).
+    pub fn revoke_refresh_tokens(&self) {
+        self.refresh_tokens.borrow_mut().clear();
+    }
+
+    /// A logout token (Back-Channel Logout §2.4) with these claims, signed with the current key.
+    pub fn logout_token(&self, claims: Value) -> String {
+        let (kid, key) = &self.keys[self.signing.get()];
+        let Value::Object(claims) = claims else {
+            panic!("claims must be an object")
+        };
+        let header = Header::empty().with_key_id(kid.as_str()).with_token_type("logout+jwt");
+        Es256.token(&header, &Claims::new(claims), key).unwrap()
     }
 
     fn sign(&self, claims: Value) -> String {
@@ -502,7 +572,7 @@ impl FakeOp {
         }
         json_response(
             200,
-            &json!({ "sub": "alice", "name": "Zoë Alice", "email": "alice@example.com" }),
+            &json!({ "sub": "alice", "name": *self.userinfo_name.borrow(), "email": "alice@example.com" }),
         )
     }
 
@@ -730,6 +800,19 @@ impl Harness {
             signatures: &crate::core::crypto::rust::RustCrypto,
         };
         futures::executor::block_on(self.app.handle(req, &io))
+    }
+
+    /// Handles the requests concurrently in this isolate (one page firing them at once).
+    pub fn handle_all(&self, reqs: &[Incoming]) -> Vec<Handled> {
+        let io = Io {
+            http: &*self.net,
+            kv: &*self.kv,
+            clock: &*self.clock,
+            random: &*self.random,
+            signatures: &crate::core::crypto::rust::RustCrypto,
+        };
+        let io = &io;
+        futures::executor::block_on(futures::future::join_all(reqs.iter().map(|r| self.app.handle(r, io))))
     }
 
     /// Handles a request that must be answered by the worker itself.

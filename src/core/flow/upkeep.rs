@@ -81,21 +81,28 @@ impl App {
             && id.refresh_due.is_none_or(|d| now >= d)
             && (!id.silent_refresh || navigation);
         let check = f.checks_revocation()
-            && id.checked_at.is_none_or(|k| {
-                now.saturating_sub(k) >= i64::try_from(f.revocation_check_secs).unwrap_or(i64::MAX)
-            });
+            && id
+                .checked_at
+                .is_none_or(|k| now.saturating_sub(k) >= i64::try_from(f.revocation_check_secs).unwrap_or(i64::MAX));
         refresh || check
     }
 
     /// Sets the upkeep fields of a session that starts now (or starts over after a silent
     /// refresh): next refresh, next check, last activity.
-    pub(super) fn schedule(&self, identity: &mut Identity, provider: &ProviderConfig, now: i64, has_refresh_token: bool) {
+    pub(super) fn schedule(
+        &self,
+        identity: &mut Identity,
+        provider: &ProviderConfig,
+        now: i64,
+        has_refresh_token: bool,
+    ) {
         let f = &provider.follow;
         // Never after the session's end; `refresh_due` present means "scheduled", so that a
         // cookie sealed before refreshing was configured is refreshed at once.
-        identity.refresh_due = f
-            .refresh_interval_secs
-            .map(|i| now.saturating_add(i64::try_from(i).unwrap_or(i64::MAX)).min(identity.expires_at));
+        identity.refresh_due = f.refresh_interval_secs.map(|i| {
+            now.saturating_add(i64::try_from(i).unwrap_or(i64::MAX))
+                .min(identity.expires_at)
+        });
         identity.silent_refresh = identity.refresh_due.is_some() && !has_refresh_token;
         identity.checked_at = f.checks_revocation().then_some(now);
         identity.active_at = self.config.session.idle_timeout_secs.map(|_| now);
@@ -118,7 +125,8 @@ impl App {
             .provider(&identity.provider)
             .ok_or_else(|| AppError::Internal("the session's provider is not configured".into()))?;
         let navigation = req.method == "GET" && req.is_navigation();
-        let refresh_due = provider.follow.refresh_interval_secs.is_some() && identity.refresh_due.is_none_or(|d| now >= d);
+        let refresh_due =
+            provider.follow.refresh_interval_secs.is_some() && identity.refresh_due.is_none_or(|d| now >= d);
         if refresh_due && identity.silent_refresh && navigation {
             let reply = self.start_silent(req, io, provider, &identity).await?;
             return Ok(Handled {
@@ -185,7 +193,11 @@ impl App {
         let mut next = identity.clone();
         let mut log = None;
         let interval = |secs: u64| i64::try_from(secs).unwrap_or(i64::MAX);
-        if f.checks_revocation() && identity.checked_at.is_none_or(|k| now.saturating_sub(k) >= interval(f.revocation_check_secs)) {
+        if f.checks_revocation()
+            && identity
+                .checked_at
+                .is_none_or(|k| now.saturating_sub(k) >= interval(f.revocation_check_secs))
+        {
             match self.revoked(io, provider, identity).await {
                 Ok(true) => return ended(Ended::Revoked, None),
                 Ok(false) => {}
@@ -216,7 +228,10 @@ impl App {
             }
         }
         if let Some(idle) = self.config.session.idle_timeout_secs {
-            if next.active_at.is_none_or(|at| now.saturating_sub(at) >= idle_step(idle)) {
+            if next
+                .active_at
+                .is_none_or(|at| now.saturating_sub(at) >= idle_step(idle))
+            {
                 next.active_at = Some(now);
             }
         }
@@ -249,7 +264,10 @@ impl App {
         identity: &Identity,
     ) -> Result<bool, StoreError> {
         let by_sub = revocation::sub_key(&provider.name, &identity.sub);
-        let by_sid = identity.sid.as_deref().map(|sid| revocation::sid_key(&provider.name, sid));
+        let by_sid = identity
+            .sid
+            .as_deref()
+            .map(|sid| revocation::sid_key(&provider.name, sid));
         let (sub, sid) = join2(io.kv.get(&by_sub), async {
             match &by_sid {
                 Some(key) => io.kv.get(key).await,

@@ -155,7 +155,11 @@ mod tests {
             ..req
         };
         let url = silent.url().unwrap();
-        let prompts: Vec<String> = url.query_pairs().filter(|(k, _)| k == "prompt").map(|(_, v)| v.into_owned()).collect();
+        let prompts: Vec<String> = url
+            .query_pairs()
+            .filter(|(k, _)| k == "prompt")
+            .map(|(_, v)| v.into_owned())
+            .collect();
         assert_eq!(prompts, ["none"]);
         assert_eq!(query(&url, "id_token_hint").as_deref(), Some("h.i.nt"));
     }

@@ -319,16 +319,34 @@ mod tests {
     fn refresh_requests_and_responses() {
         let client = client(AuthMethod::ClientSecretBasic, Some("s"));
         let rt = Secret::new("rt/1+x");
-        let req = futures::executor::block_on(refresh_request("https://op/token", &client, &rt, 0, "j", &RustCrypto)).unwrap();
-        assert_eq!((req.method, req.url.as_str(), req.follow_redirects), ("POST", "https://op/token", false));
+        let req = futures::executor::block_on(refresh_request("https://op/token", &client, &rt, 0, "j", &RustCrypto))
+            .unwrap();
+        assert_eq!(
+            (req.method, req.url.as_str(), req.follow_redirects),
+            ("POST", "https://op/token", false)
+        );
         assert!(req.headers.iter().any(|(k, _)| *k == "authorization"));
-        assert_eq!(req.body.as_deref(), Some("grant_type=refresh_token&refresh_token=rt%2F1%2Bx"));
+        assert_eq!(
+            req.body.as_deref(),
+            Some("grant_type=refresh_token&refresh_token=rt%2F1%2Bx")
+        );
         // Core §12.2: the ID token may be missing from a refresh response.
-        let ok = parse_refresh_response(&resp(200, r#"{"access_token":"a","token_type":"Bearer","refresh_token":"r2"}"#)).unwrap();
-        assert_eq!((ok.id_token, ok.refresh_token.map(|r| r.expose().to_owned())), (None, Some("r2".to_owned())));
+        let ok = parse_refresh_response(&resp(
+            200,
+            r#"{"access_token":"a","token_type":"Bearer","refresh_token":"r2"}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            (ok.id_token, ok.refresh_token.map(|r| r.expose().to_owned())),
+            (None, Some("r2".to_owned()))
+        );
         let revoked = parse_refresh_response(&resp(400, r#"{"error":"invalid_grant"}"#)).unwrap_err();
         assert!(revoked.is_invalid_grant());
-        assert!(!parse_refresh_response(&resp(503, "busy")).unwrap_err().is_invalid_grant());
-        assert!(!parse_refresh_response(&resp(401, r#"{"error":"invalid_client"}"#)).unwrap_err().is_invalid_grant());
+        assert!(!parse_refresh_response(&resp(503, "busy"))
+            .unwrap_err()
+            .is_invalid_grant());
+        assert!(!parse_refresh_response(&resp(401, r#"{"error":"invalid_client"}"#))
+            .unwrap_err()
+            .is_invalid_grant());
     }
 }

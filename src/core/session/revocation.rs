@@ -10,8 +10,10 @@
 //!   written at the callback only for providers with front-channel logout, so that anonymous
 //!   front-channel requests cannot write revocation records for made-up sids.
 //! - `logout-jti:<provider>:<hash of jti>`: logout tokens already used (replay).
-//! - `refreshing:<hash of refresh token>` / `refreshed:<hash of refresh token>`: the lease of the
-//!   isolate that redeems a refresh token, and the session it got for it (src/core/flow/refresh.rs).
+//! - `refreshing:<hash>` / `refreshed:<hash>`: the lease of the isolate that redeems a session's
+//!   refresh token, and the session it got for it (src/core/flow/refresh.rs). The hash is of the
+//!   session handle and the refresh due time the old cookie carries: every copy of the old cookie
+//!   finds them, even after the record was rewritten with the new (rotated) refresh token.
 //!
 //! Hashed: the values (user ids, session ids, tokens) never appear in key names, which KV lists.
 
@@ -49,14 +51,19 @@ pub fn jti_key(provider: &str, jti: &str) -> String {
     format!("logout-jti:{provider}:{}", hash("jti", jti))
 }
 
-/// The lease on redeeming a refresh token.
-pub fn refreshing_key(refresh_token: &str) -> String {
-    format!("refreshing:{}", hash("refresh", refresh_token))
+/// What names one refresh of a session: its handle and the due time of the cookie refreshed.
+fn refresh_id(handle: &str, due: Option<i64>) -> String {
+    format!("{handle}\0{}", due.map_or_else(|| "-".to_owned(), |d| d.to_string()))
 }
 
-/// The session a refresh token was redeemed for.
-pub fn refreshed_key(refresh_token: &str) -> String {
-    format!("refreshed:{}", hash("refresh", refresh_token))
+/// The lease on refreshing the session `handle` that was due at `due`.
+pub fn refreshing_key(handle: &str, due: Option<i64>) -> String {
+    format!("refreshing:{}", hash("refresh", &refresh_id(handle, due)))
+}
+
+/// The session that refresh got.
+pub fn refreshed_key(handle: &str, due: Option<i64>) -> String {
+    format!("refreshed:{}", hash("refresh", &refresh_id(handle, due)))
 }
 
 /// Whether a session created at `created_at` is revoked by the records read (their values: the
@@ -81,8 +88,9 @@ mod tests {
             sid_index_key("main", "s1"),
             jti_key("main", "s1"),
             sid_key("other", "s1"),
-            refreshing_key("s1"),
-            refreshed_key("s1"),
+            refreshing_key("s1", Some(1)),
+            refreshed_key("s1", Some(1)),
+            refreshed_key("s1", Some(2)),
         ];
         for (i, k) in keys.iter().enumerate() {
             assert!(!k.ends_with(":s1"), "{k}");

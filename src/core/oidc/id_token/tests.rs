@@ -927,18 +927,36 @@ fn refreshed_id_tokens_must_match_the_original_authentication() {
     // No nonce at all is fine (providers usually send none on refresh); no auth_time too.
     assert!(refresh(&without(without(fresh.clone(), "nonce"), "auth_time"), original).is_ok());
     let cases = [
-        (with(fresh.clone(), "sub", json!("user-43")), IdTokenError::SubjectChanged),
-        (with(fresh.clone(), "nonce", json!("other")), IdTokenError::OriginalMismatch),
-        (with(fresh.clone(), "auth_time", json!(NOW - 5)), IdTokenError::OriginalMismatch),
-        (with(fresh.clone(), "iss", json!("https://other.example")), IdTokenError::WrongIssuer),
-        (with(fresh.clone(), "aud", json!("someone")), IdTokenError::WrongAudience),
+        (
+            with(fresh.clone(), "sub", json!("user-43")),
+            IdTokenError::SubjectChanged,
+        ),
+        (
+            with(fresh.clone(), "nonce", json!("other")),
+            IdTokenError::OriginalMismatch,
+        ),
+        (
+            with(fresh.clone(), "auth_time", json!(NOW - 5)),
+            IdTokenError::OriginalMismatch,
+        ),
+        (
+            with(fresh.clone(), "iss", json!("https://other.example")),
+            IdTokenError::WrongIssuer,
+        ),
+        (
+            with(fresh.clone(), "aud", json!("someone")),
+            IdTokenError::WrongAudience,
+        ),
         (with(fresh.clone(), "exp", json!(NOW - 600)), IdTokenError::Expired),
     ];
     for (c, expected) in cases {
         assert_eq!(refresh(&c, original).map(|_| ()), Err(expected.clone()), "{expected}");
     }
     // A nonce where the original had none.
-    let no_nonce = Original { nonce: None, ..original };
+    let no_nonce = Original {
+        nonce: None,
+        ..original
+    };
     assert_eq!(
         refresh(&fresh, no_nonce).map(|_| ()),
         Err(IdTokenError::OriginalMismatch)

@@ -116,12 +116,18 @@ fn each_claim_wrong_or_missing_is_refused() {
         (with("iat", json!(NOW + 3600)), E::IssuedInFuture),
         (with("iat", json!(NOW - 3600)), E::TooOld),
         (with("exp", json!(NOW - 3600)), E::Expired),
-        ({
-            let mut c = without("sub");
-            c.remove("sid");
-            c
-        }, E::MissingSubAndSid),
-        (with("sub", json!("")).into_iter().filter(|(k, _)| k != "sid").collect(), E::MissingSubAndSid),
+        (
+            {
+                let mut c = without("sub");
+                c.remove("sid");
+                c
+            },
+            E::MissingSubAndSid,
+        ),
+        (
+            with("sub", json!("")).into_iter().filter(|(k, _)| k != "sid").collect(),
+            E::MissingSubAndSid,
+        ),
         (without("events"), E::MissingEvent),
         (with("events", json!({})), E::MissingEvent),
         (with("events", json!({ BACKCHANNEL_EVENT: "yes" })), E::MissingEvent),
@@ -153,7 +159,8 @@ fn signature_algorithm_key_and_type_are_checked() {
     assert_eq!(check(&tampered), Err(E::Jws(JwsError::BadSignature)));
     // Claims changed after signing.
     let (h, _) = head.split_once('.').unwrap();
-    let forged_claims = Base64UrlUnpadded::encode_string(Value::Object(with("sub", json!("bob"))).to_string().as_bytes());
+    let forged_claims =
+        Base64UrlUnpadded::encode_string(Value::Object(with("sub", json!("bob"))).to_string().as_bytes());
     assert_eq!(
         check(&format!("{h}.{forged_claims}.{sig}")),
         Err(E::Jws(JwsError::BadSignature))
