@@ -50,7 +50,7 @@ const AWAIT_REFUSED_MS: [u32; 3] = [0, 250, 750];
 pub(super) enum Refreshed {
     /// A new identity (same handle, start and end; new claims, next refresh scheduled), and
     /// what was not refreshed, for the log.
-    Renewed(Identity, Option<String>),
+    Renewed(Box<Identity>, Option<String>),
     /// Not now, for a passing reason: try again later.
     Postponed(String),
     /// The session has no refresh token: it refreshes with `prompt=none` on a navigation.
@@ -70,7 +70,7 @@ impl App {
     ) -> Refreshed {
         let done_key = revocation::refreshed_key(&identity.handle, identity.refresh_due);
         if let Some(adopted) = self.adopt(req, io, identity, &done_key, &[0]).await {
-            return Refreshed::Renewed(adopted, None);
+            return Refreshed::Renewed(Box::new(adopted), None);
         }
         let record = match self.read_record(req, io, provider, &identity.handle).await {
             Ok(Some(record)) => record,
@@ -86,7 +86,7 @@ impl App {
             Ok(true) => {}
             Ok(false) => {
                 return match self.adopt(req, io, identity, &done_key, &AWAIT_LEASE_MS).await {
-                    Some(adopted) => Refreshed::Renewed(adopted, None),
+                    Some(adopted) => Refreshed::Renewed(Box::new(adopted), None),
                     None => Refreshed::Postponed("another isolate is refreshing this session".into()),
                 }
             }
@@ -101,7 +101,7 @@ impl App {
             Ok(tokens) => tokens,
             Err(Redeem::Refused) => {
                 return match self.adopt(req, io, identity, &done_key, &AWAIT_REFUSED_MS).await {
-                    Some(adopted) => Refreshed::Renewed(adopted, None),
+                    Some(adopted) => Refreshed::Renewed(Box::new(adopted), None),
                     None => Refreshed::Ended(Ended::Revoked, None),
                 }
             }
@@ -311,12 +311,12 @@ impl App {
             notes.push(e.to_string());
         }
         if notes.is_empty() {
-            return Refreshed::Renewed(next, None);
+            return Refreshed::Renewed(Box::new(next), None);
         }
         // The tokens are kept; what was not refreshed is asked again soon, and logged.
         let retry = super::upkeep::retry_after(every);
         next.refresh_due = Some(now.saturating_add(retry).min(next.expires_at));
-        Refreshed::Renewed(next, Some(notes.join("; ")))
+        Refreshed::Renewed(Box::new(next), Some(notes.join("; ")))
     }
 
     /// The new record (same key, remaining lifetime) and the copy of the new identity for the

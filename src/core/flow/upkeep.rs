@@ -214,7 +214,7 @@ impl App {
                         next = Identity {
                             checked_at: next.checked_at,
                             active_at: next.active_at,
-                            ..renewed
+                            ..*renewed
                         };
                         log = notes.map(|n| format!("session refreshed, but: {n}")).or(log);
                     }
