@@ -4,21 +4,26 @@
 //! doing the work again. The result stays for [`RETAIN_SECS`], so that a request still carrying
 //! the old cookie a moment later gets the same answer (the new cookie) without any I/O.
 //!
-//! No `futures::Shared`: the leader's work borrows its own request's I/O, which other requests
-//! must not poll. If the leader is dropped before it lands (its client went away), the slot is
-//! freed and the waiters wake: the next of them leads.
+//! No `futures::Shared`, and no wakers across requests: in workerd a request may only be resumed
+//! by its own I/O (a promise resolved from another request's context would run this request's
+//! next subrequest "on behalf of a different request", and a request with nothing of its own
+//! pending is cancelled as hung). So a waiting request polls the slot on its own timer
+//! ([`POLL_MS`], through the caller's `sleep`), and the leader's work borrows only its own
+//! request's I/O. If the leader is dropped before it lands (its client went away), the slot is
+//! freed: the next waiter to look leads.
 
 use std::cell::RefCell;
-use std::future::poll_fn;
-use std::task::{Poll, Waker};
+use std::future::Future;
 
 /// How long a landed result answers late requests.
 pub const RETAIN_SECS: i64 = 60;
 /// Most slots kept; when full, landed results are forgotten (running flights stay).
 const MAX_SLOTS: usize = 256;
+/// How often a waiting request looks at the slot again (ms).
+pub const POLL_MS: u32 = 20;
 
 enum State<T> {
-    Running(Vec<Waker>),
+    Running,
     Landed { value: T, at: i64 },
 }
 
@@ -56,72 +61,62 @@ pub struct Lead<'a, T: Clone> {
 }
 
 impl<T: Clone> Flights<T> {
-    /// Joins the flight `key` at `now` (unix seconds).
-    pub async fn join(&self, key: &str, now: i64) -> Joined<'_, T> {
-        let lead = poll_fn(|cx| {
-            let mut slots = self.slots.borrow_mut();
-            slots.retain(|s| match &s.state {
-                State::Landed { at, .. } => now.saturating_sub(*at) <= RETAIN_SECS,
-                State::Running(_) => true,
-            });
-            match slots.iter_mut().find(|s| s.key == key) {
-                Some(Slot {
-                    state: State::Landed { value, .. },
-                    ..
-                }) => Poll::Ready(Some(value.clone())),
-                Some(Slot {
-                    state: State::Running(waiters),
-                    ..
-                }) => {
-                    if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                        waiters.push(cx.waker().clone());
-                    }
-                    Poll::Pending
-                }
+    /// Joins the flight `key` at `now` (unix seconds); `sleep(ms)` waits on the caller's own
+    /// timer while another request leads.
+    pub async fn join<S: Future<Output = ()>>(&self, key: &str, now: i64, sleep: impl Fn(u32) -> S) -> Joined<'_, T> {
+        loop {
+            match self.look(key, now) {
+                Some(Some(value)) => return Joined::Landed(value),
+                Some(None) => sleep(POLL_MS).await,
                 None => {
-                    if slots.len() >= MAX_SLOTS {
-                        slots.retain(|s| matches!(s.state, State::Running(_)));
-                    }
-                    slots.push(Slot {
+                    return Joined::Lead(Lead {
+                        flights: self,
                         key: key.to_owned(),
-                        state: State::Running(Vec::new()),
-                    });
-                    Poll::Ready(None)
+                        landed: false,
+                    })
                 }
             }
-        })
-        .await;
-        match lead {
-            Some(value) => Joined::Landed(value),
-            None => Joined::Lead(Lead {
-                flights: self,
-                key: key.to_owned(),
-                landed: false,
-            }),
         }
     }
 
-    /// Removes the slot `key` (landed or not) and wakes its waiters.
+    /// The slot `key`: landed (its value), running (`Some(None)`), or absent (`None`: it is
+    /// taken now, for the caller to lead).
+    fn look(&self, key: &str, now: i64) -> Option<Option<T>> {
+        let mut slots = self.slots.borrow_mut();
+        slots.retain(|s| match &s.state {
+            State::Landed { at, .. } => now.saturating_sub(*at) <= RETAIN_SECS,
+            State::Running => true,
+        });
+        match slots.iter().find(|s| s.key == key) {
+            Some(Slot {
+                state: State::Landed { value, .. },
+                ..
+            }) => Some(Some(value.clone())),
+            Some(_) => Some(None),
+            None => {
+                if slots.len() >= MAX_SLOTS {
+                    slots.retain(|s| matches!(s.state, State::Running));
+                }
+                slots.push(Slot {
+                    key: key.to_owned(),
+                    state: State::Running,
+                });
+                None
+            }
+        }
+    }
+
+    /// Lands the slot `key` with a value, or removes it (`None`: the leader gave up).
     fn release(&self, key: &str, landed: Option<(T, i64)>) {
-        let waiters = {
-            let mut slots = self.slots.borrow_mut();
-            let Some(slot) = slots.iter_mut().find(|s| s.key == key) else {
-                return;
-            };
-            let old = match landed {
-                Some((value, at)) => std::mem::replace(&mut slot.state, State::Landed { value, at }),
-                None => std::mem::replace(&mut slot.state, State::Running(Vec::new())),
-            };
-            if matches!(slot.state, State::Running(_)) {
-                slots.retain(|s| s.key != key);
+        let mut slots = self.slots.borrow_mut();
+        match landed {
+            Some((value, at)) => {
+                if let Some(slot) = slots.iter_mut().find(|s| s.key == key) {
+                    slot.state = State::Landed { value, at };
+                }
             }
-            match old {
-                State::Running(waiters) => waiters,
-                State::Landed { .. } => Vec::new(),
-            }
-        };
-        // Woken after the borrow ends: a waker may poll at once.
-        waiters.into_iter().for_each(Waker::wake);
+            None => slots.retain(|s| s.key != key),
+        }
     }
 
     /// How many slots exist (tests).
@@ -153,6 +148,8 @@ mod tests {
     use futures::executor::block_on;
     use futures::future::join_all;
     use std::cell::Cell;
+    use std::future::poll_fn;
+    use std::task::Poll;
 
     /// A future that is pending once (lets the other joined futures run).
     async fn yield_once() {
@@ -174,7 +171,7 @@ mod tests {
         let flights = Flights::<u32>::default();
         let work = Cell::new(0);
         let run = || async {
-            match flights.join("s1", 100).await {
+            match flights.join("s1", 100, |_| yield_once()).await {
                 Joined::Lead(lead) => {
                     work.set(work.get() + 1);
                     yield_once().await;
@@ -190,11 +187,11 @@ mod tests {
         assert_eq!(work.get(), 1);
         // A late request within RETAIN_SECS gets the result; after that, a new flight.
         assert!(matches!(
-            block_on(flights.join("s1", 100 + RETAIN_SECS)),
+            block_on(flights.join("s1", 100 + RETAIN_SECS, |_| yield_once())),
             Joined::Landed(7)
         ));
         assert!(matches!(
-            block_on(flights.join("s1", 101 + RETAIN_SECS)),
+            block_on(flights.join("s1", 101 + RETAIN_SECS, |_| yield_once())),
             Joined::Lead(_)
         ));
         assert_eq!(flights.len(), 0, "an abandoned lead frees its slot");
@@ -207,7 +204,7 @@ mod tests {
         let run = |abandon: bool| {
             let (flights, work) = (&flights, &work);
             async move {
-                match flights.join("s1", 0).await {
+                match flights.join("s1", 0, |_| yield_once()).await {
                     Joined::Lead(lead) => {
                         work.set(work.get() + 1);
                         yield_once().await;

@@ -143,7 +143,7 @@ impl App {
             identity.active_at,
             self.deployment(req)
         );
-        let (upkept, led) = match self.upkeep.join(&key, now).await {
+        let (upkept, led) = match self.upkeep.join(&key, now, |ms| io.clock.sleep(ms)).await {
             Joined::Landed(upkept) => (upkept, false),
             Joined::Lead(lead) => {
                 let upkept = Rc::new(self.upkeep_now(req, io, provider, &identity).await);
