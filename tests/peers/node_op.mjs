@@ -95,6 +95,9 @@ const provider = new Provider(issuer, {
   scopes: ['openid', 'offline_access', 'email', 'profile'],
   conformIdTokenClaims: false, // scope claims also go into the ID token, not only into userinfo
   ...(cfg.rotate_refresh_tokens ? { rotateRefreshToken: true } : {}),
+  // Logout tokens go to a relying party on 127.0.0.1, which the library's SSRF guard (rightly, in
+  // production) refuses: this peer only ever runs on loopback.
+  ...(cfg.backchannel_logout ? { fetch: (url, { dispatcher, ...options }) => fetch(url, options) } : {}),
   features: {
     devInteractions: { enabled: false }, // its pages load a web font; ours are served below
     registration: { enabled: true }, // open dynamic client registration
@@ -193,7 +196,7 @@ function sendHtml(res, status, html) {
 provider.on('grant.success', (ctx) => { if (ctx.oidc.params.grant_type === 'refresh_token') stats.refreshes += 1; });
 provider.on('grant.error', (ctx) => { if (ctx.oidc.params?.grant_type === 'refresh_token') stats.refresh_errors += 1; });
 provider.on('backchannel.success', () => { stats.backchannel += 1; });
-provider.on('backchannel.error', (ctx, err) => console.error(`backchannel.error: ${err.message}`));
+provider.on('backchannel.error', (ctx, err) => console.error(`backchannel.error: ${err.message} ${err.cause?.message ?? ''}`));
 
 const callback = provider.callback();
 server.on('request', async (req, res) => {
