@@ -103,6 +103,8 @@ const provider = new Provider(issuer, {
     registration: { enabled: true }, // open dynamic client registration
     revocation: { enabled: true },
     backchannelLogout: { enabled: Boolean(cfg.backchannel_logout) },
+    // The front-channel test asks for `sid` in the ID token with the claims parameter.
+    claimsParameter: { enabled: Boolean(cfg.frontchannel_logout) },
     introspection: { enabled: true },
     userinfo: { enabled: true },
     rpInitiatedLogout: {
