@@ -208,6 +208,7 @@ pub fn pending_cookie() -> &'static str {
             return_to: "/after?x=1".into(),
             created_at: NOW - 30,
             client_id: None,
+            refresh: None,
         };
         let context = SealContext {
             kind: "pending",
