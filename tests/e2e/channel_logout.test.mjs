@@ -107,6 +107,16 @@ test('a valid logout token ends the session within the check interval; replays a
   // Between checks: 0 KV, no subrequest but the forwarded one.
   const quiet = await c.request(`${RP}/api/x`, { headers: API });
   assert.deepEqual([io(quiet).kv_get, io(quiet).fetch], [0, 1]);
+  // Each interval: one check (one KV read: this session has a sid, the records are read at once)
+  // and one new cookie, then nothing again until the next interval.
+  for (let round = 1; round <= 2; round += 1) {
+    await sleep((CHECK + 1) * 1000);
+    const checked = await c.request(`${RP}/api/x`, { headers: API });
+    assert.equal(io(checked).kv_get, 2, `round ${round}: the sid and sub records`);
+    assert.equal(checked.setCookies.length, 1, `round ${round}`);
+    const after = await c.request(`${RP}/api/x`, { headers: API });
+    assert.deepEqual([io(after).kv_get, after.setCookies.length], [0, 0], `round ${round}`);
+  }
 
   const jwt = token(claims());
   const res = await post(`logout_token=${encodeURIComponent(jwt)}`);

@@ -486,3 +486,25 @@ fn rp_initiated_logout_also_revokes_the_sid() {
         "a copy of the cookie stops too"
     );
 }
+
+#[test]
+fn each_check_interval_costs_one_check_and_one_new_cookie() {
+    let h = harness(LOGOUTS, false);
+    let mut browser = Browser::default();
+    h.login(&mut browser, PAGE);
+    for round in 1..=3 {
+        h.clock.advance(60);
+        let gets = h.kv.ops().0;
+        let fwd = h.forward(&browser.fetch("GET", API));
+        assert_eq!(h.kv.ops().0 - gets, 2, "round {round}: the two records, read once");
+        assert_eq!(fwd.set_cookies.len(), 1, "round {round}");
+        keep(&mut browser, &fwd);
+        assert_eq!(identity(&h, &browser).checked_at, Some(NOW + 60 * round));
+        let gets = h.kv.ops().0;
+        assert!(
+            h.forward(&browser.fetch("GET", API)).set_cookies.is_empty(),
+            "round {round}: nothing due"
+        );
+        assert_eq!(h.kv.ops().0, gets);
+    }
+}

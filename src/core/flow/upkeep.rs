@@ -134,13 +134,16 @@ impl App {
                 log: None,
             });
         }
+        // Written out: the worker is built with `-Zfmt-debug=none` (scripts/build.sh), where `{:?}`
+        // prints nothing, so no key may depend on Debug formatting.
+        let time = |t: Option<i64>| t.map_or_else(|| "-".to_owned(), |t| t.to_string());
         let key = format!(
-            "{}\0{}\0{:?}\0{:?}\0{:?}\0{}",
+            "{}\0{}\0{}\0{}\0{}\0{}",
             self.cookie_base(req),
             identity.handle,
-            identity.refresh_due,
-            identity.checked_at,
-            identity.active_at,
+            time(identity.refresh_due),
+            time(identity.checked_at),
+            time(identity.active_at),
             self.deployment(req)
         );
         let (upkept, led) = match self.upkeep.join(&key, now, |ms| io.clock.sleep(ms)).await {
