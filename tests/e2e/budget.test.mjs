@@ -113,8 +113,12 @@ describe('authenticated hot path: no KV, no extra subrequest', () => {
  * measured 304,640 B. Then: the configuration read as text (no serde-wasm-bindgen), std compiled
  * with the worker for size (scripts/build.sh), three small hash maps as lists: 282,153 B;
  * ceiling 284,153 B.
+ * Sessions that follow the provider (issue 12: refresh by token and prompt=none, single flight,
+ * idle timeout, back- and front-channel logout with logout_token validation, revocation checks)
+ * measured 311,142 B (+28,989 B; the wasm alone +30,698 B gzip over main's build, BENCHMARKS.md
+ * Notes): ceiling 313,142 B.
  */
-const CEILING_BYTES = 284_153;
+const CEILING_BYTES = 313_142;
 
 describe('deployable bundle size (wrangler deploy --dry-run, gzip)', () => {
   test(`is at most ${CEILING_BYTES.toLocaleString('en')} bytes`, async () => {
