@@ -19,6 +19,17 @@ cargo clippy --quiet --lib --target wasm32-unknown-unknown --release -- -D warni
 step "Rust core tests (native)"
 cargo test --quiet
 
+step "configuration check (offline) on the shipped wrangler.toml and every recipe page"
+# --config-only: the rules of EDGE_OIDC_CONFIG, exactly as the worker applies them; CI has no
+# secrets to check. A page whose TOML the worker would refuse fails here.
+for file in wrangler.toml docs/providers/*.md; do
+  if ! out=$(cargo run --quiet --bin check_config -- --config-only "$file"); then
+    printf '%s\n' "$out" >&2
+    exit 1
+  fi
+  printf '%s: %s\n' "$file" "$(printf '%s\n' "$out" | tail -n 1)" >&2
+done
+
 step "release build of the worker (and the test build with the trap trigger)"
 bash scripts/build.sh
 bash scripts/build.sh --test-trap

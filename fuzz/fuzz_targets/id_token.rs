@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     // Half the inputs also ask for max_age (auth_time then required).
     let max_age = data.len().is_multiple_of(2).then_some(3600);
     let params = ValidationParams {
-        issuer: ISSUER,
+        issuer: id_token::ExpectedIssuer::Exact(ISSUER),
         client_id: CLIENT_ID,
         allowed_algs: Alg::DEFAULT_ALLOWED,
         expected_nonce: Some(NONCE),

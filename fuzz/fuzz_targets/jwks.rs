@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let params = ValidationParams {
-        issuer: ISSUER,
+        issuer: id_token::ExpectedIssuer::Exact(ISSUER),
         client_id: CLIENT_ID,
         allowed_algs: Alg::DEFAULT_ALLOWED,
         expected_nonce: Some(NONCE),

@@ -64,6 +64,13 @@ pub enum AppError {
         /// The `acr` the ID token had.
         got: Option<String>,
     },
+    /// A claim the provider's `required_claims` (or, for `tid`, its `allowed_tenants`) asks
+    /// for is missing or has another value. Only the claim's name is shown, never its value.
+    #[error("your account does not meet this site's sign-in requirements (claim `{claim}`)")]
+    ClaimNotMet {
+        /// The claim's name.
+        claim: String,
+    },
     /// RFC 9207: `iss` in the authorization response is not the provider's issuer, or is
     /// missing although the provider promised to send it.
     #[error("the authorization response comes from an unexpected issuer")]
@@ -114,6 +121,7 @@ impl AppError {
             | AppError::ProviderUnverified
             | AppError::CrossSiteRequest
             | AppError::AcrNotMet { .. }
+            | AppError::ClaimNotMet { .. }
             | AppError::Provider { .. }
             | AppError::IssuerMismatch
             | AppError::ReturnUrl(_)
@@ -133,7 +141,10 @@ impl AppError {
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         match self {
-            AppError::Forbidden(_) | AppError::AcrNotMet { .. } | AppError::CrossSiteRequest => 403,
+            AppError::Forbidden(_)
+            | AppError::AcrNotMet { .. }
+            | AppError::ClaimNotMet { .. }
+            | AppError::CrossSiteRequest => 403,
             AppError::Provider { error, .. } if error == "access_denied" => 403,
             AppError::Provider { .. } => 401,
             AppError::Upstream(HttpError::Timeout) => 504,
@@ -165,7 +176,7 @@ impl AppError {
             AppError::Upstream(HttpError::Timeout) => "provider_timeout",
             AppError::Upstream(_) => "provider_unreachable",
             AppError::Store(_) => "store_unavailable",
-            AppError::Forbidden(_) => "access_denied",
+            AppError::Forbidden(_) | AppError::ClaimNotMet { .. } => "access_denied",
             AppError::Internal(_) => "internal_error",
         }
     }

@@ -6,8 +6,11 @@
 // SIGTERM/SIGINT. Config JSON (all optional), same shape as tests/peers/pyop_server.py:
 //   {"clients": [{client_id, client_secret?, redirect_uris, post_logout_redirect_uris,
 //                 token_endpoint_auth_method, response_types}],
-//    "users": {"alice": {email, email_verified, name}}, "signing_alg": "RS256"|"ES256",
-//    "refresh_tokens": true, "rotate_refresh_tokens": false, "backchannel_logout": false,
+//    "users": {"alice": {email, email_verified, name, ...any other claims}},
+//    "signing_alg": "RS256"|"ES256", "refresh_tokens": true,
+//    "claims": {"groups": ["groups"]},   extra scopes and the user claims each releases (e.g.
+//                                         Okta's `groups` scope; tests/e2e/recipes.test.mjs)
+//    "rotate_refresh_tokens": false, "backchannel_logout": false,
 //    "frontchannel_logout": {"<client_id>": "<frontchannel_logout_uri>"}}
 // Session features for the session tests (all off unless set): refresh tokens rotated at every
 // use (a reused one is refused and revokes the grant, the library's behaviour); Back-Channel
@@ -91,8 +94,9 @@ const provider = new Provider(issuer, {
     openid: ['sub'],
     email: ['email', 'email_verified'],
     profile: ['name', 'given_name', 'family_name', 'preferred_username', 'picture', 'locale', 'updated_at'],
+    ...(cfg.claims ?? {}),
   },
-  scopes: ['openid', 'offline_access', 'email', 'profile'],
+  scopes: ['openid', 'offline_access', 'email', 'profile', ...Object.keys(cfg.claims ?? {})],
   conformIdTokenClaims: false, // scope claims also go into the ID token, not only into userinfo
   ...(cfg.rotate_refresh_tokens ? { rotateRefreshToken: true } : {}),
   // Logout tokens go to a relying party on 127.0.0.1, which the library's SSRF guard (rightly, in

@@ -8,10 +8,12 @@ use crate::core::session::seal::{parse_key_list, Sealer};
 use crate::core::site::path::{CanonicalPath, PathPattern};
 mod follow;
 mod provider;
+mod quirks;
 
 pub use follow::Follow;
 pub use provider::{default_secret_binding, provider_url_allowed, ClientConfig, MetadataSource, ProviderConfig};
 use provider::{validate_provider, RawProvider};
+pub use quirks::RequiredClaim;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;

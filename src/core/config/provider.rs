@@ -1,11 +1,14 @@
 //! Provider settings: metadata source, client (static or dynamically registered), client
 //! authentication, and the authentication request parameters.
 
+use super::quirks::{self, RequiredClaim};
 use super::{err, ConfigError};
 use crate::core::crypto::secret::Secret;
 use crate::core::http::parse_ascii_url;
 use crate::core::oidc::client_auth::{AuthMethod, PrivateKey};
 use crate::core::oidc::discovery::ProviderMetadata;
+use crate::core::oidc::id_token::ExpectedIssuer;
+use crate::core::oidc::issuer::TenantIssuer;
 use crate::core::oidc::jwks::Alg;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -67,6 +70,12 @@ pub(super) struct RawProvider {
     frontchannel_logout: bool,
     #[serde(default = "super::follow::default_revocation_check")]
     revocation_check_secs: u64,
+    #[serde(default)]
+    discovery_url: Option<String>,
+    #[serde(default)]
+    allowed_tenants: Option<Vec<String>>,
+    #[serde(default)]
+    required_claims: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The secret a lone provider's client secret is read from when it has none of its own.
@@ -124,10 +133,18 @@ pub struct ProviderConfig {
     pub name: String,
     /// Shown to people (chooser, error pages).
     pub display_name: String,
-    /// The issuer identifier, compared exactly with `iss`.
+    /// The issuer identifier as configured, compared exactly with `iss`; or a template with
+    /// `{tenantid}` (then see `tenant`). Sealed values are bound to this string.
     pub issuer: String,
+    /// The issuer template and the allowed tenants, when `issuer` holds `{tenantid}`.
+    pub tenant: Option<TenantIssuer>,
     /// Discovery or static metadata.
     pub metadata: MetadataSource,
+    /// Where discovered metadata comes from: `discovery_url`, else
+    /// `<issuer>/.well-known/openid-configuration`.
+    pub discovery_url: String,
+    /// Claims that must carry one of the listed values at login (ID token, else UserInfo).
+    pub required_claims: Vec<RequiredClaim>,
     /// Static or dynamic client.
     pub client: ClientConfig,
     /// The configured method; `None`: chosen from the provider's supported methods.
@@ -201,8 +218,19 @@ pub(super) fn validate_provider(
             "rename it",
         ));
     }
-    check_issuer(&key("issuer"), &p.issuer, allow_http)?;
+    let tenant = quirks::issuer_template(&key, &p.issuer, p.allowed_tenants.as_deref(), |issuer| {
+        check_issuer(&key("issuer"), issuer, allow_http)
+    })?;
     let metadata = metadata_source(&key("metadata"), p.metadata.clone(), &p.issuer, allow_http)?;
+    let discovery_url = quirks::discovery_location(
+        &key("discovery_url"),
+        p.discovery_url.as_deref(),
+        &p.issuer,
+        tenant.is_some(),
+        p.metadata.is_some(),
+        allow_http,
+    )?;
+    let required_claims = quirks::required_claims(&key("required_claims"), p.required_claims.as_ref())?;
     let client = match (&p.client_id, &p.registration) {
         (Some(id), None) if !id.is_empty() => ClientConfig::Static { client_id: id.clone() },
         (None, Some(reg)) => ClientConfig::Dynamic {
@@ -285,7 +313,10 @@ pub(super) fn validate_provider(
         display_name: p.display_name.clone().unwrap_or_else(|| name.clone()),
         name,
         issuer: p.issuer,
+        tenant,
         metadata,
+        discovery_url,
+        required_claims,
         client,
         auth_method,
         client_secret,
@@ -304,6 +335,26 @@ pub(super) fn validate_provider(
         allow_http,
         follow,
     })
+}
+
+impl ProviderConfig {
+    /// The issuer an ID token must name (Core §3.1.3.7 step 2).
+    pub fn expected_issuer(&self) -> ExpectedIssuer<'_> {
+        match &self.tenant {
+            Some(template) => ExpectedIssuer::Tenant(template),
+            None => ExpectedIssuer::Exact(&self.issuer),
+        }
+    }
+
+    /// Whether an RFC 9207 `iss` parameter names this provider: exactly its issuer, or for a
+    /// template the template with a tenant id in it (the tenant is checked against the ID
+    /// token's once that is validated).
+    pub fn issuer_matches(&self, iss: &str) -> bool {
+        match &self.tenant {
+            Some(template) => template.tenant_in(iss).is_some(),
+            None => iss == self.issuer,
+        }
+    }
 }
 
 /// Allow-list entries as compared: trimmed, lower-case.
@@ -441,11 +492,21 @@ fn credentials(
     );
     // A dynamically registered client gets its secret from the provider.
     if needs_secret && client_secret.is_none() && p.registration.is_none() {
+        // Name the provider's own secret (what the recipes tell operators to store), even for
+        // a lone provider whose lookup fell back to CLIENT_SECRET.
+        let (wanted, alternative) = match &p.client_secret_binding {
+            Some(binding) => (binding.clone(), String::new()),
+            None if single => (
+                default_secret_binding(name),
+                format!(" (a lone provider may use `{SHARED_SECRET}` instead)"),
+            ),
+            None => (secret_binding.clone(), String::new()),
+        };
         return Err(err(
             key("client_secret_binding"),
-            format!("the secret `{secret_binding}` is not set"),
+            format!("the secret `{wanted}` is not set{alternative}"),
             format!(
-                "run `wrangler secret put {secret_binding}` (locally: add it to .dev.vars), or use token_endpoint_auth_method \"none\" for a public client"
+                "run `wrangler secret put {wanted}` (locally: add it to .dev.vars), or use token_endpoint_auth_method \"none\" for a public client"
             ),
         ));
     }

@@ -473,6 +473,147 @@ fn required_acr() {
     }
 }
 
+/// A provider with extra keys (`"k": v, …` after client_id).
+fn with_provider_keys(extra: &str) -> String {
+    MIN.replace(r#""client_id":"rp""#, &format!(r#""client_id":"rp",{extra}"#))
+}
+
+const ENTRA: &str = r#""issuer":"https://login.microsoftonline.com/{tenantid}/v2.0""#;
+const ORGANIZATIONS: &str =
+    r#""discovery_url":"https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration""#;
+const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/// Entra multi-tenant: the issuer template needs a discovery URL, keeps the template as the
+/// provider's issuer (what sealed values bind to), and takes an allow-list of tenant ids.
+#[test]
+fn issuer_template_with_discovery_url_and_allowed_tenants() {
+    let json = with_provider_keys(ORGANIZATIONS).replace(r#""issuer":"https://op.example""#, ENTRA);
+    let p = parse(&json).unwrap().providers.remove(0);
+    assert_eq!(p.issuer, "https://login.microsoftonline.com/{tenantid}/v2.0");
+    assert!(p
+        .discovery_url
+        .ends_with("/organizations/v2.0/.well-known/openid-configuration"));
+    let template = p.tenant.as_ref().expect("a template");
+    assert!(template.allowed().is_empty());
+    let tenant_issuer = format!("https://login.microsoftonline.com/{TID}/v2.0");
+    assert!(p.issuer_matches(&tenant_issuer));
+    assert!(!p.issuer_matches(&p.issuer), "the template itself names no tenant");
+
+    let upper = TID.to_ascii_uppercase();
+    let listed = json.replace(
+        ORGANIZATIONS,
+        &format!(r#"{ORGANIZATIONS},"allowed_tenants":["{upper}"]"#),
+    );
+    let p = parse(&listed).unwrap().providers.remove(0);
+    assert_eq!(p.tenant.unwrap().allowed(), [TID.to_owned()]);
+
+    // Without a template: no tenant, the issuer's own discovery URL unless one is given.
+    let p = parse(MIN).unwrap().providers.remove(0);
+    assert!(p.tenant.is_none());
+    assert_eq!(p.discovery_url, "https://op.example/.well-known/openid-configuration");
+    let b2c = with_provider_keys(r#""discovery_url":"https://id.example/t/.well-known/openid-configuration?p=signin""#);
+    assert!(parse(&b2c).unwrap().providers[0].discovery_url.ends_with("?p=signin"));
+}
+
+#[test]
+fn issuer_template_errors_name_the_key() {
+    let entra = |extra: &str| with_provider_keys(extra).replace(r#""issuer":"https://op.example""#, ENTRA);
+    let cases: Vec<(String, &str)> = vec![
+        (entra(r#""scope":"openid""#), "providers.main.discovery_url"),
+        (
+            entra(&format!(r#"{ORGANIZATIONS},"allowed_tenants":[]"#)),
+            "providers.main.allowed_tenants",
+        ),
+        (
+            entra(&format!(r#"{ORGANIZATIONS},"allowed_tenants":["contoso.com"]"#)),
+            "providers.main.allowed_tenants",
+        ),
+        (
+            with_provider_keys(&format!(r#""allowed_tenants":["{TID}"]"#)),
+            "providers.main.allowed_tenants",
+        ),
+        (
+            with_provider_keys(ORGANIZATIONS).replace("https://op.example", "https://{tenantid}.example"),
+            "providers.main.issuer",
+        ),
+        (
+            with_provider_keys(ORGANIZATIONS).replace("https://op.example", "https://op.example/t-{tenantid}"),
+            "providers.main.issuer",
+        ),
+        (
+            with_provider_keys(ORGANIZATIONS).replace("https://op.example", "https://op.example/{tenantid}/{tenantid}"),
+            "providers.main.issuer",
+        ),
+        (
+            with_provider_keys(ORGANIZATIONS).replace("https://op.example", "https://op.example/{tenant}"),
+            "providers.main.issuer",
+        ),
+        (
+            with_provider_keys(r#""discovery_url":"http://op.example/x""#),
+            "providers.main.discovery_url",
+        ),
+        (
+            with_provider_keys(r#""discovery_url":"https://op.example/{tenantid}/x""#),
+            "providers.main.discovery_url",
+        ),
+        (
+            with_provider_keys(
+                r#""discovery_url":"https://op.example/d","metadata":{"authorization_endpoint":"https://op.example/a","token_endpoint":"https://op.example/t","jwks_uri":"https://op.example/j"}"#,
+            ),
+            "providers.main.discovery_url",
+        ),
+    ];
+    for (json, key) in cases {
+        let e = err_of(&json);
+        assert_eq!(e.key, key, "{json}: {e}");
+        assert!(!e.fix.is_empty());
+    }
+}
+
+/// `required_claims`: a string or a list per claim; claims with a setting of their own (or
+/// checked anyway) are refused with a pointer to it.
+#[test]
+fn required_claims_values_and_errors() {
+    let p = parse(&with_provider_keys(
+        r#""required_claims":{"hd":"example.com","groups":["staff","admins"]}"#,
+    ))
+    .unwrap()
+    .providers
+    .remove(0);
+    let names: Vec<(&str, Vec<&str>)> = p
+        .required_claims
+        .iter()
+        .map(|r| (r.name.as_str(), r.accepted.iter().map(String::as_str).collect()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("groups", vec!["staff", "admins"]), ("hd", vec!["example.com"])]
+    );
+    let hd = &p.required_claims[1];
+    assert!(hd.accepts(&serde_json::json!("example.com")));
+    assert!(!hd.accepts(&serde_json::json!("EXAMPLE.COM")), "compared as written");
+    assert!(!hd.accepts(&serde_json::json!(true)));
+    let groups = &p.required_claims[0];
+    assert!(groups.accepts(&serde_json::json!(["users", "admins"])));
+    assert!(!groups.accepts(&serde_json::json!(["users", 1])));
+    assert!(!groups.accepts(&serde_json::json!({"staff": true})));
+
+    for (bad, key) in [
+        (r#"{"hd":""}"#, "providers.main.required_claims.hd"),
+        (r#"{"hd":[]}"#, "providers.main.required_claims.hd"),
+        (r#"{"hd":["a", 1]}"#, "providers.main.required_claims.hd"),
+        (r#"{"hd":true}"#, "providers.main.required_claims.hd"),
+        (r#"{"acr":"mfa"}"#, "providers.main.required_claims.acr"),
+        (r#"{"email":"a@b"}"#, "providers.main.required_claims.email"),
+        (r#"{"iss":"https://x"}"#, "providers.main.required_claims.iss"),
+        (r#"{"":"x"}"#, "providers.main.required_claims"),
+        (r#"["hd"]"#, "EDGE_OIDC_CONFIG"),
+    ] {
+        let e = err_of(&with_provider_keys(&format!(r#""required_claims":{bad}"#)));
+        assert_eq!(e.key, key, "{bad}: {e}");
+    }
+}
+
 /// Item 7 and the cookie prefix: defaults and per-provider lists.
 #[test]
 fn email_verification_and_cookie_prefix_defaults() {

@@ -1,6 +1,6 @@
 //! The authorization callback at the redirect path (Core §3.1.2.5–§3.1.3.7).
 
-use super::{nonce24, App, Failure, Incoming, Io};
+use super::{nonce24, requirements, App, Failure, Incoming, Io};
 use crate::core::config::ProviderConfig;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
@@ -137,13 +137,16 @@ impl App {
         }
         let metadata = self.metadata(provider, io).await?;
         // RFC 9207 §2.4: compare `iss` exactly; reject its absence if the provider promised it.
+        // A templated issuer (Entra multi-tenant) matches any tenant's issuer here; the tenant
+        // must then be the ID token's own (see `requirements::check_tenant`).
         match params.iss.as_deref() {
-            Some(iss) if iss != provider.issuer => return Err(AppError::IssuerMismatch),
+            Some(iss) if !provider.issuer_matches(iss) => return Err(AppError::IssuerMismatch),
             None if metadata.authorization_response_iss_parameter_supported => return Err(AppError::IssuerMismatch),
             _ => {}
         }
         let code = params
             .code
+            .clone()
             .filter(|c| !c.is_empty())
             .ok_or_else(|| AppError::BadRequest("the callback has no code".into()))?;
         let redirect_uri = self.our_url(req, &self.config.redirect_path);
@@ -163,7 +166,16 @@ impl App {
         .await?;
         let tokens = token::parse_token_response(&io.http.send(request).await?)?;
         let (mut identity, record) = self
-            .session_from_tokens(io, provider, &client.client_id, &metadata, pending, tokens, handle)
+            .session_from_tokens(
+                io,
+                provider,
+                &client.client_id,
+                &metadata,
+                pending,
+                tokens,
+                handle,
+                params.iss.as_deref(),
+            )
             .await?;
         let now = io.clock.now();
         let resealed = match &pending.refresh {
@@ -234,6 +246,7 @@ impl App {
         pending: &PendingLogin,
         tokens: TokenResponse,
         handle: String,
+        iss_param: Option<&str>,
     ) -> Result<(Identity, SessionRecord), AppError> {
         let raw_id_token = tokens.id_token.clone().unwrap_or_default();
         // Core §3.1.3.8: at_hash is optional in the code flow, but when present it must match.
@@ -254,6 +267,7 @@ impl App {
             .await?;
         check_acr(provider, validated.claims().acr.as_deref())?;
         let claims = validated.claims();
+        requirements::check_tenant(provider, claims, iss_param)?;
         let userinfo = match (&metadata.userinfo_endpoint, provider.fetch_userinfo) {
             (Some(endpoint), true) => {
                 let response = io
@@ -264,6 +278,8 @@ impl App {
             }
             _ => None,
         };
+        // Login-time policy only: nothing of it is kept for the hot path.
+        requirements::check_required_claims(provider, claims, userinfo.as_ref())?;
         let (email, email_verified, name) = profile(Some(claims), userinfo.as_ref()).unwrap_or_default();
         let now = io.clock.now();
         let identity = Identity {
@@ -307,7 +323,7 @@ impl App {
         hashes: TokenHashes<'_>,
     ) -> Result<ValidatedIdToken, AppError> {
         let params = ValidationParams {
-            issuer: &provider.issuer,
+            issuer: provider.expected_issuer(),
             client_id,
             allowed_algs: &provider.allowed_algs,
             expected_nonce: match check {

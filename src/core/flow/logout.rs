@@ -75,8 +75,10 @@ impl App {
             Ok(meta) => meta.end_session_endpoint.clone(),
             Err(_) => None,
         };
+        // Without an end_session_endpoint (Google, GitLab) only this site's session ends: the
+        // page says the sign-in at the provider may still be there, and where.
         let Some(endpoint) = end_session else {
-            return Ok(logged_out_page().with_cookies(clear));
+            return Ok(still_signed_in_page(&provider.display_name).with_cookies(clear));
         };
         let post_logout = self.our_url(req, &self.config.post_logout_redirect_uri);
         let client_id = record
@@ -123,6 +125,16 @@ impl App {
             _ => Err(AppError::BadRequest("logout takes GET or POST".into())),
         }
     }
+}
+
+/// The logged-out page after a logout that could not end the provider's session (it has no
+/// `end_session_endpoint`, or its metadata could not be read): the user may still be signed in
+/// there, and on a shared computer should sign out there too.
+fn still_signed_in_page(provider: &str) -> Reply {
+    let message = format!(
+        "You have been signed out of this site. You may still be signed in at {provider}: this site cannot end that sign-in. On a shared computer, sign out at {provider} too, or close the browser."
+    );
+    html_page(200, "Signed out", &message, &[], &[("/", "Sign in again")])
 }
 
 /// The built-in logged-out page.

@@ -12,6 +12,7 @@ mod login;
 mod logout;
 mod provider;
 mod refresh;
+mod requirements;
 mod silent;
 mod upkeep;
 

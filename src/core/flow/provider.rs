@@ -5,7 +5,7 @@ use super::{App, Io};
 use crate::core::config::{MetadataSource, ProviderConfig};
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, HttpError, HttpRequest, HttpResponse, KvStore};
-use crate::core::oidc::discovery::{discovery_url, ProviderMetadata};
+use crate::core::oidc::discovery::ProviderMetadata;
 use crate::core::oidc::jwks::Jwks;
 use crate::core::oidc::registration::RegisteredClient;
 use serde::{Deserialize, Serialize};
@@ -126,11 +126,11 @@ impl App {
             }
         }
         let key = format!("metadata:{}", provider.name);
-        let url = discovery_url(&provider.issuer);
-        let (body, fetched_at, fresh) = match self.kv_cached(io, &key, &url, now).await {
+        let url = provider.discovery_url.as_str();
+        let (body, fetched_at, fresh) = match self.kv_cached(io, &key, url, now).await {
             Some((body, at)) => (body, at, false),
             None => {
-                let response = fetch_ok(io, HttpRequest::get_json(&url)).await?;
+                let response = fetch_ok(io, HttpRequest::get_json(url)).await?;
                 (String::from_utf8_lossy(&response.body).into_owned(), now, true)
             }
         };
@@ -142,7 +142,7 @@ impl App {
         )?);
         // Only a document fetched now is written: KV allows one write per second per key.
         if fresh {
-            self.kv_store(io, &key, &url, &body, now).await;
+            self.kv_store(io, &key, url, &body, now).await;
         }
         self.cache
             .with(&provider.name, |e| e.metadata = Some((meta.clone(), fetched_at)));

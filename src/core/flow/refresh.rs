@@ -298,6 +298,16 @@ impl App {
             };
             return Refreshed::Ended(Ended::Forbidden(who), None);
         }
+        // `required_claims` (a login rule) again, on what this refresh knows: the new ID token's
+        // claims, else the original's, and UserInfo, new or stored.
+        let basis = claims.or(original.as_ref());
+        let info = userinfo.as_ref().or(record.userinfo.as_ref());
+        if basis.is_some_and(|c| super::requirements::check_required_claims(provider, c, info).is_err()) {
+            return Refreshed::Ended(
+                Ended::Forbidden(String::new()),
+                Some("a required claim is no longer met".into()),
+            );
+        }
         let record = SessionRecord {
             client_id: record.client_id,
             id_token: new_id_token.map_or(record.id_token, |v| v.raw().to_owned()),

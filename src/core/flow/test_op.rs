@@ -285,6 +285,14 @@ pub struct FakeOp {
     pub nonce_override: RefCell<Option<String>>,
     /// Extra claims for ID tokens.
     pub extra_claims: RefCell<serde_json::Map<String, Value>>,
+    /// Extra claims for UserInfo responses.
+    pub userinfo_claims: RefCell<serde_json::Map<String, Value>>,
+    /// Like Entra's multi-tenant authorities: (issuer template with `{tenantid}`, the user's
+    /// tenant id). The metadata names the template, ID tokens and the `iss` parameter the tenant's
+    /// issuer, and ID tokens carry `tid`.
+    pub tenant: RefCell<Option<(String, String)>>,
+    /// Whether the authorization response carries RFC 9207 `iss`.
+    pub send_iss: Cell<bool>,
     /// client_id → secret (`None`: public client).
     clients: RefCell<HashMap<String, Option<String>>>,
     codes: RefCell<HashMap<String, Grant>>,
@@ -342,6 +350,9 @@ impl FakeOp {
             registrations: RefCell::default(),
             nonce_override: RefCell::default(),
             extra_claims: RefCell::default(),
+            userinfo_claims: RefCell::default(),
+            tenant: RefCell::default(),
+            send_iss: Cell::new(true),
             clients: RefCell::new(clients),
             codes: RefCell::default(),
             access_tokens: RefCell::default(),
@@ -356,6 +367,23 @@ impl FakeOp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
+    }
+
+    /// The issuer the discovery document names (the template, for a tenant provider).
+    fn metadata_issuer(&self) -> String {
+        match &*self.tenant.borrow() {
+            Some((template, _)) => template.clone(),
+            None => self.issuer.clone(),
+        }
+    }
+
+    /// The issuer ID tokens and the `iss` parameter name (the tenant's own, for a tenant
+    /// provider).
+    pub fn token_issuer(&self) -> String {
+        match &*self.tenant.borrow() {
+            Some((template, tid)) => template.replace("{tenantid}", tid),
+            None => self.issuer.clone(),
+        }
     }
 
     /// Signs with the next key from now on and publishes it (the old key stays published).
@@ -396,8 +424,10 @@ impl FakeOp {
         let mut back = Url::parse(&grant.redirect_uri).expect("redirect_uri is a URL");
         back.query_pairs_mut()
             .append_pair("code", &code)
-            .append_pair("state", &param("state"))
-            .append_pair("iss", &self.issuer);
+            .append_pair("state", &param("state"));
+        if self.send_iss.get() {
+            back.query_pairs_mut().append_pair("iss", &self.token_issuer());
+        }
         self.codes.borrow_mut().insert(code, grant);
         back
     }
@@ -416,13 +446,13 @@ impl FakeOp {
 
     fn metadata(&self) -> Value {
         let mut m = json!({
-            "issuer": self.issuer,
+            "issuer": self.metadata_issuer(),
             "authorization_endpoint": self.url("/authorize"),
             "token_endpoint": self.url("/token"),
             "jwks_uri": self.url("/jwks"),
             "userinfo_endpoint": self.url("/userinfo"),
             "registration_endpoint": self.url("/register"),
-            "authorization_response_iss_parameter_supported": true,
+            "authorization_response_iss_parameter_supported": self.send_iss.get(),
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "code_challenge_methods_supported": ["S256"],
             "response_types_supported": ["code"],
@@ -478,9 +508,12 @@ impl FakeOp {
         let now = self.clock.now();
         let nonce = self.nonce_override.borrow().clone().unwrap_or(grant.nonce);
         let mut claims = json!({
-            "iss": self.issuer, "sub": "alice", "aud": grant.client_id, "exp": now + 300, "iat": now,
+            "iss": self.token_issuer(), "sub": "alice", "aud": grant.client_id, "exp": now + 300, "iat": now,
             "nonce": nonce, "email": "alice@example.com", "email_verified": true,
         });
+        if let (Some(obj), Some((_, tid))) = (claims.as_object_mut(), &*self.tenant.borrow()) {
+            obj.insert("tid".into(), json!(tid));
+        }
         if let Some(obj) = claims.as_object_mut() {
             obj.extend(self.extra_claims.borrow().clone());
         }
@@ -570,10 +603,11 @@ impl FakeOp {
         if !token.is_some_and(|t| self.access_tokens.borrow().iter().any(|a| a == t)) {
             return oauth_error(401, "invalid_token", "unknown access token");
         }
-        json_response(
-            200,
-            &json!({ "sub": "alice", "name": *self.userinfo_name.borrow(), "email": "alice@example.com" }),
-        )
+        let mut claims = json!({ "sub": "alice", "name": *self.userinfo_name.borrow(), "email": "alice@example.com" });
+        if let Some(obj) = claims.as_object_mut() {
+            obj.extend(self.userinfo_claims.borrow().clone());
+        }
+        json_response(200, &claims)
     }
 
     /// Dynamic Client Registration §3.

@@ -3,6 +3,10 @@
 //! counter-based randomness.
 
 use super::test_op;
+// The provider quirks (issuer template, required claims, no end_session_endpoint).
+#[path = "tests_quirks.rs"]
+mod quirks;
+
 use super::Outcome;
 use crate::core::crypto::secret::Secret;
 use crate::core::http::HttpError;
@@ -656,7 +660,13 @@ fn logout_without_end_session_endpoint_shows_the_logged_out_page() {
     h.login(&mut browser, "https://rp.example/");
     let reply = h.reply(&browser.navigate("https://rp.example/logout"));
     assert_eq!(reply.status, 200);
-    assert!(reply.body.contains("You have been signed out."));
+    assert!(reply.body.contains("You have been signed out of this site."));
+    // Only this site's session ended: the page names the provider where it may go on.
+    assert!(
+        reply.body.contains("You may still be signed in at main"),
+        "{}",
+        reply.body
+    );
     assert!(set_cookies(&reply).iter().any(|c| c.starts_with("__Host-edge_oidc=; ")));
     browser.store(&reply);
     assert_eq!(browser.get(SESSION), None);

@@ -98,7 +98,10 @@ mod tests {
             name: "op".into(),
             display_name: "OP".into(),
             issuer: "https://op.example".into(),
+            tenant: None,
             metadata: MetadataSource::Discover,
+            discovery_url: "https://op.example/.well-known/openid-configuration".into(),
+            required_claims: vec![],
             client: ClientConfig::Static {
                 client_id: "client 1".into(),
             },

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use subtle::ConstantTimeEq;
 
 use crate::core::crypto::Signatures;
+use crate::core::oidc::issuer::{is_tenant_id, TenantIssuer};
 use crate::core::oidc::jwks::{Alg, Jwks, KeySelectError};
 use crate::core::oidc::jws::{self, JwsError};
 
@@ -44,9 +45,14 @@ pub enum IdTokenError {
     /// The signature does not verify with the provider's key.
     #[error("the ID token signature is invalid")]
     BadSignature,
-    /// `iss` is absent or differs from the configured issuer.
+    /// `iss` is absent or differs from the configured issuer (for an issuer template: from the
+    /// template with the token's own `tid`).
     #[error("the ID token was not issued by the configured issuer")]
     WrongIssuer,
+    /// The issuer is a template with `{tenantid}`, but the token's `tid` is absent or not a
+    /// tenant id (a GUID), so there is no issuer to compare `iss` with.
+    #[error("the ID token has no tenant id (tid) of the form the issuer template needs")]
+    BadTenantId,
     /// `aud` is absent or does not contain our client_id.
     #[error("the ID token is not addressed to this client (aud)")]
     WrongAudience,
@@ -133,6 +139,7 @@ impl IdTokenError {
             E::WrongAudience | E::WrongAzp | E::MissingAzp | E::AlgNotAllowed(_) => IdTokenFault::Configuration,
             E::BadSignature
             | E::WrongIssuer
+            | E::BadTenantId
             | E::MissingNonce
             | E::NonceMismatch
             | E::TokenHashMismatch
@@ -215,12 +222,23 @@ pub struct IdTokenClaims {
     pub extra: Map<String, Value>,
 }
 
+/// The issuer a token must name.
+#[derive(Debug, Clone, Copy)]
+pub enum ExpectedIssuer<'a> {
+    /// One issuer identifier, compared exactly with `iss`.
+    Exact(&'a str),
+    /// A template with `{tenantid}` (Microsoft Entra ID's multi-tenant authorities): `iss` must
+    /// equal it with the token's own `tid` (a GUID) in place of the placeholder (see
+    /// [`crate::core::oidc::issuer`]). Which tenants may sign in is the caller's policy.
+    Tenant(&'a TenantIssuer),
+}
+
 /// What a valid token must match. Everything comes from configuration or the
 /// login state, never from the token.
 #[derive(Debug, Clone, Copy)]
 pub struct ValidationParams<'a> {
-    /// Expected issuer; compared exactly with `iss`.
-    pub issuer: &'a str,
+    /// Expected issuer.
+    pub issuer: ExpectedIssuer<'a>,
     /// Our client_id; must be in `aud` (and equal `azp` when present).
     pub client_id: &'a str,
     /// Allowed signature algorithms, from configuration.
@@ -508,8 +526,23 @@ fn check_issuer_and_audience(c: &IdTokenClaims, p: &ValidationParams<'_>) -> Res
     // Step 2: "The Issuer Identifier for the OpenID Provider ... MUST exactly
     // match the value of the iss (issuer) Claim." No normalisation: a
     // trailing slash is a different issuer (mix-up defence).
-    if c.iss != p.issuer {
-        return Err(IdTokenError::WrongIssuer);
+    match p.issuer {
+        ExpectedIssuer::Exact(issuer) if c.iss != issuer => return Err(IdTokenError::WrongIssuer),
+        ExpectedIssuer::Exact(_) => {}
+        // A templated issuer (Entra multi-tenant): Microsoft's documented rule is that `iss` is
+        // the template with the token's own `tid` in it. `tid` must be a GUID, so no other text
+        // can be spliced into the issuer; the comparison itself stays exact.
+        ExpectedIssuer::Tenant(template) => {
+            let tid = c
+                .extra
+                .get("tid")
+                .and_then(Value::as_str)
+                .filter(|t| is_tenant_id(t))
+                .ok_or(IdTokenError::BadTenantId)?;
+            if c.iss != template.issuer_for(tid) {
+                return Err(IdTokenError::WrongIssuer);
+            }
+        }
     }
     // Step 3: "The Client MUST validate that the aud (audience) Claim
     // contains its client_id value".

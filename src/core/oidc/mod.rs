@@ -6,6 +6,7 @@ pub mod client_auth;
 pub mod discovery;
 pub mod end_session;
 pub mod id_token;
+pub mod issuer;
 pub mod jwks;
 pub mod jws;
 pub mod logout_token;

@@ -7,6 +7,16 @@
 // share a provider cache in the worker, and one worker can hold every case as a provider
 // (`/login?provider=NAME`).
 //
+// A tenant can also take a *profile* (third argument of `tenant()`), the shape a real provider
+// gives its issuer and endpoints, for the recipe tests (tests/e2e/recipes.test.mjs):
+//   prefix       endpoints live under `${op.url}/NAME/${prefix}` (Keycloak: 'realms/staff')
+//   issuer       the issuer ID tokens and the `iss` parameter carry (Auth0: with a trailing slash;
+//                Entra: one tenant's `${root}/${tid}/v2.0`); default: the endpoints' base
+//   docIssuer    the issuer the discovery document names (Entra: the `{tenantid}` template)
+//   authMethods  token endpoint authentication accepted (default ['client_secret_basic'];
+//                'client_secret_post' reads client_id and client_secret from the body)
+// The discovery document is at `<endpoints' base>/.well-known/openid-configuration`.
+//
 // Without a fault a tenant behaves like a small but strict OP: it checks client_id, redirect_uri,
 // response_type and PKCE S256 at the authorization endpoint, client_secret_basic, the code (single
 // use), redirect_uri and code_verifier at the token endpoint, and the bearer token at userinfo. It
@@ -185,11 +195,20 @@ export async function startFaultOp({ redirectUri = 'http://rp.test/redirect_uri'
    * (`t.fault = {...}`), e.g. for key rotation. `t.hits` counts requests per endpoint and
    * `t.requests` keeps the authorization and token requests as received.
    */
-  function tenant(name, fault = {}) {
+  function tenant(name, fault = {}, profile = {}) {
     if (!/^[A-Za-z0-9_-]+$/.test(name) || tenants.has(name)) throw new Error(`bad or duplicate tenant ${name}`);
+    const root = `${base}/${name}`;
+    const prefix = profile.prefix ?? '';
+    const endpoints = prefix ? `${root}/${prefix}` : root;
+    const issuer = profile.issuer ?? endpoints;
     const t = {
       name,
-      issuer: `${base}/${name}`,
+      root,
+      prefix,
+      endpoints,
+      issuer,
+      docIssuer: profile.docIssuer ?? issuer,
+      authMethods: profile.authMethods ?? ['client_secret_basic'],
       clientId: CLIENT_ID,
       fault,
       hits: { discovery: 0, jwks: 0, authorize: 0, token: 0, userinfo: 0, end_session: 0 },
@@ -203,16 +222,16 @@ export async function startFaultOp({ redirectUri = 'http://rp.test/redirect_uri'
 
   function discovery(t) {
     const doc = {
-      issuer: t.issuer,
-      authorization_endpoint: `${t.issuer}/authorize`,
-      token_endpoint: `${t.issuer}/token`,
-      userinfo_endpoint: `${t.issuer}/userinfo`,
-      jwks_uri: `${t.issuer}/jwks`,
-      end_session_endpoint: `${t.issuer}/end_session`,
+      issuer: t.docIssuer,
+      authorization_endpoint: `${t.endpoints}/authorize`,
+      token_endpoint: `${t.endpoints}/token`,
+      userinfo_endpoint: `${t.endpoints}/userinfo`,
+      jwks_uri: `${t.endpoints}/jwks`,
+      end_session_endpoint: `${t.endpoints}/end_session`,
       response_types_supported: ['code'],
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: ['RS256', 'ES256'],
-      token_endpoint_auth_methods_supported: ['client_secret_basic'],
+      token_endpoint_auth_methods_supported: t.authMethods,
       code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
     };
@@ -265,7 +284,10 @@ export async function startFaultOp({ redirectUri = 'http://rp.test/redirect_uri'
   function token(t, form, authorization) {
     t.requests.token.push(form);
     const expected = `Basic ${Buffer.from(`${encodeURIComponent(t.clientId)}:${encodeURIComponent(CLIENT_SECRET)}`).toString('base64')}`;
-    if (authorization !== expected) return reply(401, { error: 'invalid_client' });
+    const basic = t.authMethods.includes('client_secret_basic') && authorization === expected;
+    const post = t.authMethods.includes('client_secret_post') && authorization === undefined
+      && form.client_id === t.clientId && form.client_secret === CLIENT_SECRET;
+    if (!basic && !post) return reply(401, { error: 'invalid_client' });
     const grant = t.codes.get(form.code);
     const problem = form.grant_type !== 'authorization_code' ? 'unsupported_grant_type'
       : !grant || grant.used ? 'invalid_grant'
@@ -302,9 +324,10 @@ export async function startFaultOp({ redirectUri = 'http://rp.test/redirect_uri'
       const url = new URL(req.url, base);
       const [, name, ...rest] = url.pathname.split('/');
       const t = tenants.get(name);
-      const endpoint = rest.join('/');
       const body = req.method === 'POST' ? await readBody(req) : '';
       if (!t) return send(res, reply(404, 'no such tenant'), hung);
+      const path = rest.join('/');
+      const endpoint = !t.prefix ? path : path.startsWith(`${t.prefix}/`) ? path.slice(t.prefix.length + 1) : null;
       let out;
       if (endpoint === '.well-known/openid-configuration') {
         t.hits.discovery += 1;

@@ -180,7 +180,7 @@ fn es256_raw(header: &str, claims: &str) -> String {
 
 fn params() -> ValidationParams<'static> {
     ValidationParams {
-        issuer: ISS,
+        issuer: ExpectedIssuer::Exact(ISS),
         client_id: CLIENT,
         allowed_algs: Alg::DEFAULT_ALLOWED,
         expected_nonce: Some(NONCE),
@@ -419,6 +419,68 @@ fn wrong_or_missing_issuer_is_rejected() {
         assert_eq!(check_err(&tok(&with(claims(), "iss", iss))), IdTokenError::WrongIssuer);
     }
     assert_eq!(check_err(&tok(&without(claims(), "iss"))), IdTokenError::WrongIssuer);
+}
+
+/// An issuer template (Entra multi-tenant): `iss` must be the template with the token's own
+/// `tid`, which must be a GUID; the template itself, another tenant's issuer or a `tid` that is
+/// not a GUID are refused.
+#[test]
+fn templated_issuer_takes_the_tenant_from_tid() {
+    use crate::core::oidc::issuer::TenantIssuer;
+    let template = TenantIssuer::new("https://login.example/{tenantid}/v2.0", vec![]).unwrap();
+    let p = ValidationParams {
+        issuer: ExpectedIssuer::Tenant(&template),
+        ..params()
+    };
+    let tid = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let other = "9188040d-6c67-4c5b-b112-36a304b66dad";
+    let entra = |iss: &str, tid: Option<&str>| {
+        let c = with(claims(), "iss", json!(iss));
+        let c = match tid {
+            Some(t) => with(c, "tid", json!(t)),
+            None => c,
+        };
+        validate_claims(&tok(&c), std_jwks(), &p)
+    };
+    let ok = entra(&format!("https://login.example/{tid}/v2.0"), Some(tid)).unwrap();
+    assert_eq!(ok.extra["tid"], json!(tid));
+    let cases = [
+        (
+            format!("https://login.example/{other}/v2.0"),
+            Some(tid),
+            IdTokenError::WrongIssuer,
+        ),
+        (
+            "https://login.example/{tenantid}/v2.0".to_owned(),
+            Some(tid),
+            IdTokenError::WrongIssuer,
+        ),
+        (
+            format!("https://login.example/{tid}/v2.0"),
+            None,
+            IdTokenError::BadTenantId,
+        ),
+        (
+            "https://login.example/common/v2.0".to_owned(),
+            Some("common"),
+            IdTokenError::BadTenantId,
+        ),
+        (
+            "https://login.example/a/../v2.0".to_owned(),
+            Some("a/.."),
+            IdTokenError::BadTenantId,
+        ),
+    ];
+    for (iss, tid, want) in cases {
+        assert_eq!(entra(&iss, tid), Err(want.clone()), "{iss} {tid:?}");
+    }
+    // An exact issuer never matches a templated token, whatever its tid.
+    let c = with(
+        with(claims(), "iss", json!(format!("https://login.example/{tid}/v2.0"))),
+        "tid",
+        json!(tid),
+    );
+    assert_eq!(check_err(&tok(&c)), IdTokenError::WrongIssuer);
 }
 
 #[test]
