@@ -515,12 +515,18 @@ fn required_claims_are_applied_again_at_a_refresh() {
         "session_refresh_interval_secs":300,"required_claims":{"hd":"example.com"}}},
         "session":{"lifetime_secs":3600}}"#;
     let h = harness(config, true);
-    h.op().extra_claims.borrow_mut().insert("hd".into(), json!("example.com"));
+    h.op()
+        .extra_claims
+        .borrow_mut()
+        .insert("hd".into(), json!("example.com"));
     let mut browser = Browser::default();
     h.login(&mut browser, PAGE);
     h.clock.advance(300);
     assert_eq!(status(&h, &browser.fetch("GET", API)), 200, "still met");
-    h.op().extra_claims.borrow_mut().insert("hd".into(), json!("elsewhere.example"));
+    h.op()
+        .extra_claims
+        .borrow_mut()
+        .insert("hd".into(), json!("elsewhere.example"));
     h.clock.advance(300);
     let reply = h.reply(&browser.fetch("GET", API));
     assert_eq!(reply.status, 403, "{}", reply.body);
