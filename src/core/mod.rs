@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod error;
 pub mod flow;
 pub mod http;
+pub mod log;
 pub mod oidc;
 pub mod session;
 pub mod site;

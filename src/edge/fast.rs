@@ -64,7 +64,7 @@ use wasm_bindgen::JsCast;
 use worker::js_sys::Promise;
 use worker::wasm_bindgen_futures::future_to_promise;
 use worker::web_sys;
-use worker::{console_error, Context, Env};
+use worker::{Context, Env};
 
 /// The static assets binding, used when no `origin` is configured.
 const ASSETS_BINDING: &str = "ASSETS";
@@ -82,7 +82,9 @@ thread_local! {
     static PRIVATE_CACHE_CONTROL: Closure<dyn Fn(Option<String>) -> Option<String>> =
         Closure::new(|value: Option<String>| private_cache_control(value.as_deref()));
     static FAILED: Closure<dyn Fn(JsValue, bool) -> JsValue> = Closure::new(|error: JsValue, navigation: bool| {
-        console_error!("edge-oidc: the request could not be passed on: {}", handler::js_text(&error));
+        // Not the runtime's text: it can quote the URL with its query.
+        let _ = error;
+        super::events::internal_error("origin_unreachable");
         handler::reply_value(error_reply(502, navigation))
     });
     static READ_BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_BUFFER_SIZE]);

@@ -3,17 +3,18 @@
 //! `fast.rs`; the rest is workers-rs.
 
 use super::body::{declared_too_large, read_capped, ReadError};
-use super::{fast, fetch::FetchClient, kv::Kv, webcrypto::WebCrypto};
+use super::{events, fast, fetch::FetchClient, kv::Kv, webcrypto::WebCrypto};
 use crate::core::config::{Config, CONFIG_VAR};
 use crate::core::flow::{App, Io, Outcome};
 use crate::core::http::{Clock, OsRandom};
+use crate::core::log::EventLog;
 use crate::core::session::cookies::MAX_COOKIE_HEADER;
 use crate::core::site::pages::{html_page, json_error, misconfigured_page, Reply};
 use std::cell::OnceCell;
 use std::rc::Rc;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use worker::web_sys;
-use worker::{console_error, Context, Env, Headers, Request, Response};
+use worker::{Context, Env, Headers, Request, Response};
 
 /// The KV namespace binding holding pending logins.
 const KV_BINDING: &str = "EDGE_OIDC_KV";
@@ -47,7 +48,7 @@ pub(super) async fn respond(req: web_sys::Request, env: Env, ctx: Context) -> Js
         Ok(app) => app,
         Err(message) => {
             // The reason is for the operator (it names keys and secret bindings): log only.
-            console_error!("edge-oidc: {message}");
+            events::config_error(&message);
             return reply_value(misconfigured_page(!navigation));
         }
     };
@@ -71,26 +72,25 @@ pub(super) async fn respond(req: web_sys::Request, env: Env, ctx: Context) -> Js
     }
     let http = FetchClient::new(app.config().http_timeout_ms);
     let kv = Kv::new(&env, &ctx, KV_BINDING);
+    let log = EventLog::new(app.config().log_level);
     let io = Io {
         http: &http,
         kv: &kv,
         clock: &WorkerClock,
         random: &OsRandom,
         signatures: &WebCrypto,
+        log: &log,
     };
     let handled = app.handle(&incoming, &io).await;
-    if let Some(line) = handled.log {
-        console_error!("edge-oidc: {line}");
+    if !handled.events.is_empty() {
+        events::write(&env, app.config(), &handled.events);
     }
     match handled.outcome {
         Outcome::Reply(reply) => reply_value(reply),
         Outcome::Forward(forward) => match fast::pass_on(&req, &env, &app, &incoming, forward, navigation) {
             Ok(pending) => pending.into(),
-            Err(e) => {
-                console_error!(
-                    "edge-oidc: internal error: the request could not be passed on: {}",
-                    js_text(&e)
-                );
+            Err(_) => {
+                events::internal_error("forward_request");
                 reply_value(error_reply(500, navigation))
             }
         },
@@ -158,7 +158,8 @@ fn to_response(reply: Reply) -> Response {
     for (name, value) in &reply.headers {
         if let Err(e) = headers.append(name, value) {
             // The core builds every header; one the runtime refuses is a bug there.
-            console_error!("edge-oidc: internal error: header {name} refused: {e}");
+            let _ = (name, e);
+            events::internal_error("response_header");
             return Response::builder()
                 .with_status(500)
                 .fixed(b"Internal Server Error".to_vec());
@@ -183,15 +184,4 @@ pub(super) fn error_reply(status: u16, navigation: bool) -> Reply {
     } else {
         json_error(status, "internal_error", "the request could not be processed", None)
     }
-}
-
-/// A thrown JavaScript value as text for the log (`Error: message`).
-pub(super) fn js_text(value: &JsValue) -> String {
-    value
-        .dyn_ref::<worker::js_sys::Error>()
-        .map(|e| String::from(e.to_string()))
-        .or_else(|| value.as_string())
-        // Not `{:?}`: the worker is built without Debug formatting (scripts/build.sh).
-        .or_else(|| worker::js_sys::JSON::stringify(value).ok().and_then(|s| s.as_string()))
-        .unwrap_or_else(|| "a value that is not an Error".to_owned())
 }

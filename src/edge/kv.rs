@@ -5,7 +5,7 @@
 use crate::core::http::{KvStore, StoreError};
 use std::cell::OnceCell;
 use wasm_bindgen::JsCast;
-use worker::{console_error, Context, Env, KvError};
+use worker::{Context, Env, KvError};
 
 pub(super) struct Kv<'a> {
     env: &'a Env,
@@ -72,13 +72,15 @@ impl KvStore for Kv<'_> {
         let put = match self.store().and_then(|s| s.put(key, value).map_err(text)) {
             Ok(put) => put.expiration_ttl(ttl(ttl_secs)),
             Err(e) => {
-                console_error!("edge-oidc: background KV write failed: {e}");
+                let _ = e;
+                super::events::kv_error("background_write");
                 return;
             }
         };
         self.ctx.wait_until(async move {
             if let Err(e) = put.execute().await {
-                console_error!("edge-oidc: background KV write failed: {}", text(e));
+                let _ = e;
+                super::events::kv_error("background_write");
             }
         });
     }

@@ -14,6 +14,8 @@ mod body;
 mod rewrite;
 
 #[cfg(target_arch = "wasm32")]
+mod events;
+#[cfg(target_arch = "wasm32")]
 mod fast;
 #[cfg(target_arch = "wasm32")]
 mod fetch;

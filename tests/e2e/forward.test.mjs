@@ -137,7 +137,7 @@ test('an unreachable origin gives a 502 page, logged', async () => {
     const api = await browser.request(`${RP}/public/x`, { headers: { accept: 'application/json', 'sec-fetch-mode': 'cors' } });
     assert.equal(api.status, 502);
     assert.equal(JSON.parse(api.body).error, 'internal_error');
-    await waitFor(() => /edge-oidc: the request could not be passed on/.test(dead.logs()), dead.logs);
+    await waitFor(() => dead.logs().includes('{"event":"internal_error","level":"error","reason":"origin_unreachable"}'), dead.logs);
   } finally {
     await dead.stop();
   }

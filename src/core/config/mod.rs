@@ -6,10 +6,13 @@
 use crate::core::http::parse_ascii_url;
 use crate::core::session::seal::{parse_key_list, Sealer};
 use crate::core::site::path::{CanonicalPath, PathPattern};
+mod domain;
 mod follow;
+mod ops;
 mod provider;
 mod quirks;
 
+pub use domain::host_under;
 pub use follow::Follow;
 pub use provider::{default_secret_binding, provider_url_allowed, ClientConfig, MetadataSource, ProviderConfig};
 use provider::{validate_provider, RawProvider};
@@ -100,6 +103,10 @@ struct RawConfig {
     backchannel_logout_path: String,
     #[serde(default = "default_frontchannel_path")]
     frontchannel_logout_path: String,
+    #[serde(default)]
+    log_level: Option<String>,
+    #[serde(default)]
+    metrics_binding: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,6 +139,8 @@ struct RawSession {
     host_prefix: bool,
     #[serde(default)]
     idle_timeout_secs: Option<u64>,
+    #[serde(default)]
+    cookie_domain: Option<String>,
 }
 
 impl Default for RawSession {
@@ -142,6 +151,7 @@ impl Default for RawSession {
             cookie_name: default_cookie_name(),
             host_prefix: true,
             idle_timeout_secs: None,
+            cookie_domain: None,
         }
     }
 }
@@ -222,10 +232,13 @@ pub struct SessionConfig {
     pub permanent: bool,
     /// Cookie name as configured (see [`SessionConfig::cookie_base`] for the name used).
     pub cookie_name: String,
-    /// Prefix the name with `__Host-` on https (Secure, Path=/, no Domain, enforced by browsers).
+    /// Prefix the name with `__Host-` on https (Secure, Path=/, no Domain, enforced by browsers);
+    /// `__Secure-` with a `cookie_domain`.
     pub host_prefix: bool,
     /// A session unused this long ends; `None`: no idle timeout (the default).
     pub idle_timeout_secs: Option<u64>,
+    /// Share the session with every host under this domain (`Domain=` on the cookies).
+    pub cookie_domain: Option<String>,
 }
 
 impl SessionConfig {
@@ -234,7 +247,10 @@ impl SessionConfig {
     /// used only locally, gets the bare name). Chunks are `<base>.0`, `<base>.1`, …; pending
     /// logins `<base>_s.<id>`.
     pub fn cookie_base(&self, https: bool) -> String {
-        if https && self.host_prefix {
+        if https && self.host_prefix && self.cookie_domain.is_some() {
+            // Browsers refuse `__Host-` with a Domain; `__Secure-` still requires Secure.
+            format!("__Secure-{}", self.cookie_name)
+        } else if https && self.host_prefix {
             format!("__Host-{}", self.cookie_name)
         } else {
             self.cookie_name.clone()
@@ -321,6 +337,10 @@ pub struct Config {
     /// the redirect URI and every sealed value are bound to it, and requests for other hosts
     /// are redirected (GET/HEAD) or refused before any login work. `None`: the request's origin.
     pub public_origin: Option<String>,
+    /// Which events are logged (src/core/log.rs).
+    pub log_level: crate::core::log::LogLevel,
+    /// The Analytics Engine dataset binding events are counted in, if any.
+    pub metrics_binding: Option<String>,
 }
 
 /// Providers allowed under a path prefix.
@@ -389,7 +409,12 @@ impl Config {
         let routes = validate_routes(&raw.routes, &providers)?;
         let post_logout_redirect_uri = raw.post_logout_redirect_uri.unwrap_or_else(|| logged_out_path.clone());
         check_post_logout(&post_logout_redirect_uri)?;
-        let session = validate_session(raw.session)?;
+        let mut raw_session = raw.session;
+        let cookie_domain = domain::validate_cookie_domain(raw_session.cookie_domain.take(), public_origin.as_deref())?;
+        let session = SessionConfig {
+            cookie_domain,
+            ..validate_session(raw_session)?
+        };
         let identity_headers = validate_identity_headers(raw.identity_headers)?;
         let origin = raw.origin.as_deref().map(validate_origin).transpose()?;
         if !(100..=60_000).contains(&raw.http_timeout_ms) {
@@ -413,6 +438,8 @@ impl Config {
                 "run `openssl rand -base64 32 | wrangler secret put COOKIE_KEYS` (several keys: comma-separated, newest first)",
             )
         })?;
+        let log_level = ops::validate_log_level(raw.log_level.as_deref())?;
+        let metrics_binding = ops::validate_metrics_binding(raw.metrics_binding)?;
         let sealer = Sealer::new(keys).map_err(|e| err(COOKIE_KEYS_SECRET, e.to_string(), "set at least one key"))?;
         Ok(Config {
             providers,
@@ -436,6 +463,8 @@ impl Config {
             backchannel_logout_path,
             frontchannel_logout_path,
             public_origin,
+            log_level,
+            metrics_binding,
         })
     }
 
@@ -634,6 +663,7 @@ fn validate_session(s: RawSession) -> Result<SessionConfig, ConfigError> {
         cookie_name: s.cookie_name,
         host_prefix: s.host_prefix,
         idle_timeout_secs: s.idle_timeout_secs,
+        cookie_domain: None,
     })
 }
 

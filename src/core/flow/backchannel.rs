@@ -8,10 +8,11 @@
 //! revocation record (by `sid`, else by `sub`: §2.7) and its `jti` mark (replays are refused).
 //! Answers (§2.8): 200, or 400 with a JSON `error` / `error_description`; never cached.
 
-use super::{App, Handled, Incoming, Io, Outcome};
+use super::{App, Incoming, Io};
 use crate::core::config::{ClientConfig, ProviderConfig};
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
+use crate::core::log::{Event, EventKind};
 use crate::core::oidc::logout_token::{self, LogoutParams, LogoutTokenError, ValidatedLogoutToken};
 use crate::core::oidc::registration::RegisteredClient;
 use crate::core::session::revocation;
@@ -48,32 +49,34 @@ impl App {
         &self,
         req: &Incoming,
         io: &Io<'_, H, K>,
-    ) -> Handled {
-        let (reply, log) = match self.accept_logout(req, io).await {
-            Ok(()) => (
+    ) -> Reply {
+        match self.accept_logout(req, io).await {
+            Ok(provider) => {
+                io.log.push(Event::new(EventKind::Logout).provider(provider));
                 Reply {
                     status: 200,
                     headers: vec![("cache-control", "no-store".to_owned())],
                     body: String::new(),
-                },
-                None,
-            ),
-            Err(e) => {
-                let log = matches!(e, BackchannelError::Unavailable(_)).then(|| format!("back-channel logout: {e}"));
-                (json_error(400, "invalid_request", &e.to_string(), None), log)
+                }
             }
-        };
-        Handled {
-            outcome: Outcome::Reply(reply),
-            log,
+            Err(e) => {
+                // Only our own failures are logged: refused tokens are anyone's noise.
+                if matches!(e, BackchannelError::Unavailable(_)) {
+                    let mut event = Event::new(EventKind::ProviderError);
+                    event.reason = Some("backchannel_logout_unavailable");
+                    io.log.push(event);
+                }
+                json_error(400, "invalid_request", &e.to_string(), None)
+            }
         }
     }
 
+    /// Validates and records a logout; the name of the provider it came from.
     async fn accept_logout<H: HttpClient, K: KvStore>(
         &self,
         req: &Incoming,
         io: &Io<'_, H, K>,
-    ) -> Result<(), BackchannelError> {
+    ) -> Result<&str, BackchannelError> {
         let token = logout_token_param(req)?;
         let issuer = logout_token::peek_issuer(&token).ok_or(BackchannelError::Token(LogoutTokenError::WrongIssuer))?;
         let provider = self
@@ -105,7 +108,7 @@ impl App {
             .put(&jti_key, "1", remember.max(60))
             .await
             .map_err(AppError::from)?;
-        Ok(())
+        Ok(&provider.name)
     }
 
     /// §2.6 with the provider's keys; an unknown `kid` refetches them once (not stored).

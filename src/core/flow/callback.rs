@@ -4,6 +4,7 @@ use super::{nonce24, requirements, App, Failure, Incoming, Io};
 use crate::core::config::ProviderConfig;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
+use crate::core::log::{Event, EventKind};
 use crate::core::oidc::discovery::ProviderMetadata;
 use crate::core::oidc::id_token::{self, IdTokenClaims, IdTokenError, TokenHashes, ValidatedIdToken, ValidationParams};
 use crate::core::oidc::jwks::Jwks;
@@ -68,6 +69,7 @@ impl App {
         if req.method != "GET" {
             return Err(AppError::BadRequest("the callback must be a GET".into()).into());
         }
+        io.log.in_login(None);
         let params = parse_callback(req.url.query().unwrap_or(""))?;
         let base = self.cookie_base(req);
         // Without a state of ours there is no login to finish, and whatever else the request
@@ -87,6 +89,7 @@ impl App {
             self.issuer_of(p)
         })
         .map_err(|_| fail(unbound(&params)))?;
+        io.log.in_login(Some(&pending.provider));
         if io.clock.now().saturating_sub(pending.created_at) > self.config.login_timeout_secs as i64 {
             return Err(fail(AppError::UnknownState));
         }
@@ -193,6 +196,14 @@ impl App {
         self.check_allowed(&identity)?;
         self.schedule(&mut identity, provider, now, record.refresh_token.is_some());
         let cookies = self.store_session(req, io, provider, &key, &identity, &record, resealed)?;
+        let event = match resealed {
+            // A silent refresh continues a session: a `refresh`, not a new login.
+            Some(_) => Event::new(EventKind::Refresh),
+            None => {
+                Event::new(EventKind::LoginCompleted).duration_secs(io.clock.now().saturating_sub(pending.created_at))
+            }
+        };
+        io.log.push(event.provider(&provider.name).subject(&identity.sub));
         Ok(Reply::redirect(&pending.return_to).with_cookies(cookies))
     }
 

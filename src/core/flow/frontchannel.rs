@@ -13,9 +13,10 @@
 //!
 //! The page may only be framed by the provider (`frame-ancestors` with its issuer's origin).
 
-use super::{App, Handled, Incoming, Io, Outcome};
+use super::{App, Incoming, Io};
 use crate::core::config::ProviderConfig;
 use crate::core::http::{HttpClient, KvStore};
+use crate::core::log::{Event, EventKind};
 use crate::core::session::cookies::CookieJar;
 use crate::core::session::seal::{clear_chunked, read_chunked};
 use crate::core::session::{revocation, Identity};
@@ -34,17 +35,18 @@ impl App {
         &self,
         req: &Incoming,
         io: &Io<'_, H, K>,
-    ) -> Handled {
-        let (reply, log) = match self.frontchannel_params(req) {
-            Err(why) => (html_page(400, "Sign-out request not accepted", why, &[], &[]), None),
+    ) -> Reply {
+        match self.frontchannel_params(req) {
+            Err(why) => html_page(400, "Sign-out request not accepted", why, &[], &[]),
             Ok((provider, sid)) => {
-                let (cookies, log) = self.record_frontchannel(req, io, provider, &sid).await;
-                (signed_out_page(provider).with_cookies(cookies), log)
+                let (cookies, note) = self.record_frontchannel(req, io, provider, &sid).await;
+                if let Some((kind, reason)) = note {
+                    let mut event = Event::new(kind).provider(&provider.name);
+                    event.reason = Some(reason);
+                    io.log.push(event);
+                }
+                signed_out_page(provider).with_cookies(cookies)
             }
-        };
-        Handled {
-            outcome: Outcome::Reply(reply),
-            log,
         }
     }
 
@@ -85,7 +87,7 @@ impl App {
         io: &Io<'_, H, K>,
         provider: &ProviderConfig,
         sid: &str,
-    ) -> (Vec<String>, Option<String>) {
+    ) -> (Vec<String>, Option<(EventKind, &'static str)>) {
         let now = io.clock.now();
         let key = revocation::sid_key(&provider.name, sid);
         let lifetime = self.config.session.lifetime_secs;
@@ -97,24 +99,30 @@ impl App {
             .is_some_and(|i| i.provider == provider.name && i.sid.as_deref() == Some(sid));
         if own {
             io.kv.put_background(&key, &now.to_string(), lifetime);
-            return (clear_chunked(base, &self.session_attrs(req), &jar), None);
+            return (
+                clear_chunked(base, &self.session_attrs(req), &jar),
+                Some((EventKind::Logout, "frontchannel_logout")),
+            );
         }
         if !self.frontchannel_budget_left(now) {
             return (
                 Vec::new(),
-                Some("front-channel logout: request budget spent, not recorded".into()),
+                Some((EventKind::InternalError, "frontchannel_budget_spent")),
             );
         }
         let index = io.kv.get(&revocation::sid_index_key(&provider.name, sid)).await;
         let Ok(Some(created)) = index else {
-            return (Vec::new(), index.err().map(|e| format!("front-channel logout: {e}")));
+            return (
+                Vec::new(),
+                index.err().map(|_| (EventKind::KvError, "frontchannel_logout")),
+            );
         };
         // Once per provider session: a record at or after its login already covers it.
         let recorded = io.kv.get(&key).await.ok().flatten();
         if !revocation::revoked(created.trim().parse().unwrap_or(0), &[recorded]) {
             io.kv.put_background(&key, &now.to_string(), lifetime);
         }
-        (Vec::new(), None)
+        (Vec::new(), Some((EventKind::Logout, "frontchannel_logout")))
     }
 
     /// Takes one index lookup from this isolate's budget.

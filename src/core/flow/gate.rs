@@ -2,9 +2,10 @@
 //! lookup and, for a cookie this isolate has not seen yet, one AEAD open of a few hundred bytes;
 //! no KV, no subrequest.
 
-use super::{App, Failure, Forward, Handled, Incoming, Io, Outcome};
+use super::{App, Failure, Forward, Incoming, Io, Outcome};
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
+use crate::core::log::{Event, EventKind, LogLevel};
 use crate::core::session::cookies::CookieJar;
 use crate::core::session::seal::{clear_chunked, read_chunked};
 use crate::core::session::{email_allowed, Identity, SessionError};
@@ -21,14 +22,16 @@ impl App {
         req: &Incoming,
         io: &Io<'_, H, K>,
         path: &CanonicalPath,
-    ) -> Result<Handled, Failure> {
+    ) -> Result<Outcome, Failure> {
         let jar = CookieJar::parse(req.headers.cookie.as_deref());
         let now = io.clock.now();
         let session = self.session(req, &jar, now);
         let public = self.config.is_public(path);
         let outcome = match session {
             Some(Ok(identity)) => {
-                self.check_allowed(&identity)?;
+                // The provider is named in the `denied` event (only then: no work on the hot path).
+                self.check_allowed(&identity)
+                    .inspect_err(|_| io.log.set_provider(&identity.provider))?;
                 // A session from a provider that may not be used for this path (or no longer
                 // exists) does not count here; it stays valid for the paths it may serve.
                 if !public
@@ -43,13 +46,21 @@ impl App {
                     // Boxed: see `route`; the hot path never polls it.
                     return super::boxed(self.upkeep(req, io, path, &jar, identity)).await;
                 } else {
+                    // Checked first: at the default level the hot path builds no event.
+                    if io.log.enabled(LogLevel::Debug) {
+                        io.log.push(
+                            Event::new(EventKind::Forwarded)
+                                .provider(&identity.provider)
+                                .path(path.as_str()),
+                        );
+                    }
                     Outcome::Forward(self.forward(&jar, Some(&identity)))
                 }
             }
             _ if public => Outcome::Forward(self.forward(&jar, None)),
             _ => self.unauthenticated(req, io, path, &jar, true).await?,
         };
-        Ok(Handled { outcome, log: None })
+        Ok(outcome)
     }
 
     /// The session of this request, if it sends one: opened (or found in the isolate's cache
@@ -124,7 +135,7 @@ impl App {
         }
         // The path itself may be an open redirect (`//evil.example`, `/\evil.example`): it gets
         // the same check as a `return_to` parameter; a refused or too long one returns to `/`.
-        let return_to = crate::core::site::return_url::check_return_url(&req.path_and_query(), &req.url)
+        let return_to = super::domain::return_target(&self.config, &req.url, &req.path_and_query())
             .unwrap_or_else(|_| "/".to_owned());
         let reply = match self.config.providers_for(path).as_slice() {
             // Boxed: see `route`.

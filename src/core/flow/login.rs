@@ -7,13 +7,13 @@ use crate::core::config::ProviderConfig;
 use crate::core::crypto::secret::Secret;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
+use crate::core::log::{Event, EventKind};
 use crate::core::oidc::authorize::AuthorizationRequest;
 use crate::core::session::cookies::{is_token, remove_cookie, set_cookie, CookieAttrs, CookieJar};
 use crate::core::session::pending::{self, PendingLogin, SilentRefresh, MAX_PENDING};
 use crate::core::session::SealContext;
 use crate::core::site::pages::{chooser_page, Reply};
 use crate::core::site::path::CanonicalPath;
-use crate::core::site::return_url::check_return_url;
 
 /// Longest passed-through parameter value.
 const MAX_PASSTHROUGH: usize = 256;
@@ -26,12 +26,13 @@ impl App {
         req: &Incoming,
         io: &Io<'_, H, K>,
     ) -> Result<Reply, AppError> {
+        io.log.in_login(None);
         let mut return_to = "/".to_owned();
         let mut provider_name = None;
         let mut extra = Vec::new();
         for (k, v) in req.url.query_pairs() {
             match k.as_ref() {
-                "return_to" => return_to = check_return_url(&v, &req.url)?,
+                "return_to" => return_to = super::domain::return_target(&self.config, &req.url, &v)?,
                 "provider" => provider_name = Some(v.into_owned()),
                 _ if v.len() <= MAX_PASSTHROUGH => extra.push((k.into_owned(), v.into_owned())),
                 _ => {}
@@ -92,6 +93,7 @@ impl App {
         passthrough: &[(String, String)],
         silent: Option<(SilentRefresh, Option<&str>)>,
     ) -> Result<Reply, AppError> {
+        io.log.in_login(Some(&provider.name));
         let metadata = self.metadata(provider, io).await?;
         let (client, registered) = self.client_for_login(provider, &metadata, req, io).await?;
         let state = io.random.token();
@@ -138,6 +140,8 @@ impl App {
         let jar = CookieJar::parse(req.headers.cookie.as_deref());
         let mut cookies = self.evict_pending(req, &jar, &attrs, io.clock.now());
         cookies.push(set_cookie(&name, &value, &attrs));
+        io.log
+            .push(Event::new(EventKind::LoginStarted).provider(&provider.name));
         Ok(Reply::redirect(url.as_str()).with_cookies(cookies))
     }
 

@@ -14,6 +14,7 @@
 use super::{App, Incoming, Io};
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
+use crate::core::log::{Event, EventKind};
 use crate::core::oidc::end_session::EndSessionRequest;
 use crate::core::session::cookies::CookieJar;
 use crate::core::session::seal::{clear_chunked, read_chunked};
@@ -57,6 +58,11 @@ impl App {
             let now = io.clock.now().to_string();
             io.kv.put_background(&key, &now, self.config.session.lifetime_secs);
         }
+        io.log.push(
+            Event::new(EventKind::Logout)
+                .provider(&provider.name)
+                .subject(&identity.sub),
+        );
         // The record: the ID token for the hint. It is deleted either way; a store that cannot
         // be reached must not keep anyone logged in here (the cookie is cleared regardless).
         let key = record_key(&identity.handle);

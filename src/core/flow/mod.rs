@@ -5,6 +5,7 @@
 mod backchannel;
 mod callback;
 mod client;
+mod domain;
 mod flight;
 mod frontchannel;
 mod gate;
@@ -18,8 +19,9 @@ mod upkeep;
 
 use crate::core::config::Config;
 use crate::core::crypto::Signatures;
-use crate::core::error::{AppError, FaultClass};
+use crate::core::error::AppError;
 use crate::core::http::{Clock, HttpClient, KvStore, Random};
+use crate::core::log::{Event, EventLog};
 use crate::core::session::cache::IdentityCache;
 use crate::core::session::cookies::{remove_cookie, CookieAttrs, CookieJar, SameSite};
 use crate::core::session::pending::is_pending_cookie;
@@ -159,14 +161,14 @@ pub struct Forward {
     pub set_cookies: Vec<String>,
 }
 
-/// The result of handling one request, plus a line for the log when something failed that
-/// an operator should see.
+/// The result of handling one request, plus the events an operator should see.
 #[derive(Debug)]
 pub struct Handled {
     /// What to do.
     pub outcome: Outcome,
-    /// A log line (never holds secrets).
-    pub log: Option<String>,
+    /// The log events of this request (src/core/log.rs: never hold secrets); empty on the hot
+    /// path unless `log_level` is `debug`.
+    pub events: Vec<Event>,
 }
 
 /// The I/O of one request.
@@ -181,6 +183,8 @@ pub struct Io<'a, H, K> {
     pub random: &'a dyn Random,
     /// Signature verification and signing (WebCrypto in the worker).
     pub signatures: &'a dyn Signatures,
+    /// The log events of this request.
+    pub log: &'a EventLog,
 }
 
 /// The relying party of one isolate: validated configuration plus caches.
@@ -202,6 +206,9 @@ pub struct App {
     /// Whether any session can have upkeep due (a provider refreshes or checks revocation, or
     /// an idle timeout is set): when not, the gate's test is one `false`.
     follows_sessions: bool,
+    /// With a cookie domain, the host-only name a browser may still hold from before
+    /// (`__Host-<name>`): still ours, never forwarded.
+    cookie_host_only: Option<String>,
 }
 
 /// A failed request, with the cookies its answer must still set or remove (a callback always
@@ -242,6 +249,7 @@ impl App {
         App {
             cookie_https: config.session.cookie_base(true),
             cookie_http: config.session.cookie_base(false),
+            cookie_host_only: domain::former_host_only_name(&config),
             config,
             cache: ProviderCache::default(),
             identities: IdentityCache::default(),
@@ -273,30 +281,29 @@ impl App {
 
     /// Handles one request. Never fails: errors become error responses.
     pub async fn handle<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Handled {
-        match self.route(req, io).await {
-            Ok(handled) => handled,
+        let outcome = match self.route(req, io).await {
+            Ok(outcome) => outcome,
             Err(Failure { error, cookies }) => {
-                let log = match error.class() {
-                    FaultClass::Client => None,
-                    FaultClass::Upstream | FaultClass::Internal => {
-                        Some(format!("{} {}: {error}", req.method, req.url.path()))
-                    }
-                };
-                Handled {
-                    outcome: Outcome::Reply(error.to_reply(!req.is_navigation()).with_cookies(cookies)),
-                    log,
-                }
+                // Client faults are logged only within a login, at info (log.rs says which).
+                let path = CanonicalPath::from_url(&req.url);
+                io.log
+                    .failed(&error, path.as_ref().map_or(req.url.path(), CanonicalPath::as_str));
+                Outcome::Reply(error.to_reply(!req.is_navigation()).with_cookies(cookies))
             }
+        };
+        let status = match &outcome {
+            Outcome::Reply(reply) => Some(reply.status),
+            Outcome::Forward(_) => None,
+        };
+        Handled {
+            events: io.log.finish(req.headers.cf_ray.as_deref(), status),
+            outcome,
         }
     }
 
-    async fn route<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Result<Handled, Failure> {
-        let reply = |reply: Reply| Handled {
-            outcome: Outcome::Reply(reply),
-            log: None,
-        };
-        if let Some(r) = self.other_host(req) {
-            return Ok(reply(r));
+    async fn route<H: HttpClient, K: KvStore>(&self, req: &Incoming, io: &Io<'_, H, K>) -> Result<Outcome, Failure> {
+        if let Some(reply) = self.other_host(req) {
+            return Ok(Outcome::Reply(reply));
         }
         // Every rule below reads this one canonical path; a path without one gets 400.
         let canonical = CanonicalPath::from_url(&req.url).map_err(AppError::from)?;
@@ -307,38 +314,43 @@ impl App {
             // start): its state machine is a function of its own instead of being inlined into
             // one for every request, so the first request of an isolate, usually the gate's,
             // compiles far less code (BENCHMARKS.md, Notes: start).
-            return boxed(self.callback(req, io)).await.map(reply);
+            return boxed(self.callback(req, io)).await.map(Outcome::Reply);
         }
         if path == c.logout_path {
-            return Ok(reply(boxed(self.logout(req, io)).await?));
+            return Ok(Outcome::Reply(boxed(self.logout(req, io)).await?));
         }
         if path == c.logged_out_path {
-            return Ok(reply(logout::logged_out_page()));
+            return Ok(Outcome::Reply(logout::logged_out_page()));
         }
         if path == c.jwks_path && c.publishes_jwks() {
-            return Ok(reply(self.jwks_document()));
+            return Ok(Outcome::Reply(self.jwks_document()));
         }
         if path == c.login_path {
-            return Ok(reply(boxed(self.login_endpoint(req, io)).await?));
+            return Ok(Outcome::Reply(boxed(self.login_endpoint(req, io)).await?));
         }
         if path == c.backchannel_logout_path && c.backchannel_enabled() {
-            return Ok(boxed(self.backchannel_logout(req, io)).await);
+            return Ok(Outcome::Reply(boxed(self.backchannel_logout(req, io)).await));
         }
         if path == c.frontchannel_logout_path && c.frontchannel_enabled() {
-            return Ok(boxed(self.frontchannel_logout(req, io)).await);
+            return Ok(Outcome::Reply(boxed(self.frontchannel_logout(req, io)).await));
         }
-        let mut handled = self.gate(req, io, &canonical).await?;
-        // The origin gets the path the rules were applied to.
-        if let Outcome::Forward(forward) = &mut handled.outcome {
-            forward.path = canonical.forward_target(&req.url);
+        match self.gate(req, io, &canonical).await? {
+            // The origin gets the path the rules were applied to.
+            Outcome::Forward(mut forward) => {
+                forward.path = canonical.forward_target(&req.url);
+                Ok(Outcome::Forward(forward))
+            }
+            reply => Ok(reply),
         }
-        Ok(handled)
     }
 
     /// With `public_origin` set, a request for any other origin (apex vs www, workers.dev) is
     /// sent to the public origin (GET/HEAD: 308) or refused (421) before any login work, so the
     /// redirect URI, the registered client and every sealed value stay those of one origin.
     fn other_host(&self, req: &Incoming) -> Option<Reply> {
+        if let Some(served) = domain::serves(&self.config, &req.url) {
+            return (!served).then(|| domain::misdirected(req.is_navigation(), self.config.public_origin.as_deref()));
+        }
         let public = self.config.public_origin.as_deref()?;
         if req.url.origin().ascii_serialization() == public {
             return None;
@@ -362,6 +374,9 @@ impl App {
     /// The deployment the sealed values of this request are bound to: `public_origin`, else the
     /// request's origin.
     fn deployment(&self, req: &Incoming) -> String {
+        if let Some(bound) = domain::deployment(&self.config) {
+            return bound;
+        }
         match &self.config.public_origin {
             Some(origin) => origin.clone(),
             None => req.url.origin().ascii_serialization(),
@@ -443,6 +458,7 @@ impl App {
             // Lax: the callback is a top-level cross-site GET navigation, which Lax allows.
             same_site: SameSite::Lax,
             max_age,
+            domain: domain::cookie_domain_for(&self.config, url),
         }
     }
 
@@ -498,14 +514,18 @@ impl App {
     /// Whether a cookie is edge-oidc's own (never forwarded to the origin): the session cookie,
     /// its chunks and the pending-login cookies, under either name (https or http).
     fn is_our_cookie(&self, name: &str) -> bool {
-        [&self.cookie_https, &self.cookie_http].into_iter().any(|base| {
-            name.strip_prefix(base.as_str()).is_some_and(|rest| {
-                rest.is_empty()
-                    || rest
-                        .strip_prefix('.')
-                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            }) || is_pending_cookie(name, base)
-        })
+        let former = self.cookie_host_only.as_ref();
+        [&self.cookie_https, &self.cookie_http]
+            .into_iter()
+            .chain(former)
+            .any(|base| {
+                name.strip_prefix(base.as_str()).is_some_and(|rest| {
+                    rest.is_empty()
+                        || rest
+                            .strip_prefix('.')
+                            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                }) || is_pending_cookie(name, base)
+            })
     }
 }
 

@@ -219,9 +219,9 @@ fn a_passing_failure_keeps_the_session_and_postpones_the_next_attempt() {
     h.clock.advance(300);
     let handled = h.handle(&browser.fetch("GET", API));
     assert!(
-        handled.log.as_deref().is_some_and(|l| l.contains("postponed")),
+        handled.events.iter().any(|e| e.reason == Some("refresh_postponed")),
         "{:?}",
-        handled.log
+        handled.events
     );
     let Outcome::Forward(fwd) = handled.outcome else {
         panic!("served")

@@ -15,6 +15,11 @@ use crate::core::oidc::client_auth::basic_auth;
 use crate::core::session::pending::{self, PendingLogin};
 use crate::core::session::SealContext;
 use crate::core::site::pages::Reply;
+
+thread_local! {
+    /// Every log line the harness's requests produced on this test's thread (log_tests.rs).
+    pub static LOGGED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 use jwt_compact::alg::Es256;
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{Algorithm, AlgorithmExt, Claims, Header};
@@ -296,7 +301,7 @@ pub struct FakeOp {
     /// client_id → secret (`None`: public client).
     clients: RefCell<HashMap<String, Option<String>>>,
     codes: RefCell<HashMap<String, Grant>>,
-    access_tokens: RefCell<Vec<String>>,
+    pub access_tokens: RefCell<Vec<String>>,
     /// Every ID token issued, in order.
     pub id_tokens: RefCell<Vec<String>>,
     counter: Cell<u32>,
@@ -826,27 +831,40 @@ impl Harness {
     }
 
     pub fn handle(&self, req: &Incoming) -> Handled {
+        let log = crate::core::log::EventLog::new(self.app.config().log_level);
         let io = Io {
             http: &*self.net,
             kv: &*self.kv,
             clock: &*self.clock,
             random: &*self.random,
             signatures: &crate::core::crypto::rust::RustCrypto,
+            log: &log,
         };
-        futures::executor::block_on(self.app.handle(req, &io))
+        let handled = futures::executor::block_on(self.app.handle(req, &io));
+        LOGGED.with_borrow_mut(|l| l.extend(handled.events.iter().map(|e| e.to_line())));
+        handled
     }
 
     /// Handles the requests concurrently in this isolate (one page firing them at once).
     pub fn handle_all(&self, reqs: &[Incoming]) -> Vec<Handled> {
-        let io = Io {
-            http: &*self.net,
-            kv: &*self.kv,
-            clock: &*self.clock,
-            random: &*self.random,
-            signatures: &crate::core::crypto::rust::RustCrypto,
-        };
-        let io = &io;
-        futures::executor::block_on(futures::future::join_all(reqs.iter().map(|r| self.app.handle(r, io))))
+        let logs: Vec<crate::core::log::EventLog> = reqs
+            .iter()
+            .map(|_| crate::core::log::EventLog::new(self.app.config().log_level))
+            .collect();
+        let ios: Vec<_> = logs
+            .iter()
+            .map(|log| Io {
+                http: &*self.net,
+                kv: &*self.kv,
+                clock: &*self.clock,
+                random: &*self.random,
+                signatures: &crate::core::crypto::rust::RustCrypto,
+                log,
+            })
+            .collect();
+        futures::executor::block_on(futures::future::join_all(
+            reqs.iter().zip(&ios).map(|(r, io)| self.app.handle(r, io)),
+        ))
     }
 
     /// Handles a request that must be answered by the worker itself.

@@ -10,6 +10,7 @@ mod quirks;
 use super::Outcome;
 use crate::core::crypto::secret::Secret;
 use crate::core::http::HttpError;
+use crate::core::log::EventKind;
 use crate::core::oidc::authorize::pkce_challenge;
 use crate::core::oidc::client_auth::AuthMethod;
 use crate::core::oidc::registration::RegisteredClient;
@@ -154,7 +155,11 @@ fn authenticated_requests_do_no_kv_and_no_http() {
     ];
     for req in &requests {
         let handled = h.handle(req);
-        assert!(handled.log.is_none(), "{:?}", handled.log);
+        assert!(
+            handled.events.is_empty(),
+            "the hot path logs nothing at info: {:?}",
+            handled.events
+        );
         let Outcome::Forward(fwd) = handled.outcome else {
             panic!("{} {} was not forwarded", req.method, req.url)
         };
@@ -486,7 +491,11 @@ fn refused_registration_gives_502_and_is_not_retried_for_30_seconds() {
     h.op().registration.set(Registration::Refuse);
     let browser = Browser::default();
     let handled = h.handle(&browser.navigate("https://rp.example/"));
-    assert!(handled.log.is_some(), "an upstream fault is logged");
+    assert_eq!(
+        handled.events.iter().map(|e| (e.event, e.reason)).collect::<Vec<_>>(),
+        [(EventKind::ProviderError, Some("registration"))],
+        "an upstream fault is logged"
+    );
     let Outcome::Reply(reply) = handled.outcome else {
         panic!("forwarded")
     };
@@ -686,10 +695,13 @@ fn a_failing_store_does_not_stop_a_login_from_starting_but_stops_the_callback_wi
     let auth = h.start_login(&mut browser, "https://rp.example/docs");
     // The callback must check the state was not used: it cannot, so it refuses.
     let handled = h.handle(&browser.navigate(h.op().authorize(&auth).as_str()));
-    assert!(
-        handled.log.as_deref().is_some_and(|l| l.contains("key-value store")),
-        "{:?}",
-        handled.log
+    assert_eq!(
+        handled
+            .events
+            .iter()
+            .map(|e| (e.event, e.reason, e.provider.as_deref(), e.status))
+            .collect::<Vec<_>>(),
+        [(EventKind::KvError, Some("kv"), Some("main"), Some(503))]
     );
     let Outcome::Reply(reply) = handled.outcome else {
         panic!("forwarded")
@@ -710,10 +722,10 @@ fn token_endpoint_timeout_gives_504() {
     h.net.fail("https://op.example/token", HttpError::Timeout);
     let back = h.op().authorize(&auth);
     let handled = h.handle(&browser.navigate(back.as_str()));
-    assert!(handled
-        .log
-        .as_deref()
-        .is_some_and(|l| l.starts_with("GET /redirect_uri")));
+    assert_eq!(
+        handled.events.iter().map(|e| (e.event, e.reason)).collect::<Vec<_>>(),
+        [(EventKind::ProviderError, Some("provider_timeout"))]
+    );
     let Outcome::Reply(reply) = handled.outcome else {
         panic!("forwarded")
     };
@@ -1074,7 +1086,7 @@ fn a_path_without_canonical_form_gets_400_and_nothing_is_passed_on() {
             "{path}"
         );
         assert!(
-            h.handle(&browser.navigate(&url)).log.is_none(),
+            h.handle(&browser.navigate(&url)).events.is_empty(),
             "a client fault is not logged"
         );
     }
@@ -1177,3 +1189,9 @@ fn stray_pending_like_cookies_are_stripped_but_not_removed() {
     let fwd = h.forward(&browser.navigate("https://rp.example/public/x"));
     assert_eq!(fwd.cookie, None, "neither is forwarded");
 }
+
+#[path = "log_tests.rs"]
+mod log_tests;
+
+#[path = "domain_tests.rs"]
+mod domain_tests;

@@ -17,10 +17,11 @@
 use super::flight::Joined;
 use super::gate::join2;
 use super::refresh::Refreshed;
-use super::{App, Failure, Handled, Incoming, Io, Outcome};
+use super::{App, Failure, Incoming, Io, Outcome};
 use crate::core::config::ProviderConfig;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore, StoreError};
+use crate::core::log::{Event, EventKind};
 use crate::core::session::cookies::CookieJar;
 use crate::core::session::seal::clear_chunked;
 use crate::core::session::{revocation, Identity};
@@ -44,8 +45,11 @@ pub(super) enum Ended {
 pub(super) struct Upkept {
     /// The identity to go on with and its sealed cookie value (when it changed); or the end.
     pub outcome: Result<(Rc<Identity>, Option<String>), Ended>,
-    /// For the log (a postponed refresh, a failed check): written once, by the leading request.
-    pub log: Option<String>,
+    /// For the log (a postponed refresh, a failed check): an event kind and its stable reason
+    /// (src/core/log.rs: never free text), written once, by the leading request.
+    pub note: Option<(EventKind, &'static str)>,
+    /// The session was refreshed (a `refresh` event).
+    pub refreshed: bool,
 }
 
 /// How much of the idle window passes before the cookie is sealed again: a tenth, at least a
@@ -118,7 +122,7 @@ impl App {
         path: &CanonicalPath,
         jar: &CookieJar<'_>,
         identity: Rc<Identity>,
-    ) -> Result<Handled, Failure> {
+    ) -> Result<Outcome, Failure> {
         let now = io.clock.now();
         let provider = self
             .config
@@ -128,11 +132,7 @@ impl App {
         let refresh_due =
             provider.follow.refresh_interval_secs.is_some() && identity.refresh_due.is_none_or(|d| now >= d);
         if refresh_due && identity.silent_refresh && navigation {
-            let reply = self.start_silent(req, io, provider, &identity).await?;
-            return Ok(Handled {
-                outcome: Outcome::Reply(reply),
-                log: None,
-            });
+            return Ok(Outcome::Reply(self.start_silent(req, io, provider, &identity).await?));
         }
         // Written out: the worker is built with `-Zfmt-debug=none` (scripts/build.sh), where `{:?}`
         // prints nothing, so no key may depend on Debug formatting.
@@ -154,22 +154,29 @@ impl App {
                 (upkept, true)
             }
         };
-        let log = upkept.log.clone().filter(|_| led);
+        if led {
+            if upkept.refreshed {
+                io.log.push(
+                    Event::new(EventKind::Refresh)
+                        .provider(&provider.name)
+                        .subject(&identity.sub),
+                );
+            }
+            if let Some((kind, reason)) = upkept.note {
+                let mut event = Event::new(kind).provider(&provider.name);
+                event.reason = Some(reason);
+                io.log.push(event);
+            }
+        }
         match &upkept.outcome {
             Ok((identity, sealed)) => {
                 let mut forward = self.forward(jar, Some(identity));
                 if let Some(sealed) = sealed {
                     forward.set_cookies = self.identity_cookies(req, sealed, Some((identity.expires_at, now)))?;
                 }
-                Ok(Handled {
-                    outcome: Outcome::Forward(forward),
-                    log,
-                })
+                Ok(Outcome::Forward(forward))
             }
-            Err(Ended::Revoked) => {
-                let outcome = self.unauthenticated(req, io, path, jar, true).await?;
-                Ok(Handled { outcome, log })
-            }
+            Err(Ended::Revoked) => Ok(self.unauthenticated(req, io, path, jar, true).await?),
             Err(refused) => {
                 let clear = clear_chunked(self.cookie_base(req), &self.session_attrs(req), jar);
                 let error = match refused {
@@ -194,7 +201,8 @@ impl App {
         let now = io.clock.now();
         let f = &provider.follow;
         let mut next = identity.clone();
-        let mut log = None;
+        let mut note = None;
+        let mut refreshed = false;
         let interval = |secs: u64| i64::try_from(secs).unwrap_or(i64::MAX);
         if f.checks_revocation()
             && identity
@@ -202,11 +210,11 @@ impl App {
                 .is_none_or(|k| now.saturating_sub(k) >= interval(f.revocation_check_secs))
         {
             match self.revoked(io, provider, identity).await {
-                Ok(true) => return ended(Ended::Revoked, None),
+                Ok(true) => return ended(Ended::Revoked, Some((EventKind::Logout, "revoked"))),
                 Ok(false) => {}
                 // A store that cannot be read does not end sessions; the next check waits a
                 // whole interval, so that an outage is not one read per request.
-                Err(e) => log = Some(format!("revocation check skipped: {e}")),
+                Err(_) => note = Some((EventKind::KvError, "revocation_check_skipped")),
             }
             next.checked_at = Some(now);
         }
@@ -219,14 +227,25 @@ impl App {
                             active_at: next.active_at,
                             ..*renewed
                         };
-                        log = notes.map(|n| format!("session refreshed, but: {n}")).or(log);
+                        refreshed = true;
+                        if notes.is_some() {
+                            note = Some((EventKind::ProviderError, "refresh_partial"));
+                        }
                     }
                     Refreshed::Postponed(why) => {
                         next.refresh_due = Some(now.saturating_add(retry_after(every)).min(next.expires_at));
-                        log = Some(format!("session refresh postponed: {why}"));
+                        let _ = why;
+                        note = Some((EventKind::ProviderError, "refresh_postponed"));
                     }
                     Refreshed::Silent => next.silent_refresh = true,
-                    Refreshed::Ended(end, why) => return ended(end, why),
+                    Refreshed::Ended(end, why) => {
+                        let reason = if why.is_some() {
+                            "refresh_refused"
+                        } else {
+                            "refresh_ended"
+                        };
+                        return ended(end, Some((EventKind::ProviderError, reason)));
+                    }
                 }
             }
         }
@@ -243,17 +262,19 @@ impl App {
         } else {
             match self.seal_identity(req, &next, io.random) {
                 Ok(sealed) => Some(sealed),
-                Err(e) => {
+                Err(_) => {
                     return Upkept {
                         outcome: Ok((Rc::new(identity.clone()), None)),
-                        log: Some(e.to_string()),
+                        note: Some((EventKind::InternalError, "seal")),
+                        refreshed,
                     }
                 }
             }
         };
         Upkept {
             outcome: Ok((Rc::new(next), sealed)),
-            log,
+            note,
+            refreshed,
         }
     }
 
@@ -282,8 +303,12 @@ impl App {
     }
 }
 
-fn ended(end: Ended, log: Option<String>) -> Upkept {
-    Upkept { outcome: Err(end), log }
+fn ended(end: Ended, note: Option<(EventKind, &'static str)>) -> Upkept {
+    Upkept {
+        outcome: Err(end),
+        note,
+        refreshed: false,
+    }
 }
 
 fn who_or_sub(who: &str, identity: &Identity) -> String {

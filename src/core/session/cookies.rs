@@ -151,6 +151,8 @@ pub struct CookieAttrs {
     pub same_site: SameSite,
     /// `Max-Age` in seconds; `None` makes a browser-session cookie.
     pub max_age: Option<u64>,
+    /// `Domain` attribute (`session.cookie_domain`); `None`: a host-only cookie.
+    pub domain: Option<String>,
 }
 
 impl Default for CookieAttrs {
@@ -161,6 +163,7 @@ impl Default for CookieAttrs {
             http_only: true,
             same_site: SameSite::Lax,
             max_age: None,
+            domain: None,
         }
     }
 }
@@ -197,6 +200,10 @@ fn format_cookie(name: &str, value: &str, attrs: &CookieAttrs, max_age: Option<u
         !name.starts_with("__Host-") || (attrs.secure && attrs.path == "/"),
         "__Host- cookies need Secure and Path=/"
     );
+    debug_assert!(
+        !name.starts_with("__Host-") || attrs.domain.is_none(),
+        "__Host- cookies take no Domain"
+    );
 
     let mut out = String::with_capacity(name.len() + value.len() + attrs.path.len() + 64);
     out.push_str(name);
@@ -207,6 +214,11 @@ fn format_cookie(name: &str, value: &str, attrs: &CookieAttrs, max_age: Option<u
     if let Some(secs) = max_age {
         // Writing into a String cannot fail.
         let _ = write!(out, "; Max-Age={secs}");
+    }
+    if let Some(domain) = &attrs.domain {
+        debug_assert!(is_token(domain), "cookie domain is not a plain name");
+        out.push_str("; Domain=");
+        out.push_str(domain);
     }
     if attrs.secure {
         out.push_str("; Secure");
@@ -347,6 +359,7 @@ mod tests {
             http_only: true,
             same_site: SameSite::Lax,
             max_age,
+            domain: None,
         }
     }
 
@@ -366,6 +379,20 @@ mod tests {
         assert_eq!(set_cookie("s", "v", &a), "s=v; Path=/; Secure; SameSite=Strict");
         a.same_site = SameSite::None;
         assert_eq!(set_cookie("s", "v", &a), "s=v; Path=/; Secure; SameSite=None");
+    }
+
+    #[test]
+    fn a_cookie_domain_is_written_before_secure() {
+        let mut a = attrs(true, Some(60));
+        a.domain = Some("example.com".into());
+        assert_eq!(
+            set_cookie("__Secure-s", "v", &a),
+            "__Secure-s=v; Path=/; Max-Age=60; Domain=example.com; Secure; HttpOnly; SameSite=Lax"
+        );
+        assert_eq!(
+            remove_cookie("__Secure-s", &a),
+            "__Secure-s=; Path=/; Max-Age=0; Domain=example.com; Secure; HttpOnly; SameSite=Lax"
+        );
     }
 
     #[test]

@@ -64,6 +64,34 @@ pub fn check_return_url(candidate: &str, origin: &Url) -> Result<String, ReturnU
     Ok(path_like)
 }
 
+/// Like [`check_return_url`], and with a cookie domain (`session.cookie_domain`) also an
+/// absolute URL on another host under `domain`, kept absolute: same scheme as `origin`, no
+/// userinfo, no port other than `origin`'s, a host that is `domain` or ends in `.domain`.
+pub fn check_return_url_under(candidate: &str, origin: &Url, domain: &str) -> Result<String, ReturnUrlError> {
+    if candidate.starts_with('/') || candidate.len() > MAX_RETURN_URL {
+        return check_return_url(candidate, origin);
+    }
+    if candidate.chars().any(|c| c.is_control() || c == '\\') {
+        return Err(ReturnUrlError::NotSameOrigin);
+    }
+    let url = parse_ascii_url(candidate).ok_or(ReturnUrlError::NotSameOrigin)?;
+    let host_ok = url
+        .host_str()
+        .is_some_and(|h| crate::core::config::host_under(h, domain));
+    if url.scheme() != origin.scheme()
+        || !host_ok
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.port() != origin.port()
+    {
+        return Err(ReturnUrlError::NotSameOrigin);
+    }
+    // The path gets the same-origin checks against its own origin.
+    let on_host = url.join("/").map_err(|_| ReturnUrlError::NotSameOrigin)?;
+    let path = check_return_url(candidate, &on_host)?;
+    Ok(format!("{}{path}", url.origin().ascii_serialization()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +146,37 @@ mod tests {
             check_return_url(&format!("/{}", "a".repeat(3000)), &origin()),
             Err(ReturnUrlError::TooLong)
         );
+    }
+
+    #[test]
+    fn under_a_cookie_domain_absolute_urls_on_its_hosts_are_kept() {
+        let auth = Url::parse("https://auth.example.com/redirect_uri").unwrap();
+        let ok = |c: &str| check_return_url_under(c, &auth, "example.com");
+        assert_eq!(
+            ok("https://docs.example.com/a?b=1").unwrap(),
+            "https://docs.example.com/a?b=1"
+        );
+        assert_eq!(ok("https://example.com/").unwrap(), "https://example.com/");
+        assert_eq!(ok("https://DOCS.example.com/x").unwrap(), "https://docs.example.com/x");
+        assert_eq!(ok("/relative?x").unwrap(), "/relative?x");
+        for bad in [
+            "https://evil.com/",
+            "https://example.com.evil.com/",
+            "https://xexample.com/",
+            "https://user@docs.example.com/",
+            "https://docs.example.com@evil.com/",
+            "https://user:pw@docs.example.com/",
+            "http://docs.example.com/",
+            "https://docs.example.com:8443/",
+            "https://docs.example.com//evil.com",
+            "https://docs.example.com/%2f%2fevil.com",
+            "https://docs.example.com\\@evil.com/",
+            "javascript://docs.example.com/%0aalert(1)",
+            "//docs.example.com/",
+            "https://127.0.0.1/",
+            "https://docs.example.com./",
+        ] {
+            assert_eq!(ok(bad), Err(ReturnUrlError::NotSameOrigin), "{bad:?}");
+        }
     }
 }

@@ -23,8 +23,12 @@ export function cookieKey() {
  * @param {boolean} [opts.withKv=true]
  * @param {string} [opts.kvPersist] directory to persist KV across restarts
  * @param {string} [opts.build] the bundle's directory (default build/)
+ * @param {object} [opts.analyticsEngineDatasets] miniflare's Analytics Engine bindings (its
+ *   simulator drops the data points)
+ * @param {string} [opts.recordDataPoints] a binding name: an Analytics Engine stand-in whose
+ *   writeDataPoint prints each point to the worker's output (read them with `dataPoints()`)
  */
-export async function startWorker({ config, secrets = {}, assets, port, withKv = true, kvPersist, logs = false, build = BUILD } = {}) {
+export async function startWorker({ config, secrets = {}, assets, port, withKv = true, kvPersist, logs = false, build = BUILD, analyticsEngineDatasets, recordDataPoints } = {}) {
   if (!existsSync(path.join(build, 'index_bg.wasm'))) {
     throw new Error(`${path.relative(ROOT, build)}/index_bg.wasm is missing: run scripts/build.sh first`);
   }
@@ -53,6 +57,7 @@ export async function startWorker({ config, secrets = {}, assets, port, withKv =
   };
   if (withKv) options.kvNamespaces = ['EDGE_OIDC_KV'];
   if (kvPersist) options.kvPersist = kvPersist;
+  if (analyticsEngineDatasets) options.analyticsEngineDatasets = analyticsEngineDatasets;
   if (assets) {
     options.assets = {
       directory: assets,
@@ -64,7 +69,7 @@ export async function startWorker({ config, secrets = {}, assets, port, withKv =
   // the headers a browser sends (fetch() would force `Sec-Fetch-Mode: cors`).
   options.host = '127.0.0.1';
   options.port = port ?? 0;
-  const mf = new Miniflare(options);
+  const mf = new Miniflare(recordDataPoints ? withRecorder(options, recordDataPoints) : options);
   const url = await mf.ready;
   return {
     mf,
@@ -74,7 +79,31 @@ export async function startWorker({ config, secrets = {}, assets, port, withKv =
     kv: () => mf.getKVNamespace('EDGE_OIDC_KV'),
     /** Everything the worker has logged so far (console output from workerd). */
     logs: () => output.join(''),
+    /** The data points the `recordDataPoints` stand-in received, in order. */
+    dataPoints: () => output.join('').split('\n').filter((l) => l.startsWith(DATA_POINT))
+      .map((l) => JSON.parse(l.slice(DATA_POINT.length))),
     stop: () => mf.dispose(),
+  };
+}
+
+const DATA_POINT = 'edge-oidc-test data point ';
+
+/**
+ * The options as two workers: edge-oidc, and a module that miniflare wraps as the binding `name`
+ * (a wrapped binding: an object made by the module's default export) standing in for an
+ * Analytics Engine dataset. Its writeDataPoint prints the point to workerd's output.
+ */
+function withRecorder(options, name) {
+  const { host, port, log, handleRuntimeStdio, cf, kvPersist, ...worker } = options;
+  const recorder = `export default function () {
+    return { writeDataPoint(point) { console.log(${JSON.stringify(DATA_POINT)} + JSON.stringify(point)); } };
+  }`;
+  return {
+    host, port, log, handleRuntimeStdio, cf, ...(kvPersist ? { kvPersist } : {}),
+    workers: [
+      { ...worker, name: 'edge-oidc', wrappedBindings: { [name]: { scriptName: 'data-point-recorder' } } },
+      { name: 'data-point-recorder', modules: true, script: recorder },
+    ],
   };
 }
 
