@@ -194,8 +194,16 @@ fn a_revoked_refresh_token_ends_the_session() {
     h.login(&mut browser, PAGE);
     h.op().revoke_refresh_tokens();
     h.clock.advance(300);
-    // An API call gets 401 JSON, never an HTML redirect.
-    let reply = h.reply(&browser.fetch("GET", API));
+    // An API call gets 401 JSON, never an HTML redirect; the log says why (no error level).
+    let handled = h.handle(&browser.fetch("GET", API));
+    assert!(
+        handled.events.iter().any(|e| e.reason == Some("refresh_token_revoked")),
+        "{:?}",
+        handled.events
+    );
+    let Outcome::Reply(reply) = handled.outcome else {
+        panic!("not served")
+    };
     assert_eq!(reply.status, 401, "{}", reply.body);
     // A navigation logs in again.
     let reply = h.reply(&browser.navigate(PAGE));

@@ -239,12 +239,15 @@ impl App {
                     }
                     Refreshed::Silent => next.silent_refresh = true,
                     Refreshed::Ended(end, why) => {
-                        let reason = if why.is_some() {
-                            "refresh_refused"
-                        } else {
-                            "refresh_ended"
+                        let note = match (&end, why) {
+                            // The provider answered with something that must not be trusted.
+                            (_, Some(_)) => Some((EventKind::ProviderError, "refresh_refused")),
+                            // Revoked or expired at the provider: an ordinary end.
+                            (Ended::Revoked, None) => Some((EventKind::Logout, "refresh_token_revoked")),
+                            // The rules refused the user: the `denied` event of the refusal.
+                            _ => None,
                         };
-                        return ended(end, Some((EventKind::ProviderError, reason)));
+                        return ended(end, note);
                     }
                 }
             }
