@@ -40,6 +40,12 @@ fi
 
 # Release build with debug assertions and overflow checks (a failed debug_assert! is a finding),
 # without AddressSanitizer: the crate forbids unsafe code, and twice the executions find more.
+# The code fuzzed: the commit the targets are built from (taken now: HEAD may move during a long
+# run), "+changes" when the source or the targets differ from it (not the corpora, which every
+# run rewrites).
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git diff --quiet HEAD -- src Cargo.toml fuzz/fuzz_targets fuzz/Cargo.toml 2>/dev/null || commit="$commit+changes"
+commit="${FUZZ_COMMIT:-$commit}"
 log "building the targets"
 for t in "${TARGETS[@]}"; do
   cargo fuzz build --release --debug-assertions --sanitizer none "$t"
@@ -95,9 +101,6 @@ done
 # Each target's latest figures are kept in fuzz/results.tsv; FUZZING.md's table is rebuilt from it.
 RESULTS=fuzz/results.tsv
 [ -f "$RESULTS" ] || printf 'target\tdate\tcommit\texecutions\texec_per_s\tseconds\tcrashes\tcorpus_files\tcov\tft\n' >"$RESULTS"
-commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git diff --quiet HEAD -- src fuzz 2>/dev/null || commit="$commit+changes"
-commit="${FUZZ_COMMIT:-$commit}"
 for t in "${TARGETS[@]}"; do
   grep -v -P "^$t\t" "$RESULTS" >"$RESULTS.tmp" || true
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$(date -u +%Y-%m-%d)" "$commit" "${EXECS[$t]:-?}" \
