@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 export RUSTC_BOOTSTRAP=1
 
-ALL_TARGETS=(cookie_open request id_token jwks config path form_post)
+ALL_TARGETS=(cookie_open request id_token jwks config path logout_token form_post)
 CARGO_FUZZ_VERSION=0.13.2
 RUNS=10000000
 TIME=0
@@ -110,7 +110,7 @@ done
 TOOLS="$(rustc --version | cut -d' ' -f1-2), cargo-fuzz $CARGO_FUZZ_VERSION, $(nproc) cores" python3 - <<'PY'
 import csv, os, pathlib, re
 rows = list(csv.DictReader(open("fuzz/results.tsv"), delimiter="\t"))
-order = ["cookie_open", "request", "id_token", "jwks", "config", "path"]
+order = ["cookie_open", "request", "id_token", "logout_token", "jwks", "config", "path"]
 rows.sort(key=lambda r: order.index(r["target"]) if r["target"] in order else 99)
 num = lambda v: f"{int(v):,}" if v.isdigit() else v
 lines = ["<!-- fuzz-results:start (written by scripts/fuzz.sh from fuzz/results.tsv) -->",

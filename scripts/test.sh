@@ -30,6 +30,9 @@ for file in wrangler.toml docs/providers/*.md; do
   printf '%s: %s\n' "$file" "$(printf '%s\n' "$out" | tail -n 1)" >&2
 done
 
+step "the wasm micro-benchmarks still compile (bench/wasm drives the core's own API)"
+cargo check --quiet --manifest-path bench/wasm/Cargo.toml --target wasm32-unknown-unknown --release
+
 step "release build of the worker (and the test build with the trap trigger)"
 bash scripts/build.sh
 bash scripts/build.sh --test-trap

@@ -223,6 +223,7 @@ fn seal_pending(state: &str, response_mode: ResponseMode) -> String {
         client_id: None,
         response_type: ResponseType::Code,
         response_mode,
+        refresh: None,
     };
     let context = SealContext {
         kind: "pending",

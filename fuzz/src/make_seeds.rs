@@ -262,6 +262,32 @@ fn paths() {
     }
 }
 
+/// Logout tokens (Back-Channel Logout 1.0 §2.4): valid ones and one of each refusal.
+fn logout_tokens() {
+    let event = json!({ "http://schemas.openid.net/event/backchannel-logout": {} });
+    let c = json!({
+        "iss": ISSUER, "aud": CLIENT_ID, "iat": NOW - 5, "jti": "jti-1", "sid": "sid-1", "sub": "alice",
+        "events": event,
+    });
+    let seeds: Vec<(&str, String)> = vec![
+        ("es256", sign("ES256", Some("ec-1"), &c)),
+        ("rs256-sub-only", sign("RS256", Some("rsa-1"), &without(c.clone(), "sid"))),
+        ("eddsa-sid-only-aud-list", sign("EdDSA", Some("ed-1"), &with(without(c.clone(), "sub"), "aud", json!(["x", CLIENT_ID])))),
+        ("with-exp", sign("ES256", Some("ec-1"), &with(c.clone(), "exp", json!(NOW + 120)))),
+        ("nonce", sign("ES256", Some("ec-1"), &with(c.clone(), "nonce", json!("n")))),
+        ("no-event", sign("ES256", Some("ec-1"), &without(c.clone(), "events"))),
+        ("event-not-object", sign("ES256", Some("ec-1"), &with(c.clone(), "events", json!({"http://schemas.openid.net/event/backchannel-logout": 1})))),
+        ("no-sub-no-sid", sign("ES256", Some("ec-1"), &without(without(c.clone(), "sub"), "sid"))),
+        ("no-jti", sign("ES256", Some("ec-1"), &without(c.clone(), "jti"))),
+        ("old", sign("ES256", Some("ec-1"), &with(c.clone(), "iat", json!(NOW - 7200)))),
+        ("wrong-aud", sign("ES256", Some("ec-1"), &with(c.clone(), "aud", json!("other")))),
+        ("id-token", sign("ES256", Some("ec-1"), &claims())),
+    ];
+    for (name, seed) in seeds {
+        write("logout_token", name, seed);
+    }
+}
+
 /// The form_post target: bodies a provider's form_post page or our relay page posts, and the
 /// refusals (repeats, other media types, the size limit).
 fn form_posts() {
@@ -289,6 +315,7 @@ fn form_posts() {
 }
 
 fn main() {
+    logout_tokens();
     id_tokens();
     jwks();
     configs();

@@ -231,6 +231,24 @@ pub trait KvStore {
 pub trait Clock {
     /// Seconds since the Unix epoch.
     fn now(&self) -> i64;
+
+    /// Waits `millis` milliseconds: only the rare waits of a session refresh use it (the
+    /// refresh lease's settling time, another isolate's refresh awaited; src/core/flow/refresh.rs).
+    /// The default does not wait (tests and fuzzing drive time themselves) but yields once, so
+    /// that a request waiting for another one lets it run.
+    fn sleep(&self, millis: u32) -> crate::core::crypto::LocalBoxFuture<'_, ()> {
+        let _ = millis;
+        let mut yielded = false;
+        Box::pin(std::future::poll_fn(move |cx| {
+            if yielded {
+                std::task::Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        }))
+    }
 }
 
 /// A source of cryptographically secure randomness.

@@ -6,20 +6,7 @@
 
 use crate::core::config::Config;
 use crate::core::log::{Event, EventKind, LogLevel};
-use wasm_bindgen::prelude::*;
-use worker::{console_error, console_log, Env};
-
-// One data point in one call. Not workers-rs' `AnalyticsEngineDataPointBuilder`: it builds the
-// arrays and the object call by call through js_sys, which costs bundle bytes (BENCHMARKS.md Notes).
-#[wasm_bindgen(inline_js = r#"
-export function write_point(dataset, event, provider, reason, duration) {
-  dataset.writeDataPoint({ indexes: [provider], blobs: [event, provider, reason], doubles: [1, duration] });
-}
-"#)]
-extern "C" {
-    #[wasm_bindgen(catch)]
-    fn write_point(dataset: &JsValue, event: &str, provider: &str, reason: &str, duration: f64) -> Result<(), JsValue>;
-}
+use worker::{console_error, console_log, AnalyticsEngineDataPointBuilder, AnalyticsEngineDataset, Env};
 
 /// Writes `events` to the log and, with a dataset bound, to Analytics Engine.
 pub(super) fn write(env: &Env, config: &Config, events: &[Event]) {
@@ -42,20 +29,28 @@ fn line(event: &Event) {
     }
 }
 
-/// The dataset, if the binding exists (an object with `writeDataPoint`; Miniflare binds datasets
-/// as plain objects, not instances of a class).
-fn dataset(env: &Env, name: &str) -> Option<JsValue> {
-    let value = worker::js_sys::Reflect::get(env, &name.into()).ok()?;
-    value.is_object().then_some(value)
+/// The dataset, if the binding exists (workers-rs takes any object: Miniflare binds datasets as
+/// plain objects, not instances of a class). Off the hot path, so workers-rs' builder is used as it
+/// is (measured: ~1 KB gzip more than one hand-written call; BENCHMARKS.md Notes).
+fn dataset(env: &Env, name: &str) -> Option<AnalyticsEngineDataset> {
+    env.analytics_engine(name).ok()
 }
 
 /// One data point: blobs `event`, `provider`, `reason`; doubles `1` (a count, for `SUM`) and
 /// `duration_ms`; index `provider` (the sampling key).
-fn count(dataset: &JsValue, event: &Event) {
+fn count(dataset: &AnalyticsEngineDataset, event: &Event) {
     let provider = event.provider.as_deref().unwrap_or("");
     let reason = event.reason.or(event.rule).unwrap_or("");
     let duration = event.duration_ms.unwrap_or(0) as f64;
-    if write_point(dataset, event.event.as_str(), provider, reason, duration).is_err() {
+    let point = AnalyticsEngineDataPointBuilder::new()
+        .indexes([provider])
+        .add_blob(event.event.as_str())
+        .add_blob(provider)
+        .add_blob(reason)
+        .add_double(1)
+        .add_double(duration)
+        .build();
+    if dataset.write_data_point(&point).is_err() {
         // Not an event of its own: a failing dataset must not multiply the log.
         console_error!(r#"{{"event":"internal_error","level":"error","reason":"metrics_write"}}"#);
     }

@@ -138,11 +138,13 @@ export function forward_request(req, target, method, removed, cookie, add, noSto
   return new Request(target, init);
 }
 // The forwarded response: marked private when `isPrivate` (the new value comes from the wasm:
-// `privateCacheControl`), or the error page when the origin could not be reached (`failed`).
-// A site sends the same Cache-Control on most pages: the last answer is remembered (the rule is a
-// pure function of the value), which saves a call into the wasm per request.
+// `privateCacheControl`), with the session's new cookie appended when `cookies` is an array (a
+// refresh, a revocation check or an idle step sealed it again; `undefined` on the hot path), or
+// the error page when the origin could not be reached (`failed`). A site sends the same
+// Cache-Control on most pages: the last answer is remembered (the rule is a pure function of the
+// value), which saves a call into the wasm per request.
 let lastValue, lastPrivate;
-export function finish(pending, isPrivate, navigation, privateCacheControl, failed) {
+export function finish(pending, isPrivate, navigation, cookies, privateCacheControl, failed) {
   return pending.then((response) => {
     if (!isPrivate) return response;
     const current = response.headers.get('cache-control');
@@ -151,11 +153,12 @@ export function finish(pending, isPrivate, navigation, privateCacheControl, fail
       lastValue = current;
     }
     const value = lastPrivate;
-    if (value === undefined) return response;
+    if (value === undefined && cookies === undefined) return response;
     // A fetched response's headers are immutable: a new Response takes over its body, status,
-    // status text and headers (a Response is a valid init), and gets the one header changed.
+    // status text and headers (a Response is a valid init), and gets the headers changed.
     const copy = new Response(response.body, response);
-    copy.headers.set('cache-control', value);
+    if (value !== undefined) copy.headers.set('cache-control', value);
+    if (cookies !== undefined) for (const cookie of cookies) copy.headers.append('set-cookie', cookie);
     return copy;
   }).catch((error) => failed(error, navigation));
 }
@@ -201,6 +204,7 @@ extern "C" {
         pending: &Promise,
         private: bool,
         navigation: bool,
+        cookies: &JsValue,
         private_cache_control: &JsValue,
         failed: &JsValue,
     ) -> Promise;
@@ -335,10 +339,22 @@ pub(super) fn pass_on(
     };
     let private_cache_control = PRIVATE_CACHE_CONTROL.with(|f| f.as_ref().clone());
     let failed = FAILED.with(|f| f.as_ref().clone());
+    // Nothing to build on the hot path: `undefined` unless the session cookie was sealed again.
+    let cookies = if forward.set_cookies.is_empty() {
+        JsValue::UNDEFINED
+    } else {
+        forward
+            .set_cookies
+            .iter()
+            .map(|c| JsValue::from_str(c))
+            .collect::<worker::js_sys::Array>()
+            .into()
+    };
     Ok(finish(
         &pending,
         forward.private,
         navigation,
+        &cookies,
         &private_cache_control,
         &failed,
     ))

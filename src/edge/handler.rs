@@ -31,6 +31,10 @@ impl Clock for WorkerClock {
         // The static Date.now(): worker::Date::now() builds a Date object first.
         (worker::js_sys::Date::now() / 1000.0) as i64
     }
+
+    fn sleep(&self, millis: u32) -> crate::core::crypto::LocalBoxFuture<'_, ()> {
+        Box::pin(worker::Delay::from(std::time::Duration::from_millis(u64::from(millis))))
+    }
 }
 
 /// The answer to `req`: a `Response`, or a promise of one (a request passed on).

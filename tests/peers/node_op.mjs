@@ -9,9 +9,18 @@
 //    "users": {"alice": {email, email_verified, name, ...any other claims}},
 //    "signing_alg": "RS256"|"ES256", "refresh_tokens": true,
 //    "claims": {"groups": ["groups"]},   extra scopes and the user claims each releases (e.g.
-//                                        Okta's `groups` scope; tests/e2e/recipes.test.mjs)
+//                                         Okta's `groups` scope; tests/e2e/recipes.test.mjs)
+//    "rotate_refresh_tokens": false, "backchannel_logout": false,
+//    "frontchannel_logout": {"<client_id>": "<frontchannel_logout_uri>"},
 //    "response_types": ["code", "id_token", ...]   (the provider's; default: the library's),
 //    "require_par": true                            (RFC 9126: pushed requests only)}
+// Session features for the session tests (all off unless set): refresh tokens rotated at every
+// use (a reused one is refused and revokes the grant, the library's behaviour); Back-Channel
+// Logout 1.0 (clients then carry backchannel_logout_uri); Front-Channel Logout 1.0, which
+// oidc-provider 9 does not implement: here the page that confirms a logout at the provider
+// loads each listed client's URI (with iss and the sid its ID tokens carried) in iframes.
+// Test hooks: GET /test/stats ({refreshes, refresh_errors, backchannel}); POST /test/users/<id>
+// with JSON claims merged into that user's.
 // Without --interactive, GET /interaction/:uid logs in the user named by the authorization
 // request's login_hint (else alice) and grants consent at once (a chain of redirects that needs a
 // cookie jar). With --interactive it serves plain login and consent forms (any password).
@@ -37,6 +46,10 @@ const users = cfg.users ?? {
 };
 const alg = cfg.signing_alg ?? 'RS256';
 const refresh = cfg.refresh_tokens ?? true;
+const stats = { refreshes: 0, refresh_errors: 0, backchannel: 0 };
+const frontchannel = cfg.frontchannel_logout ?? {};
+// The iframes of the logout being confirmed (a test peer serves one user at a time).
+let pendingFrontchannel = [];
 const grantTypes = refresh ? ['authorization_code', 'refresh_token'] : ['authorization_code'];
 
 function signingKey() {
@@ -88,10 +101,17 @@ const provider = new Provider(issuer, {
   },
   scopes: ['openid', 'offline_access', 'email', 'profile', ...Object.keys(cfg.claims ?? {})],
   conformIdTokenClaims: false, // scope claims also go into the ID token, not only into userinfo
+  ...(cfg.rotate_refresh_tokens ? { rotateRefreshToken: true } : {}),
+  // Logout tokens go to a relying party on 127.0.0.1, which the library's SSRF guard (rightly, in
+  // production) refuses: this peer only ever runs on loopback.
+  ...(cfg.backchannel_logout ? { fetch: (url, { dispatcher, ...options }) => fetch(url, options) } : {}),
   features: {
     devInteractions: { enabled: false }, // its pages load a web font; ours are served below
     registration: { enabled: true }, // open dynamic client registration
     revocation: { enabled: true },
+    backchannelLogout: { enabled: Boolean(cfg.backchannel_logout) },
+    // The front-channel test asks for `sid` in the ID token with the claims parameter.
+    claimsParameter: { enabled: Boolean(cfg.frontchannel_logout) },
     introspection: { enabled: true },
     userinfo: { enabled: true },
     // On by default in oidc-provider; `require_par` makes it the only way in.
@@ -99,13 +119,24 @@ const provider = new Provider(issuer, {
     rpInitiatedLogout: {
       enabled: true,
       async logoutSource(ctx, form) {
+        const session = ctx.oidc.session;
+        pendingFrontchannel = Object.entries(frontchannel)
+          .filter(([clientId]) => session?.authorizations?.[clientId])
+          .map(([clientId, uri]) => {
+            const u = new URL(uri);
+            u.searchParams.set('iss', issuer);
+            u.searchParams.set('sid', session.sidFor(clientId));
+            return u.href;
+          });
         // form = <form id="op.logoutForm" method="post" action=...><input type=hidden name=xsrf ...></form>
         const buttons = '<button type="submit" name="logout" value="yes" autofocus>Yes, sign me out</button>'
           + '<button type="submit">No, stay signed in</button>';
         ctx.body = page('Sign out', `<p>Do you want to sign out from ${esc(ctx.host)}?</p>${form.replace('</form>', `${buttons}</form>`)}`);
       },
       async postLogoutSuccessSource(ctx) {
-        ctx.body = page('Signed out', '<p>Your sign-out was successful.</p>');
+        const frames = pendingFrontchannel.map((u) => `<iframe src="${esc(u)}" title="sign-out" width="300" height="120"></iframe>`).join('');
+        pendingFrontchannel = [];
+        ctx.body = page('Signed out', `<p>Your sign-out was successful.</p>${frames}`);
       },
     },
   },
@@ -173,8 +204,25 @@ function sendHtml(res, status, html) {
   res.end(html);
 }
 
+provider.on('grant.success', (ctx) => { if (ctx.oidc.params.grant_type === 'refresh_token') stats.refreshes += 1; });
+provider.on('grant.error', (ctx) => { if (ctx.oidc.params?.grant_type === 'refresh_token') stats.refresh_errors += 1; });
+provider.on('backchannel.success', () => { stats.backchannel += 1; });
+provider.on('backchannel.error', (ctx, err) => console.error(`backchannel.error: ${err.message} ${err.cause?.message ?? ''}`));
+
 const callback = provider.callback();
 server.on('request', async (req, res) => {
+  if (req.url === '/test/stats') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return res.end(JSON.stringify(stats));
+  }
+  const user = /^\/test\/users\/(\w+)$/.exec(req.url);
+  if (user && req.method === 'POST') {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    users[user[1]] = { ...users[user[1]], ...JSON.parse(body) };
+    res.writeHead(204);
+    return res.end();
+  }
   const m = /^\/interaction\/([\w-]+)(?:\/(login|confirm|abort))?\/?(?:\?|$)/.exec(req.url);
   if (!m) return callback(req, res);
   const [, uid, action] = m;

@@ -153,9 +153,20 @@ def token():
         return oauth_error(e.oauth_error, str(e))
     except (KeyError, ValueError) as e:  # malformed Basic header, token revoked by logout, ...
         return oauth_error("invalid_grant" if isinstance(e, KeyError) else "invalid_request", repr(e))
+    if request.form.get("grant_type") == "refresh_token":
+        STATS["refreshes"] += 1
     out = jsonify(resp.to_dict())
     out.headers["Cache-Control"] = "no-store"
     return out
+
+
+# Test hook: refresh token grants answered (the session tests count them).
+STATS = {"refreshes": 0}
+
+
+@app.get("/test/stats")
+def stats():
+    return jsonify(STATS)
 
 
 @app.route("/userinfo", methods=["GET", "POST"])

@@ -25,6 +25,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use edge_oidc::core::config::Config;
+use edge_oidc::core::log::EventLog;
 use edge_oidc::core::flow::{App, Incoming, Io, Outcome, RequestHeaders};
 use edge_oidc::core::http::{
     Clock, HttpClient, HttpError, HttpRequest, HttpResponse, KvStore, OsRandom, StoreError,
@@ -236,12 +237,15 @@ fn expected(outcome: &Outcome, expect_status: u16) -> bool {
 
 impl RpInner {
     async fn handle(&self, incoming: &Incoming) -> Outcome {
+        // As the shell does: the configured level (default info: the hot path logs nothing).
+        let log = EventLog::new(self.app.config().log_level);
         let io = Io {
             http: &self.http,
             kv: &self.kv,
             clock: &self.clock,
             random: &OsRandom,
             signatures: &WebCrypto,
+            log: &log,
         };
         self.app.handle(incoming, &io).await.outcome
     }
@@ -342,7 +346,7 @@ pub async fn run_validate_id_token(n: u32, token: String, jwks: String, issuer: 
     let jwks = Jwks::parse(jwks.as_bytes()).map_err(|e| JsError::new(&e.to_string()))?;
     let algs = [Alg::RS256, Alg::ES256];
     let params = ValidationParams {
-        issuer: &issuer,
+        issuer: id_token::ExpectedIssuer::Exact(&issuer),
         client_id: &client_id,
         allowed_algs: &algs,
         expected_nonce: Some(&nonce),
@@ -370,7 +374,7 @@ pub async fn validated_claims(token: String, jwks: String, issuer: String, clien
     let jwks = Jwks::parse(jwks.as_bytes()).map_err(|e| JsError::new(&e.to_string()))?;
     let algs = [Alg::RS256, Alg::ES256];
     let params = ValidationParams {
-        issuer: &issuer,
+        issuer: id_token::ExpectedIssuer::Exact(&issuer),
         client_id: &client_id,
         allowed_algs: &algs,
         expected_nonce: Some(&nonce),

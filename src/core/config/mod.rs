@@ -7,12 +7,14 @@ use crate::core::http::parse_ascii_url;
 use crate::core::session::seal::{parse_key_list, Sealer};
 use crate::core::site::path::{CanonicalPath, PathPattern};
 mod domain;
+mod follow;
 mod ops;
 mod provider;
 mod quirks;
 mod response;
 
 pub use domain::host_under;
+pub use follow::Follow;
 pub use provider::{default_secret_binding, provider_url_allowed, ClientConfig, MetadataSource, ProviderConfig};
 use provider::{validate_provider, RawProvider};
 pub use quirks::RequiredClaim;
@@ -99,6 +101,10 @@ struct RawConfig {
     public_origin: Option<String>,
     #[serde(default)]
     dangerously_allow_http_providers: bool,
+    #[serde(default = "default_backchannel_path")]
+    backchannel_logout_path: String,
+    #[serde(default = "default_frontchannel_path")]
+    frontchannel_logout_path: String,
     #[serde(default)]
     log_level: Option<String>,
     #[serde(default)]
@@ -115,6 +121,12 @@ struct RawRoute {
 fn default_jwks_path() -> String {
     "/.well-known/jwks.json".into()
 }
+fn default_backchannel_path() -> String {
+    "/backchannel-logout".into()
+}
+fn default_frontchannel_path() -> String {
+    "/frontchannel-logout".into()
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,6 +140,8 @@ struct RawSession {
     #[serde(default = "yes")]
     host_prefix: bool,
     #[serde(default)]
+    idle_timeout_secs: Option<u64>,
+    #[serde(default)]
     cookie_domain: Option<String>,
 }
 
@@ -138,6 +152,7 @@ impl Default for RawSession {
             permanent: true,
             cookie_name: default_cookie_name(),
             host_prefix: true,
+            idle_timeout_secs: None,
             cookie_domain: None,
         }
     }
@@ -222,6 +237,8 @@ pub struct SessionConfig {
     /// Prefix the name with `__Host-` on https (Secure, Path=/, no Domain, enforced by browsers);
     /// `__Secure-` with a `cookie_domain`.
     pub host_prefix: bool,
+    /// A session unused this long ends; `None`: no idle timeout (the default).
+    pub idle_timeout_secs: Option<u64>,
     /// Share the session with every host under this domain (`Domain=` on the cookies).
     pub cookie_domain: Option<String>,
 }
@@ -313,6 +330,11 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// Where the worker publishes its public keys (for `private_key_jwt`).
     pub jwks_path: String,
+    /// Where providers POST Back-Channel Logout tokens (when one has `backchannel_logout`).
+    pub backchannel_logout_path: String,
+    /// Where providers' logout pages send Front-Channel Logout requests (when one has
+    /// `frontchannel_logout`).
+    pub frontchannel_logout_path: String,
     /// The one origin (`https://host[:port]`, no trailing slash) this deployment answers on:
     /// the redirect URI and every sealed value are bound to it, and requests for other hosts
     /// are redirected (GET/HEAD) or refused before any login work. `None`: the request's origin.
@@ -378,6 +400,8 @@ impl Config {
         let login_path = canonical_path("login_path", &raw.login_path)?;
         let logged_out_path = canonical_path("logged_out_path", &raw.logged_out_path)?;
         let jwks_path = canonical_path("jwks_path", &raw.jwks_path)?;
+        let backchannel_logout_path = canonical_path("backchannel_logout_path", &raw.backchannel_logout_path)?;
+        let frontchannel_logout_path = canonical_path("frontchannel_logout_path", &raw.frontchannel_logout_path)?;
         let public_paths = raw
             .public_paths
             .iter()
@@ -438,6 +462,8 @@ impl Config {
             sealer,
             routes,
             jwks_path,
+            backchannel_logout_path,
+            frontchannel_logout_path,
             public_origin,
             log_level,
             metrics_binding,
@@ -452,6 +478,18 @@ impl Config {
             Some(route) => route.providers.iter().filter_map(|n| self.provider(n)).collect(),
             None => self.providers.iter().collect(),
         }
+    }
+
+    /// Whether any provider sends Back-Channel Logout tokens (then `backchannel_logout_path` is
+    /// edge-oidc's).
+    pub fn backchannel_enabled(&self) -> bool {
+        self.providers.iter().any(|p| p.follow.backchannel_logout)
+    }
+
+    /// Whether any provider sends Front-Channel Logout requests (then `frontchannel_logout_path`
+    /// is edge-oidc's).
+    pub fn frontchannel_enabled(&self) -> bool {
+        self.providers.iter().any(|p| p.follow.frontchannel_logout)
     }
 
     /// Whether any provider signs client assertions with a private key (then the public
@@ -612,11 +650,21 @@ fn validate_session(s: RawSession) -> Result<SessionConfig, ConfigError> {
             "give the name without a prefix: edge-oidc adds `__Host-` itself on https (see session.host_prefix)",
         ));
     }
+    if s.idle_timeout_secs
+        .is_some_and(|idle| !(60..=s.lifetime_secs).contains(&idle))
+    {
+        return Err(err(
+            "session.idle_timeout_secs",
+            "must be between 60 and session.lifetime_secs",
+            "use e.g. 1800 (30 minutes), or leave it out for no idle timeout",
+        ));
+    }
     Ok(SessionConfig {
         lifetime_secs: s.lifetime_secs,
         permanent: s.permanent,
         cookie_name: s.cookie_name,
         host_prefix: s.host_prefix,
+        idle_timeout_secs: s.idle_timeout_secs,
         cookie_domain: None,
     })
 }

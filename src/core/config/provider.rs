@@ -70,6 +70,15 @@ pub(super) struct RawProvider {
     response_mode: Option<String>,
     #[serde(default)]
     pushed_authorization_requests: Option<String>,
+    #[serde(default)]
+    session_refresh_interval_secs: Option<u64>,
+    #[serde(default)]
+    backchannel_logout: bool,
+    #[serde(default)]
+    frontchannel_logout: bool,
+    #[serde(default = "super::follow::default_revocation_check")]
+    revocation_check_secs: u64,
+    #[serde(default)]
     discovery_url: Option<String>,
     #[serde(default)]
     allowed_tenants: Option<Vec<String>>,
@@ -185,6 +194,8 @@ pub struct ProviderConfig {
     pub response_mode: ResponseMode,
     /// When the authorization request is pushed (RFC 9126).
     pub par: ParMode,
+    /// Refresh and logout propagation (src/core/config/follow.rs).
+    pub follow: super::follow::Follow,
 }
 
 /// Parameters edge-oidc sets itself.
@@ -305,6 +316,13 @@ pub(super) fn validate_provider(
             })
             .collect::<Result<Vec<_>, _>>()?,
     };
+    let follow = super::follow::validate(
+        &name,
+        p.session_refresh_interval_secs,
+        p.backchannel_logout,
+        p.frontchannel_logout,
+        p.revocation_check_secs,
+    )?;
     if allowed_algs.is_empty() {
         return Err(err(
             key("id_token_signing_algs"),
@@ -339,6 +357,7 @@ pub(super) fn validate_provider(
         response_type: flow.response_type,
         response_mode: flow.response_mode,
         par: flow.par,
+        follow,
     })
 }
 

@@ -17,6 +17,9 @@ use crate::core::session::{handle_for_state, record_key};
 use crate::core::site::pages::Reply;
 use crate::core::site::relay;
 
+/// What the session endpoints share with a login's end (src/core/flow/finish.rs).
+pub(super) use super::finish::{check_acr, profile, Check};
+
 impl App {
     /// The callback. Its pending-login cookie is removed by every answer, success or not, except
     /// a relay page (the login is not finished yet).
@@ -77,6 +80,14 @@ impl App {
         // The state matched this browser's pending login: the provider's answer may be shown,
         // whichever way it came (a provider that cannot use the mode answers in its default).
         if let Some(error) = params.error.clone() {
+            if pending.refresh.is_some() {
+                // A silent refresh the provider could not answer without the user (or at all).
+                let reply = self
+                    .silent_refused(req, io, provider, &pending, &error)
+                    .await
+                    .map_err(fail)?;
+                return Ok(reply.with_cookies(clear));
+            }
             return Err(fail(AppError::Provider {
                 error,
                 description: params.error_description.clone(),

@@ -164,6 +164,13 @@ impl App {
             .as_ref()
             .map(|_| self.our_url(req, &self.config.jwks_path));
         let post_logout = self.our_url(req, &self.config.post_logout_redirect_uri);
+        let follow = &provider.follow;
+        let backchannel = follow
+            .backchannel_logout
+            .then(|| self.our_url(req, &self.config.backchannel_logout_path));
+        let frontchannel = follow
+            .frontchannel_logout
+            .then(|| self.our_url(req, &self.config.frontchannel_logout_path));
         let request = RegistrationRequest {
             endpoint,
             redirect_uri,
@@ -171,6 +178,8 @@ impl App {
             method,
             jwks_uri: jwks_uri.as_deref(),
             response_type: provider.response_type,
+            backchannel_logout_uri: backchannel.as_deref(),
+            frontchannel_logout_uri: frontchannel.as_deref(),
             extra,
         };
         let response = io.http.send(request.to_http()).await?;

@@ -18,15 +18,15 @@ use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
 use crate::core::log::{Event, EventKind};
 use crate::core::oidc::discovery::ProviderMetadata;
-use crate::core::oidc::id_token::{self, IdTokenError, TokenHashes, ValidatedIdToken, ValidationParams};
+use crate::core::oidc::id_token::{self, IdTokenClaims, IdTokenError, TokenHashes, ValidatedIdToken, ValidationParams};
+use crate::core::oidc::jwks::Jwks;
 use crate::core::oidc::jwks::KeySelectError;
 use crate::core::oidc::response::{AuthorizationResponse, ResponseError};
 use crate::core::oidc::token::{self, TokenError};
-use crate::core::session::cookies::CookieJar;
 use crate::core::session::pending::PendingLogin;
-use crate::core::session::seal::write_chunked;
-use crate::core::session::{record_key, Identity, SealContext, SessionRecord};
+use crate::core::session::{record_key, revocation, Identity, SealContext, SessionRecord};
 use crate::core::site::pages::Reply;
+use std::rc::Rc;
 
 /// The tokens a session is made of.
 struct Tokens {
@@ -37,7 +37,8 @@ struct Tokens {
 }
 
 impl App {
-    /// Validates the response's tokens, starts the session and redirects to the return URL.
+    /// Validates the response's tokens, starts the session (or continues it, after a silent
+    /// refresh) and redirects to the return URL.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn finish<H: HttpClient, K: KvStore>(
         &self,
@@ -51,13 +52,14 @@ impl App {
     ) -> Result<Reply, AppError> {
         let redeems = pending.response_type.code();
         let iss_param = params.iss.clone();
+        let key = record_key(&handle);
         let client = self
             .client_for_callback(provider, metadata, pending.client_id.as_deref(), io, redeems)
             .await?;
         let tokens = self
             .tokens(req, io, provider, &client, metadata, pending, params)
             .await?;
-        let (identity, record) = self
+        let (mut identity, record) = self
             .session_from(
                 io,
                 provider,
@@ -68,17 +70,29 @@ impl App {
                 iss_param.as_deref(),
             )
             .await?;
+        let now = io.clock.now();
+        let resealed = match &pending.refresh {
+            Some(refresh) => {
+                if identity.sub != refresh.sub {
+                    // Another user is signed in at the provider now: this session is over, and
+                    // who comes next is for an interactive login to say.
+                    return self.interactive_login(req, io, provider, &pending.return_to).await;
+                }
+                self.continue_session(&mut identity, refresh, io).await;
+                Some((identity.expires_at, now))
+            }
+            None => None,
+        };
         self.check_allowed(&identity)?;
-        let subject = identity.sub.clone();
-        let reply = self.write_session(req, io, provider, &pending.return_to, identity, record)?;
-        let started = io.clock.now().saturating_sub(pending.created_at);
-        io.log.push(
-            Event::new(EventKind::LoginCompleted)
-                .provider(&provider.name)
-                .subject(&subject)
-                .duration_secs(started),
-        );
-        Ok(reply)
+        self.schedule(&mut identity, provider, now, record.refresh_token.is_some());
+        let cookies = self.store_session(req, io, provider, &key, &identity, &record, resealed)?;
+        let event = match resealed {
+            // A silent refresh continues a session: a `refresh`, not a new login.
+            Some(_) => Event::new(EventKind::Refresh),
+            None => Event::new(EventKind::LoginCompleted).duration_secs(now.saturating_sub(pending.created_at)),
+        };
+        io.log.push(event.provider(&provider.name).subject(&identity.sub));
+        Ok(Reply::redirect(&pending.return_to).with_cookies(cookies))
     }
 
     /// The session's tokens from the response, validated (see the module documentation).
@@ -117,7 +131,7 @@ impl App {
                     require_c_hash: rt.code(),
                 };
                 Some(
-                    self.validate_id_token(io, provider, client_id, metadata, raw, nonce, hashes)
+                    self.validate_id_token(io, provider, client_id, metadata, raw, Check::Login(nonce), hashes)
                         .await?,
                 )
             }
@@ -154,7 +168,7 @@ impl App {
             ..TokenHashes::default()
         };
         let back = self
-            .validate_id_token(io, provider, client_id, metadata, &raw, nonce, hashes)
+            .validate_id_token(io, provider, client_id, metadata, &raw, Check::Login(nonce), hashes)
             .await?;
         // Core §3.3.3.6: "the iss and sub Claim Values MUST be identical in both ID Tokens".
         if let Some(front) = &front {
@@ -201,21 +215,7 @@ impl App {
         };
         // Login-time policy only: nothing of it is kept for the hot path.
         requirements::check_required_claims(provider, claims, userinfo.as_ref())?;
-        let from_userinfo = |k: &str| userinfo.as_ref().and_then(|u| u.get(k));
-        let email = claims
-            .email
-            .clone()
-            .or_else(|| from_userinfo("email").and_then(|v| v.as_str()).map(str::to_owned));
-        // The verification flag belongs to the email it came with.
-        let email_verified = if claims.email.is_some() {
-            claims.email_verified
-        } else {
-            from_userinfo("email_verified").and_then(|v| v.as_bool())
-        };
-        let name = claims
-            .name
-            .clone()
-            .or_else(|| from_userinfo("name").and_then(|v| v.as_str()).map(str::to_owned));
+        let (email, email_verified, name) = profile(Some(claims), userinfo.as_ref()).unwrap_or_default();
         let now = io.clock.now();
         let identity = Identity {
             provider: provider.name.clone(),
@@ -227,6 +227,11 @@ impl App {
             created_at: now,
             expires_at: now.saturating_add(self.config.session.lifetime_secs as i64),
             handle,
+            sid: claims.sid.clone(),
+            refresh_due: None,
+            silent_refresh: false,
+            checked_at: None,
+            active_at: None,
         };
         let record = SessionRecord {
             client_id: client_id.to_owned(),
@@ -243,87 +248,122 @@ impl App {
         Ok((identity, record))
     }
 
-    /// Seals the record into KV (in the background: the answer need not wait for it) and the
-    /// identity into its cookie, and redirects to the return URL.
-    fn write_session<H: HttpClient, K: KvStore>(
+    /// Stores a session that starts (or continues after a silent refresh): the record under
+    /// `key`, the front-channel index entry, and the identity cookie's `Set-Cookie` values.
+    #[allow(clippy::too_many_arguments)]
+    fn store_session<H: HttpClient, K: KvStore>(
         &self,
         req: &Incoming,
         io: &Io<'_, H, K>,
         provider: &ProviderConfig,
-        return_to: &str,
-        identity: Identity,
-        record: SessionRecord,
-    ) -> Result<Reply, AppError> {
+        key: &str,
+        identity: &Identity,
+        record: &SessionRecord,
+        resealed: Option<(i64, i64)>,
+    ) -> Result<Vec<String>, AppError> {
+        let now = io.clock.now();
         let deployment = self.deployment(req);
-        let issuer = provider.issuer.as_str();
-        let base = self.cookie_base(req);
-        let key = record_key(&identity.handle);
         let record_context = SealContext {
             kind: "record",
-            name: &key,
+            name: key,
             deployment: &deployment,
-            issuer,
+            issuer: &provider.issuer,
         };
         let sealed_record = record
             .seal(&self.config.sealer, &record_context, nonce24(io.random))
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        // Until it lands, a replay of this state is only stopped by the pending cookie (removed
-        // by this answer) and, where there is one, the provider's single-use code.
-        io.kv
-            .put_background(&key, &sealed_record, self.config.session.lifetime_secs);
-        let identity_context = SealContext {
-            kind: "identity",
-            name: base,
-            deployment: &deployment,
-            issuer,
-        };
-        let sealed = identity
-            .seal(&self.config.sealer, &identity_context, nonce24(io.random))
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        let jar = CookieJar::parse(req.headers.cookie.as_deref());
-        let cookies = write_chunked(base, &sealed, &self.session_attrs(req), &jar).map_err(|_| {
-            AppError::BadRequest(
-                "the session is too large for cookies; ask the administrator to request fewer claims".into(),
-            )
-        })?;
-        Ok(Reply::redirect(return_to).with_cookies(cookies))
+        let ttl = u64::try_from(identity.expires_at.saturating_sub(now))
+            .unwrap_or(0)
+            .max(60);
+        // The answer need not wait for it. Until it lands, a replay of this state is only
+        // stopped by the pending cookie (removed by this answer) and, where there is one, the
+        // provider's single-use code; for the implicit flow the record is the only mark.
+        io.kv.put_background(key, &sealed_record, ttl);
+        // Front-channel logout may only revoke provider sessions that logged in here.
+        if let (true, Some(sid)) = (provider.follow.frontchannel_logout, identity.sid.as_deref()) {
+            let index = revocation::sid_index_key(&provider.name, sid);
+            io.kv.put_background(&index, &identity.created_at.to_string(), ttl);
+        }
+        let sealed = self.seal_identity(req, identity, io.random)?;
+        self.identity_cookies(req, &sealed, resealed)
     }
 
-    /// Core §3.1.3.7 (and the token hashes), with the provider's JWKS; an unknown `kid`
-    /// refetches the JWKS once.
+    /// Core §3.1.3.7 (a login: `Check::Login` with its nonce) or §12.2 (a refresh) and the
+    /// token hashes, with the provider's JWKS; an unknown `kid` refetches the JWKS once.
     #[allow(clippy::too_many_arguments)]
-    async fn validate_id_token<H: HttpClient, K: KvStore>(
+    pub(super) async fn validate_id_token<H: HttpClient, K: KvStore>(
         &self,
         io: &Io<'_, H, K>,
         provider: &ProviderConfig,
         client_id: &str,
         metadata: &ProviderMetadata,
         raw: &str,
-        nonce: &str,
+        check: Check<'_>,
         hashes: TokenHashes<'_>,
     ) -> Result<ValidatedIdToken, AppError> {
         let params = ValidationParams {
             issuer: provider.expected_issuer(),
             client_id,
             allowed_algs: &provider.allowed_algs,
-            // Always Some: every login sends a nonce, so every ID token must carry it back.
-            expected_nonce: Some(nonce),
+            // A login always sent a nonce, so every ID token of a login must carry it back.
+            expected_nonce: match check {
+                Check::Login(nonce) => Some(nonce),
+                Check::Refresh(_) => None,
+            },
             now: io.clock.now(),
             leeway_secs: self.config.clock_leeway_secs,
             // Core §3.1.3.7 step 13: with max_age requested, auth_time is required and checked.
             max_age_secs: provider.max_age.and_then(|m| i64::try_from(m).ok()),
         };
+        let run = |jwks: Rc<Jwks>| async move {
+            match check {
+                Check::Login(_) => id_token::validate(raw, &jwks, &params, hashes, io.signatures).await,
+                Check::Refresh(original) => {
+                    id_token::validate_refreshed(raw, &jwks, &params, original, hashes, io.signatures).await
+                }
+            }
+        };
         let jwks = self.jwks(provider, metadata, io).await?;
-        match id_token::validate(raw, &jwks, &params, hashes, io.signatures).await {
+        match run(jwks).await {
             Err(IdTokenError::Key(KeySelectError::UnknownKid)) => {
                 match self.refetch_jwks(provider, metadata, io).await? {
-                    Some(fresh) => Ok(id_token::validate(raw, &fresh, &params, hashes, io.signatures).await?),
+                    Some(fresh) => Ok(run(fresh).await?),
                     None => Err(IdTokenError::Key(KeySelectError::UnknownKid).into()),
                 }
             }
             other => Ok(other?),
         }
     }
+}
+
+/// Email, whether it is verified, and display name: from the ID token's claims, else UserInfo;
+/// `None` when neither says anything about the email or the name.
+pub(super) fn profile(
+    claims: Option<&IdTokenClaims>,
+    userinfo: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Option<(Option<String>, Option<bool>, Option<String>)> {
+    let from_userinfo = |k: &str| userinfo.and_then(|u| u.get(k));
+    let email = claims
+        .and_then(|c| c.email.clone())
+        .or_else(|| from_userinfo("email").and_then(|v| v.as_str()).map(str::to_owned));
+    // The verification flag belongs to the email it came with.
+    let email_verified = match claims {
+        Some(c) if c.email.is_some() => c.email_verified,
+        _ => from_userinfo("email_verified").and_then(|v| v.as_bool()),
+    };
+    let name = claims
+        .and_then(|c| c.name.clone())
+        .or_else(|| from_userinfo("name").and_then(|v| v.as_str()).map(str::to_owned));
+    (email.is_some() || name.is_some()).then_some((email, email_verified, name))
+}
+
+/// Which ID token rules apply.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Check<'a> {
+    /// A login: Core §3.1.3.7 with the nonce sent.
+    Login(&'a str),
+    /// A refresh token grant: Core §12.2 against the original ID token.
+    Refresh(id_token::Original<'a>),
 }
 
 /// Core §3.1.3.7 step 12: "If the acr Claim was requested, the Client SHOULD check that the

@@ -2,7 +2,7 @@
 //! lookup and, for a cookie this isolate has not seen yet, one AEAD open of a few hundred bytes;
 //! no KV, no subrequest.
 
-use super::{App, Forward, Incoming, Io, Outcome};
+use super::{App, Failure, Forward, Incoming, Io, Outcome};
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
 use crate::core::log::{Event, EventKind, LogLevel};
@@ -12,7 +12,9 @@ use crate::core::session::{email_allowed, Identity, SessionError};
 use crate::core::site::pages::{json_error, Reply};
 use crate::core::site::path::CanonicalPath;
 use std::fmt::Write;
+use std::future::{poll_fn, Future};
 use std::rc::Rc;
+use std::task::Poll;
 
 impl App {
     pub(super) async fn gate<H: HttpClient, K: KvStore>(
@@ -20,11 +22,12 @@ impl App {
         req: &Incoming,
         io: &Io<'_, H, K>,
         path: &CanonicalPath,
-    ) -> Result<Outcome, AppError> {
+    ) -> Result<Outcome, Failure> {
         let jar = CookieJar::parse(req.headers.cookie.as_deref());
-        let session = self.session(req, &jar, io.clock.now());
+        let now = io.clock.now();
+        let session = self.session(req, &jar, now);
         let public = self.config.is_public(path);
-        match session {
+        let outcome = match session {
             Some(Ok(identity)) => {
                 // The provider is named in the `denied` event (only then: no work on the hot path).
                 self.check_allowed(&identity)
@@ -38,21 +41,26 @@ impl App {
                         .iter()
                         .any(|p| p.name == identity.provider)
                 {
-                    return self.unauthenticated(req, io, path, &jar, false).await;
+                    self.unauthenticated(req, io, path, &jar, false).await?
+                } else if self.upkeep_due(&identity, now, req.method == "GET" && req.is_navigation()) {
+                    // Boxed: see `route`; the hot path never polls it.
+                    return super::boxed(self.upkeep(req, io, path, &jar, identity)).await;
+                } else {
+                    // Checked first: at the default level the hot path builds no event.
+                    if io.log.enabled(LogLevel::Debug) {
+                        io.log.push(
+                            Event::new(EventKind::Forwarded)
+                                .provider(&identity.provider)
+                                .path(path.as_str()),
+                        );
+                    }
+                    Outcome::Forward(self.forward(&jar, Some(&identity)))
                 }
-                // Checked first: at the default level the hot path builds no event.
-                if io.log.enabled(LogLevel::Debug) {
-                    io.log.push(
-                        Event::new(EventKind::Forwarded)
-                            .provider(&identity.provider)
-                            .path(path.as_str()),
-                    );
-                }
-                Ok(Outcome::Forward(self.forward(&jar, Some(&identity))))
             }
-            _ if public => Ok(Outcome::Forward(self.forward(&jar, None))),
-            _ => self.unauthenticated(req, io, path, &jar, true).await,
-        }
+            _ if public => Outcome::Forward(self.forward(&jar, None)),
+            _ => self.unauthenticated(req, io, path, &jar, true).await?,
+        };
+        Ok(outcome)
     }
 
     /// The session of this request, if it sends one: opened (or found in the isolate's cache
@@ -77,11 +85,8 @@ impl App {
                 Err(e) => return Some(Err(e)),
             },
         };
-        Some(if identity.expired(now) {
-            Err(SessionError::Expired)
-        } else {
-            Ok(identity)
-        })
+        let over = identity.expired(now) || identity.idle(now, self.config.session.idle_timeout_secs);
+        Some(if over { Err(SessionError::Expired) } else { Ok(identity) })
     }
 
     /// The allow-lists: the global ones and the session's provider's (both must allow).
@@ -103,7 +108,7 @@ impl App {
 
     /// No valid session: navigations start a login, everything else gets 401 JSON.
     /// Invalid or expired session cookies are cleared either way.
-    async fn unauthenticated<H: HttpClient, K: KvStore>(
+    pub(super) async fn unauthenticated<H: HttpClient, K: KvStore>(
         &self,
         req: &Incoming,
         io: &Io<'_, H, K>,
@@ -172,8 +177,37 @@ impl App {
             add_headers: add,
             path: None,
             private: session.is_some(),
+            set_cookies: Vec::new(),
         }
     }
+}
+
+/// Both futures, polled together (two KV reads at once); no executor needed.
+pub(super) async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let mut a = std::pin::pin!(a);
+    let mut b = std::pin::pin!(b);
+    let (mut ra, mut rb) = (None, None);
+    poll_fn(|cx| {
+        if ra.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v);
+            }
+        }
+        match (ra.take(), rb.take()) {
+            (Some(x), Some(y)) => Poll::Ready((x, y)),
+            (x, y) => {
+                ra = x;
+                rb = y;
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }
 
 /// A header value that is always valid: printable ASCII kept, `%` and every other byte

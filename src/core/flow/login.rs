@@ -13,7 +13,7 @@ use crate::core::oidc::client_auth::Client;
 use crate::core::oidc::par;
 use crate::core::oidc::token::TokenError;
 use crate::core::session::cookies::{is_token, remove_cookie, set_cookie, CookieAttrs, CookieJar};
-use crate::core::session::pending::{self, PendingLogin, MAX_PENDING};
+use crate::core::session::pending::{self, PendingLogin, SilentRefresh, MAX_PENDING};
 use crate::core::session::SealContext;
 use crate::core::site::pages::{chooser_page, Reply};
 use crate::core::site::path::CanonicalPath;
@@ -80,6 +80,22 @@ impl App {
         return_to: &str,
         passthrough: &[(String, String)],
     ) -> Result<Reply, AppError> {
+        self.start_login_with(req, io, provider, return_to, passthrough, None)
+            .await
+    }
+
+    /// [`App::start_login`], or with `silent` the silent authentication request refreshing a
+    /// session (src/core/flow/silent.rs): `prompt=none`, the hint, and the session in the
+    /// pending login.
+    pub(super) async fn start_login_with<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+        provider: &ProviderConfig,
+        return_to: &str,
+        passthrough: &[(String, String)],
+        silent: Option<(SilentRefresh, Option<&str>)>,
+    ) -> Result<Reply, AppError> {
         io.log.in_login(Some(&provider.name));
         let metadata = self.metadata(provider, io).await?;
         // Static metadata was checked with the configuration; discovered metadata is checked
@@ -105,6 +121,7 @@ impl App {
             client_id: registered.map(|r| r.client_id),
             response_type: provider.response_type,
             response_mode: provider.response_mode,
+            refresh: silent.as_ref().map(|(refresh, _)| refresh.clone()),
         };
         let deployment = self.deployment(req);
         let context = SealContext {
@@ -126,6 +143,7 @@ impl App {
             nonce: &nonce,
             pkce_verifier: &verifier,
             passthrough,
+            silent: silent.as_ref().map(|(_, hint)| *hint),
         };
         let url = match par_endpoint {
             None => request.url(),

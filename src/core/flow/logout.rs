@@ -1,5 +1,6 @@
-//! Logout: clear the session and its record, then RP-initiated logout at the provider when it
-//! supports it.
+//! Logout: clear the session and its record (and, for providers whose sessions are checked
+//! against revocation records, record its `sid` as logged out), then RP-initiated logout at the
+//! provider when it supports it.
 //!
 //! Logout must not be something another site can make a signed-in browser do (it would also end
 //! the single sign-on session at the provider, through `id_token_hint`). It happens only on:
@@ -17,7 +18,7 @@ use crate::core::log::{Event, EventKind};
 use crate::core::oidc::end_session::EndSessionRequest;
 use crate::core::session::cookies::CookieJar;
 use crate::core::session::seal::{clear_chunked, read_chunked};
-use crate::core::session::{record_key, Identity, SealContext, SessionRecord};
+use crate::core::session::{record_key, revocation, Identity, SealContext, SessionRecord};
 use crate::core::site::pages::{html_page, logout_confirmation_page, Reply};
 
 /// How a logout request came.
@@ -50,6 +51,13 @@ impl App {
         let (Some(identity), Some(provider)) = (identity.as_ref(), provider) else {
             return Ok(logged_out_page().with_cookies(clear));
         };
+        // Where sessions are checked against revocation records, this one's provider session
+        // ends here too: a copy of the cookie elsewhere stops within the check interval.
+        if let (true, Some(sid)) = (provider.follow.checks_revocation(), identity.sid.as_deref()) {
+            let key = revocation::sid_key(&provider.name, sid);
+            let now = io.clock.now().to_string();
+            io.kv.put_background(&key, &now, self.config.session.lifetime_secs);
+        }
         io.log.push(
             Event::new(EventKind::Logout)
                 .provider(&provider.name)

@@ -2,15 +2,21 @@
 //! with all I/O through [`Io`]. The edge shell converts Workers types to [`Incoming`] and
 //! carries out the [`Outcome`].
 
+mod backchannel;
 mod callback;
 mod client;
 mod domain;
 mod finish;
+mod flight;
+mod frontchannel;
 mod gate;
 mod login;
 mod logout;
 mod provider;
+mod refresh;
 mod requirements;
+mod silent;
+mod upkeep;
 
 use crate::core::config::Config;
 use crate::core::crypto::Signatures;
@@ -19,12 +25,14 @@ use crate::core::http::{Clock, HttpClient, KvStore, Random};
 use crate::core::log::{Event, EventLog};
 use crate::core::oidc::response::MAX_BODY;
 use crate::core::session::cache::IdentityCache;
-use crate::core::session::cookies::{remove_cookie, CookieAttrs, SameSite};
+use crate::core::session::cookies::{remove_cookie, CookieAttrs, CookieJar, SameSite};
 use crate::core::session::pending::is_pending_cookie;
-use crate::core::session::seal::MAX_CHUNKS;
+use crate::core::session::seal::{write_chunked, MAX_CHUNKS};
+use crate::core::session::{Identity, SealContext};
 use crate::core::site::pages::{html_page, json_error, Reply};
 use crate::core::site::path::CanonicalPath;
 use provider::ProviderCache;
+use std::cell::Cell;
 use std::rc::Rc;
 use url::Url;
 
@@ -161,6 +169,9 @@ pub struct Forward {
     /// cache (the shell sends the subrequest with `cache: no-store` and marks the response
     /// `Cache-Control: private`).
     pub private: bool,
+    /// `Set-Cookie` values to append to the origin's response: the session cookie sealed again
+    /// after a refresh, a revocation check or an idle-timeout step. Empty on the hot path.
+    pub set_cookies: Vec<String>,
 }
 
 /// The result of handling one request, plus the events an operator should see.
@@ -199,6 +210,15 @@ pub struct App {
     /// The session cookie's name on https and on plain http (see `SessionConfig::cookie_base`).
     cookie_https: String,
     cookie_http: String,
+    /// Session upkeep (refresh, revocation check, idle step) done once per session and due
+    /// state, whatever the number of its concurrent requests (src/core/flow/upkeep.rs).
+    upkeep: flight::Flights<Rc<upkeep::Upkept>>,
+    /// Front-channel logout requests that may read KV: the current window and how many it has
+    /// used (src/core/flow/frontchannel.rs).
+    frontchannel_budget: Cell<(i64, u32)>,
+    /// Whether any session can have upkeep due (a provider refreshes or checks revocation, or
+    /// an idle timeout is set): when not, the gate's test is one `false`.
+    follows_sessions: bool,
     /// With a cookie domain, the host-only name a browser may still hold from before
     /// (`__Host-<name>`): still ours, never forwarded.
     cookie_host_only: Option<String>,
@@ -239,6 +259,11 @@ impl App {
     /// Builds the app from a validated configuration.
     pub fn new(config: Config) -> App {
         let remove_headers = config.identity_headers.names().map(str::to_owned).collect();
+        let follows_sessions = config.session.idle_timeout_secs.is_some()
+            || config
+                .providers
+                .iter()
+                .any(|p| p.follow.refresh_interval_secs.is_some() || p.follow.checks_revocation());
         App {
             cookie_https: config.session.cookie_base(true),
             cookie_http: config.session.cookie_base(false),
@@ -247,6 +272,9 @@ impl App {
             cache: ProviderCache::default(),
             identities: IdentityCache::default(),
             remove_headers,
+            upkeep: flight::Flights::default(),
+            frontchannel_budget: Cell::new((0, 0)),
+            follows_sessions,
         }
     }
 
@@ -264,11 +292,18 @@ impl App {
     /// by the relay page): at most [`MAX_BODY`] bytes. `path` is the raw path; it is compared
     /// in its canonical form, as [`App::handle`] routes it.
     pub fn body_limit(&self, method: &str, path: &str) -> Option<usize> {
+        // The shell passes the raw path: it is canonicalised as `route` will see it, so that no
+        // spelling of the redirect path or the back-channel path reaches its endpoint without
+        // its body.
         if method != "POST" {
             return None;
         }
         let canonical = CanonicalPath::parse(path).ok()?;
-        (canonical.as_str() == self.config.redirect_path).then_some(MAX_BODY)
+        if canonical.as_str() == self.config.redirect_path {
+            return Some(MAX_BODY);
+        }
+        (self.config.backchannel_enabled() && canonical.as_str() == self.config.backchannel_logout_path)
+            .then_some(backchannel::MAX_BODY)
     }
 
     /// Handles one request. Never fails: errors become error responses.
@@ -325,6 +360,12 @@ impl App {
         }
         if path == c.login_path {
             return Ok(Outcome::Reply(boxed(self.login_endpoint(req, io)).await?));
+        }
+        if path == c.backchannel_logout_path && c.backchannel_enabled() {
+            return Ok(Outcome::Reply(boxed(self.backchannel_logout(req, io)).await));
+        }
+        if path == c.frontchannel_logout_path && c.frontchannel_enabled() {
+            return Ok(Outcome::Reply(boxed(self.frontchannel_logout(req, io)).await));
         }
         match self.gate(req, io, &canonical).await? {
             // The origin gets the path the rules were applied to.
@@ -459,6 +500,50 @@ impl App {
         self.cookie_attrs(req, s.permanent.then_some(s.lifetime_secs))
     }
 
+    /// The attributes of a session cookie sealed again during the session: a permanent cookie
+    /// lives until the session's absolute end, not a whole lifetime from now.
+    fn session_attrs_until(&self, req: &Incoming, expires_at: i64, now: i64) -> CookieAttrs {
+        let left = u64::try_from(expires_at.saturating_sub(now)).unwrap_or(0);
+        self.cookie_attrs(req, self.config.session.permanent.then_some(left))
+    }
+
+    /// The identity cookie's value for `identity`, sealed for this request's deployment.
+    fn seal_identity(&self, req: &Incoming, identity: &Identity, random: &dyn Random) -> Result<String, AppError> {
+        let issuer = self
+            .issuer_of(&identity.provider)
+            .ok_or_else(|| AppError::Internal("the session's provider is not configured".into()))?;
+        let deployment = self.deployment(req);
+        let context = SealContext {
+            kind: "identity",
+            name: self.cookie_base(req),
+            deployment: &deployment,
+            issuer,
+        };
+        identity
+            .seal(&self.config.sealer, &context, nonce24(random))
+            .map_err(|e| AppError::Internal(e.to_string()))
+    }
+
+    /// The `Set-Cookie` values storing a sealed identity (chunked when long), replacing what
+    /// the browser sent; `expires_at`/`now` for a cookie sealed again during the session.
+    fn identity_cookies(
+        &self,
+        req: &Incoming,
+        sealed: &str,
+        until: Option<(i64, i64)>,
+    ) -> Result<Vec<String>, AppError> {
+        let attrs = match until {
+            Some((expires_at, now)) => self.session_attrs_until(req, expires_at, now),
+            None => self.session_attrs(req),
+        };
+        let jar = CookieJar::parse(req.headers.cookie.as_deref());
+        write_chunked(self.cookie_base(req), sealed, &attrs, &jar).map_err(|_| {
+            AppError::BadRequest(
+                "the session is too large for cookies; ask the administrator to request fewer claims".into(),
+            )
+        })
+    }
+
     /// Whether a cookie is edge-oidc's own (never forwarded to the origin): the session cookie,
     /// its chunks and the pending-login cookies, under either name (https or http).
     fn is_our_cookie(&self, name: &str) -> bool {
@@ -497,5 +582,9 @@ fn absolute(req: &Incoming, path_or_url: &str) -> String {
     }
 }
 
+#[cfg(test)]
+mod session_tests;
+#[cfg(test)]
+mod test_op;
 #[cfg(test)]
 mod tests;

@@ -61,6 +61,12 @@ impl ProviderCache {
             e.by_client_id.iter().find(|c| c.client_id == client_id).cloned()
         })
     }
+    /// The client ids of every registration this isolate knows for `provider`.
+    pub(super) fn registered_ids(&self, provider: &str) -> Vec<String> {
+        self.with(provider, |e| {
+            e.by_client_id.iter().map(|c| c.client_id.clone()).collect()
+        })
+    }
     /// Remembers a registration by its client id (not as the current one).
     pub(super) fn remember_registration(&self, provider: &str, client: RegisteredClient) {
         self.with(provider, |e| {
@@ -164,16 +170,29 @@ impl App {
                 return Ok(jwks);
             }
         }
-        self.fetch_jwks(provider, metadata, io).await
+        self.fetch_jwks(provider, metadata, io, true).await
     }
 
     /// The JWKS fetched again because the cached one lacks a token's key (rotation); `None`
-    /// when a refetch is not allowed yet ([`REFETCH_INTERVAL_SECS`]).
+    /// when a refetch is not allowed yet ([`REFETCH_INTERVAL_SECS`]). Stored in KV for other
+    /// isolates: for tokens from the provider's token endpoint only.
     pub(super) async fn refetch_jwks<H: HttpClient, K: KvStore>(
         &self,
         provider: &ProviderConfig,
         metadata: &ProviderMetadata,
         io: &Io<'_, H, K>,
+    ) -> Result<Option<Rc<Jwks>>, AppError> {
+        self.refetch_jwks_for(provider, metadata, io, true).await
+    }
+
+    /// [`App::refetch_jwks`]; `store: false` keeps the refetched set in this isolate only: a
+    /// token anyone can send (a logout token) must not be able to make us write KV.
+    pub(super) async fn refetch_jwks_for<H: HttpClient, K: KvStore>(
+        &self,
+        provider: &ProviderConfig,
+        metadata: &ProviderMetadata,
+        io: &Io<'_, H, K>,
+        store: bool,
     ) -> Result<Option<Rc<Jwks>>, AppError> {
         let now = io.clock.now();
         if self
@@ -185,7 +204,7 @@ impl App {
         }
         // Counted before the fetch, so failing refetches are rate-limited too.
         self.cache.with(&provider.name, |e| e.last_refetch = Some(now));
-        self.fetch_jwks(provider, metadata, io).await.map(Some)
+        self.fetch_jwks(provider, metadata, io, store).await.map(Some)
     }
 
     async fn fetch_jwks<H: HttpClient, K: KvStore>(
@@ -193,18 +212,21 @@ impl App {
         provider: &ProviderConfig,
         metadata: &ProviderMetadata,
         io: &Io<'_, H, K>,
+        store: bool,
     ) -> Result<Rc<Jwks>, AppError> {
         let now = io.clock.now();
         let response = fetch_ok(io, HttpRequest::get_json(&metadata.jwks_uri)).await?;
         let jwks = Rc::new(Jwks::parse(&response.body)?);
-        self.kv_store(
-            io,
-            &jwks_key(provider),
-            &metadata.jwks_uri,
-            &String::from_utf8_lossy(&response.body),
-            now,
-        )
-        .await;
+        if store {
+            self.kv_store(
+                io,
+                &jwks_key(provider),
+                &metadata.jwks_uri,
+                &String::from_utf8_lossy(&response.body),
+                now,
+            )
+            .await;
+        }
         self.cache.with(&provider.name, |e| e.jwks = Some((jwks.clone(), now)));
         Ok(jwks)
     }

@@ -317,6 +317,14 @@ pub struct FakeOp {
     /// Misbehaviour: changes the claims of ID tokens from the authorization endpoint.
     #[allow(clippy::type_complexity)]
     pub front_claims: RefCell<Option<Box<dyn Fn(&mut serde_json::Map<String, Value>)>>>,
+    /// Whether the token endpoint issues refresh tokens (rotated at every use, RFC 6749 §10.4).
+    pub issue_refresh_tokens: Cell<bool>,
+    /// The refresh tokens that may still be redeemed, with their client.
+    refresh_tokens: RefCell<HashMap<String, String>>,
+    /// Refresh token grants answered with new tokens.
+    pub refreshes: Cell<usize>,
+    /// The name UserInfo returns.
+    pub userinfo_name: RefCell<String>,
 }
 
 fn random_p256() -> SigningKey {
@@ -372,6 +380,10 @@ impl FakeOp {
             par_requests: RefCell::default(),
             pushed: RefCell::default(),
             front_claims: RefCell::default(),
+            issue_refresh_tokens: Cell::new(false),
+            refresh_tokens: RefCell::default(),
+            refreshes: Cell::new(0),
+            userinfo_name: RefCell::new("Zoë Alice".into()),
         }
     }
 
@@ -477,13 +489,16 @@ impl FakeOp {
             .into_owned()
             .collect();
         let field = |k: &str| form.get(k).map(String::as_str);
+        if field("grant_type") == Some("refresh_token") {
+            return self.refresh(req, &form);
+        }
         if field("grant_type") != Some("authorization_code") {
             return oauth_error(400, "unsupported_grant_type", "only authorization_code");
         }
         let Some(grant) = field("code").and_then(|c| self.codes.borrow_mut().remove(c)) else {
             return oauth_error(400, "invalid_grant", "unknown or already used code");
         };
-        if !self.client_authenticated(req, &form, &grant.client_id) {
+        if !self.authenticated(req, &form, &grant.client_id) {
             return oauth_error(401, "invalid_client", "client authentication failed");
         }
         if field("code_verifier").map(pkce_challenge) != Some(grant.challenge.clone()) {
@@ -504,14 +519,74 @@ impl FakeOp {
         if let Some(obj) = claims.as_object_mut() {
             obj.extend(self.extra_claims.borrow().clone());
         }
+        self.tokens(claims, &grant.client_id)
+    }
+
+    /// Client authentication as the client registered (basic or post).
+    fn authenticated(&self, req: &HttpRequest, form: &HashMap<String, String>, client_id: &str) -> bool {
+        let secret = self.clients.borrow().get(client_id).cloned().flatten();
+        match header(req, "authorization") {
+            Some(h) => secret.is_some_and(|s| h == basic_auth(client_id, &Secret::new(s))),
+            None => {
+                form.get("client_id").map(String::as_str) == Some(client_id)
+                    && form.get("client_secret").map(String::as_str) == secret.as_deref()
+            }
+        }
+    }
+
+    /// A token response with an ID token of `claims` (and a refresh token when they are on).
+    fn tokens(&self, claims: Value, client_id: &str) -> HttpResponse {
         let id_token = self.sign(claims);
         self.id_tokens.borrow_mut().push(id_token.clone());
         let access_token = format!("at-{}", self.next());
         self.access_tokens.borrow_mut().push(access_token.clone());
-        json_response(
-            200,
-            &json!({ "access_token": access_token, "token_type": "Bearer", "id_token": id_token, "expires_in": 3600 }),
-        )
+        let mut body =
+            json!({ "access_token": access_token, "token_type": "Bearer", "id_token": id_token, "expires_in": 3600 });
+        if self.issue_refresh_tokens.get() {
+            let rt = format!("rt-{}", self.next());
+            self.refresh_tokens
+                .borrow_mut()
+                .insert(rt.clone(), client_id.to_owned());
+            body["refresh_token"] = json!(rt);
+        }
+        json_response(200, &body)
+    }
+
+    /// RFC 6749 §6 with rotation: the token is spent; Core §12.2: a new ID token for the same
+    /// user, without nonce.
+    fn refresh(&self, req: &HttpRequest, form: &HashMap<String, String>) -> HttpResponse {
+        let token = form.get("refresh_token").cloned().unwrap_or_default();
+        let Some(client_id) = self.refresh_tokens.borrow_mut().remove(&token) else {
+            return oauth_error(400, "invalid_grant", "unknown, revoked or already used refresh token");
+        };
+        if !self.authenticated(req, form, &client_id) {
+            return oauth_error(401, "invalid_client", "client authentication failed");
+        }
+        self.refreshes.set(self.refreshes.get() + 1);
+        let now = self.clock.now();
+        let mut claims = json!({
+            "iss": self.issuer, "sub": "alice", "aud": client_id, "exp": now + 300, "iat": now,
+            "email": "alice@example.com", "email_verified": true,
+        });
+        if let Some(obj) = claims.as_object_mut() {
+            obj.extend(self.extra_claims.borrow().clone());
+        }
+        self.tokens(claims, &client_id)
+    }
+
+    /// Revokes every refresh token (the user's grant ended at the provider).
+    pub fn revoke_refresh_tokens(&self) {
+        self.refresh_tokens.borrow_mut().clear();
+    }
+
+    /// A logout token (Back-Channel Logout §2.4) with these claims, signed with the current key.
+    pub fn logout_token(&self, claims: Value) -> String {
+        let (kid, key) = &self.keys[self.signing.get()];
+        let Value::Object(claims) = claims else {
+            panic!("claims must be an object")
+        };
+        let header = Header::empty().with_key_id(kid.as_str()).with_token_type("logout+jwt");
+        Es256.token(&header, &Claims::new(claims), key).unwrap()
     }
 
     /// `client_secret_basic` or `client_secret_post` as `client_id` (public clients: none).
@@ -540,7 +615,7 @@ impl FakeOp {
         if !token.is_some_and(|t| self.access_tokens.borrow().iter().any(|a| a == t)) {
             return oauth_error(401, "invalid_token", "unknown access token");
         }
-        let mut claims = json!({ "sub": "alice", "name": "Zoë Alice", "email": "alice@example.com" });
+        let mut claims = json!({ "sub": "alice", "name": *self.userinfo_name.borrow(), "email": "alice@example.com" });
         if let Some(obj) = claims.as_object_mut() {
             obj.extend(self.userinfo_claims.borrow().clone());
         }
@@ -779,6 +854,28 @@ impl Harness {
         let handled = futures::executor::block_on(self.app.handle(req, &io));
         LOGGED.with_borrow_mut(|l| l.extend(handled.events.iter().map(|e| e.to_line())));
         handled
+    }
+
+    /// Handles the requests concurrently in this isolate (one page firing them at once).
+    pub fn handle_all(&self, reqs: &[Incoming]) -> Vec<Handled> {
+        let logs: Vec<crate::core::log::EventLog> = reqs
+            .iter()
+            .map(|_| crate::core::log::EventLog::new(self.app.config().log_level))
+            .collect();
+        let ios: Vec<_> = logs
+            .iter()
+            .map(|log| Io {
+                http: &*self.net,
+                kv: &*self.kv,
+                clock: &*self.clock,
+                random: &*self.random,
+                signatures: &crate::core::crypto::rust::RustCrypto,
+                log,
+            })
+            .collect();
+        futures::executor::block_on(futures::future::join_all(
+            reqs.iter().zip(&ios).map(|(r, io)| self.app.handle(r, io)),
+        ))
     }
 
     /// Handles a request that must be answered by the worker itself.

@@ -2,8 +2,7 @@
 //! of the I/O (see `test_op.rs`): a fake OpenID Provider, a counting KV store, a fixed clock and
 //! counter-based randomness.
 
-#[path = "test_op.rs"]
-mod test_op;
+use super::test_op;
 // The provider quirks (issuer template, required claims, no end_session_endpoint).
 #[path = "tests_quirks.rs"]
 mod quirks;

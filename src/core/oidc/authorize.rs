@@ -31,6 +31,10 @@ pub struct AuthorizationRequest<'a> {
     pub pkce_verifier: &'a str,
     /// Extra parameters passed through from the login URL (e.g. `login_hint`).
     pub passthrough: &'a [(String, String)],
+    /// A silent authentication request refreshing a session (Core §3.1.2.1 `prompt=none`,
+    /// replacing any configured `prompt`), with the session's ID token as `id_token_hint`
+    /// when it is known.
+    pub silent: Option<Option<&'a str>>,
 }
 
 impl AuthorizationRequest<'_> {
@@ -76,7 +80,16 @@ impl AuthorizationRequest<'_> {
             q.append_pair("response_mode", self.provider.response_mode.as_str());
         }
         for (k, v) in self.provider.auth_params.iter().chain(self.passthrough) {
-            q.append_pair(k, v);
+            if self.silent.is_none() || !matches!(k.as_str(), "prompt" | "id_token_hint") {
+                q.append_pair(k, v);
+            }
+        }
+        // A silent refresh: prompt=none replaces the configured prompt, with the hint.
+        if let Some(hint) = self.silent {
+            q.append_pair("prompt", "none");
+            if let Some(hint) = hint {
+                q.append_pair("id_token_hint", hint);
+            }
         }
     }
 }
@@ -138,6 +151,7 @@ pub(crate) mod tests {
             response_type,
             response_mode,
             par: ParMode::Auto,
+            follow: Default::default(),
         }
     }
 
@@ -158,6 +172,7 @@ pub(crate) mod tests {
             nonce: "n1",
             pkce_verifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
             passthrough: hint,
+            silent: None,
         }
     }
 
@@ -257,5 +272,29 @@ pub(crate) mod tests {
                 ("request_uri".into(), "urn:ietf:params:oauth:request_uri:abc".into())
             ]
         );
+    }
+
+    #[test]
+    fn a_silent_refresh_asks_prompt_none_with_the_hint() {
+        let (provider, metadata) = (provider(ResponseType::Code, ResponseMode::Query), metadata());
+        let hint: Vec<(String, String)> = HINT.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        // A silent refresh: prompt=none replaces the configured prompt, with the hint.
+        let silent = AuthorizationRequest {
+            silent: Some(Some("h.i.nt")),
+            passthrough: &[],
+            ..request(&provider, &metadata, &hint)
+        };
+        let url = silent.url().unwrap();
+        let prompts: Vec<String> = url
+            .query_pairs()
+            .filter(|(k, _)| k == "prompt")
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        assert_eq!(prompts, ["none"]);
+        assert_eq!(query(&url, "id_token_hint").as_deref(), Some("h.i.nt"));
+    }
+
+    fn query(url: &Url, name: &str) -> Option<String> {
+        url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
     }
 }

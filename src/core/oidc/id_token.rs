@@ -11,19 +11,18 @@
 //! Nothing here panics on input.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use jwt_compact::{Claims, ParseError, UntrustedToken};
+use jwt_compact::Claims;
 use serde::{de::Error as _, Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use subtle::ConstantTimeEq;
 
-use crate::core::crypto::{self, Signatures};
+use crate::core::crypto::Signatures;
 use crate::core::oidc::issuer::{is_tenant_id, TenantIssuer};
-use crate::core::oidc::jwks::{Alg, Jwks, KeySelectError, VerifyingKey};
+use crate::core::oidc::jwks::{Alg, Jwks, KeySelectError};
+use crate::core::oidc::jws::{self, JwsError};
 
-/// Longest token we look at. Real ID tokens are a few KiB; the cap bounds the
-/// work an oversized (hostile or broken) response can cause.
-pub const MAX_TOKEN_LEN: usize = 64 * 1024;
+pub use crate::core::oidc::jws::MAX_TOKEN_LEN;
 
 /// Why an ID token was rejected. Messages never include token contents.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,6 +107,15 @@ pub enum IdTokenError {
     /// subject than the one from the authorization endpoint (Core §3.3.3.6).
     #[error("the ID tokens from the authorization and token endpoints name different users (iss or sub)")]
     SubjectMismatch,
+    /// A refreshed ID token names another subject than the session's (Core §12.2: "its sub
+    /// Claim Value MUST be the same as in the ID Token issued at the time of the original
+    /// authentication").
+    #[error("the refreshed ID token names another user (sub) than the session")]
+    SubjectChanged,
+    /// A refreshed ID token carries a nonce other than the original one, or an `auth_time`
+    /// other than the original authentication's (Core §12.2).
+    #[error("the refreshed ID token does not match the original authentication (nonce or auth_time)")]
+    OriginalMismatch,
 }
 
 /// What kind of failure an [`IdTokenError`] is, for the wording of the error page and the log.
@@ -142,6 +150,8 @@ impl IdTokenError {
             | E::MissingAtHash
             | E::MissingCHash
             | E::SubjectMismatch
+            | E::SubjectChanged
+            | E::OriginalMismatch
             | E::ForbiddenAlg(_) => IdTokenFault::Security,
             E::Expired | E::IssuedInFuture | E::NotYetValid => IdTokenFault::Clock,
             E::AuthTooOld | E::MissingAuthTime => IdTokenFault::Reauthenticate,
@@ -248,14 +258,6 @@ pub struct ValidationParams<'a> {
     /// `Some`: the `max_age` sent in the authentication request; `auth_time`
     /// is then required.
     pub max_age_secs: Option<i64>,
-}
-
-/// Header fields jwt-compact does not model but we must look at.
-#[derive(Debug, Clone, Deserialize)]
-struct HeaderExt {
-    /// RFC 7515 §4.1.11: extensions the recipient MUST understand.
-    #[serde(default)]
-    crit: Option<Value>,
 }
 
 /// The claims as they come off the wire, minus `exp` / `iat` / `nbf`, which
@@ -371,11 +373,68 @@ pub async fn validate(
     })
 }
 
+/// What a refreshed ID token must share with the ID token of the original authentication.
+#[derive(Debug, Clone, Copy)]
+pub struct Original<'a> {
+    /// The session's subject.
+    pub sub: &'a str,
+    /// The original ID token's nonce, if it had one.
+    pub nonce: Option<&'a str>,
+    /// The original ID token's `auth_time`, if it had one.
+    pub auth_time: Option<i64>,
+}
+
+/// Validates an ID token from a refresh token grant (Core §12.2): everything [`validate`]
+/// checks (signature with an allowed algorithm, `iss`, `aud`, `azp`, `exp`, `iat`, `nbf`,
+/// `at_hash`), with no nonce expected (`params.expected_nonce` must be `None`), and then: "its
+/// iss Claim Value MUST be the same as in the ID Token issued at the time of the original
+/// authentication" (the configured issuer, checked by [`validate`]); "its sub Claim Value MUST
+/// be the same"; "if the ID Token contains an auth_time Claim, its value MUST represent the time
+/// of the original authentication"; "its nonce Claim Value, if present, MUST be the same"; "its
+/// aud Claim Value MUST be the same" and "its azp Claim Value ... if present" (our client id, as
+/// [`validate`] checks).
+pub async fn validate_refreshed(
+    token: &str,
+    jwks: &Jwks,
+    params: &ValidationParams<'_>,
+    original: Original<'_>,
+    hashes: TokenHashes<'_>,
+    signatures: &dyn Signatures,
+) -> Result<ValidatedIdToken, IdTokenError> {
+    let params = ValidationParams {
+        expected_nonce: None,
+        max_age_secs: None,
+        ..*params
+    };
+    let validated = validate(token, jwks, &params, hashes, signatures).await?;
+    let c = &validated.claims;
+    if c.sub != original.sub {
+        return Err(IdTokenError::SubjectChanged);
+    }
+    let nonce_changed = match (c.nonce.as_deref(), original.nonce) {
+        (Some(new), Some(old)) => !bool::from(new.as_bytes().ct_eq(old.as_bytes())),
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    let auth_time_changed = matches!((c.auth_time, original.auth_time), (Some(new), Some(old)) if new != old);
+    if nonce_changed || auth_time_changed {
+        return Err(IdTokenError::OriginalMismatch);
+    }
+    Ok(validated)
+}
+
+/// The claims of an ID token validated earlier and kept in the sealed session record (the
+/// original of a refresh), read without checking the signature again: the seal proves we
+/// stored it after validating it.
+pub fn stored_claims(token: &str) -> Option<IdTokenClaims> {
+    into_id_claims(jws::stored_claims::<WireClaims>(token)?).ok()
+}
+
 /// Header info read WITHOUT trusting it (to choose a key or decide on a JWKS
 /// refetch): the algorithm and the `kid`, if any. `none` and HS* are refused
 /// here already.
 pub fn peek_header(token: &str) -> Result<(Alg, Option<String>), IdTokenError> {
-    let (untrusted, alg) = parse_untrusted(token)?;
+    let (untrusted, alg) = jws::parse(token)?;
     Ok((alg, untrusted.header().key_id.clone()))
 }
 
@@ -400,22 +459,24 @@ async fn validate_claims_alg(
     params: &ValidationParams<'_>,
     signatures: &dyn Signatures,
 ) -> Result<(IdTokenClaims, Alg), IdTokenError> {
-    // Step 1 (decrypt an encrypted ID token): not supported; a JWE has five
-    // parts and is rejected as malformed. `none` and HS* are refused in
-    // parse_untrusted (step 8: HS* would be keyed with the client secret; we
-    // never verify MACs, so an HS* token cannot be trusted).
-    let (untrusted, alg) = parse_untrusted(token)?;
-    // Step 7: "The alg value SHOULD be the default of RS256 or the algorithm
-    // sent by the Client in the id_token_signed_response_alg parameter". The
-    // allow-list is configuration; it is checked before any key is touched.
-    if !params.allowed_algs.contains(&alg) {
-        return Err(IdTokenError::AlgNotAllowed(alg.name().to_owned()));
-    }
-    // Step 6: "The Client MUST validate the signature ... using the algorithm
-    // specified in the JWT alg Header Parameter. The Client MUST use the keys
-    // provided by the Issuer." We always check it, TLS notwithstanding.
-    let key = jwks.select(untrusted.header().key_id.as_deref(), alg)?;
-    let claims = into_id_claims(verify_signature(token, &untrusted, alg, key, signatures).await?)?;
+    // Step 1 (decrypt an encrypted ID token): not supported; a JWE has five parts and is
+    // rejected as malformed. `none` and HS* are refused by jws::parse (step 8: HS* would be keyed
+    // with the client secret; we never verify MACs, so an HS* token cannot be trusted).
+    // Step 7: "The alg value SHOULD be the default of RS256 or the algorithm sent by the Client
+    // in the id_token_signed_response_alg parameter": the allow-list is configuration, checked
+    // before any key is touched. Step 6: "The Client MUST validate the signature ... using the
+    // algorithm specified in the JWT alg Header Parameter. The Client MUST use the keys provided
+    // by the Issuer." We always check it, TLS notwithstanding.
+    let verified = jws::verify::<WireClaims>(
+        token,
+        jwks,
+        params.allowed_algs,
+        signatures,
+        "the claims are not a JSON object with valid ID token claim types",
+    )
+    .await?;
+    let alg = verified.alg;
+    let claims = into_id_claims(verified.claims)?;
     check_issuer_and_audience(&claims, params)?;
     check_times(&claims, params)?;
     check_nonce(&claims, params)?;
@@ -423,78 +484,15 @@ async fn validate_claims_alg(
     Ok((claims, alg))
 }
 
-/// Parses the compact JWS and maps its `alg` to an [`Alg`], refusing
-/// `none` / HS* explicitly and unknown algorithms generically.
-fn parse_untrusted(token: &str) -> Result<(UntrustedToken<'_, HeaderExt>, Alg), IdTokenError> {
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(IdTokenError::Malformed("the token is too large"));
-    }
-    let untrusted = UntrustedToken::<HeaderExt>::try_from(token).map_err(|e| {
-        IdTokenError::Malformed(match e {
-            ParseError::InvalidTokenStructure => {
-                "it is not three dot-separated parts (encrypted ID tokens are not supported)"
-            }
-            ParseError::InvalidBase64Encoding => "a part is not valid base64url",
-            ParseError::MalformedHeader(_) => "the header is not a valid JOSE header",
-            ParseError::UnsupportedContentType(_) => "the header has an unsupported content type",
-            _ => "the token cannot be parsed",
-        })
-    })?;
-    // RFC 7515 §4.1.11: a recipient that does not understand a listed
-    // extension MUST reject the JWS; we understand none.
-    if untrusted.header().other_fields.crit.is_some() {
-        return Err(IdTokenError::Malformed(
-            "the header lists critical extensions (crit), which are not supported",
-        ));
-    }
-    let name = untrusted.algorithm();
-    let is_hmac = name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("HS"));
-    if is_hmac || name.eq_ignore_ascii_case("none") {
-        return Err(IdTokenError::ForbiddenAlg(printable_alg(name)));
-    }
-    let alg = Alg::from_name(name).ok_or_else(|| IdTokenError::AlgNotAllowed(printable_alg(name)))?;
-    Ok((untrusted, alg))
-}
-
-/// The header's `alg` for an error message: it is attacker-controlled, so
-/// anything that does not look like a JOSE algorithm name is replaced.
-fn printable_alg(name: &str) -> String {
-    let plausible =
-        !name.is_empty() && name.len() <= 16 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_+".contains(&b));
-    if plausible { name } else { "(unrecognised)" }.to_owned()
-}
-
-/// Checks the signature with `signatures` and parses the claims. The key type
-/// was matched to `alg` by [`Jwks::select`]; a mismatch here is refused too,
-/// before the implementation is asked. The order is jwt-compact's: signature
-/// length, then claims (malformed claims are reported as such whatever the
-/// signature), then the signature itself.
-async fn verify_signature(
-    token: &str,
-    untrusted: &UntrustedToken<'_, HeaderExt>,
-    alg: Alg,
-    key: &VerifyingKey,
-    signatures: &dyn Signatures,
-) -> Result<Claims<WireClaims>, IdTokenError> {
-    if !key.supports(alg) {
-        return Err(IdTokenError::Key(KeySelectError::NoSuitableKey(alg)));
-    }
-    let signature = untrusted.signature_bytes();
-    if signature.len() != key.key().signature_len() {
-        return Err(IdTokenError::BadSignature);
-    }
-    let claims = untrusted
-        .deserialize_claims_unchecked::<WireClaims>()
-        .map_err(|_| IdTokenError::Malformed("the claims are not a JSON object with valid ID token claim types"))?;
-    // The JWS signing input: everything before the last dot (parse_untrusted
-    // checked there are exactly three parts).
-    let (signing_input, _) = token
-        .rsplit_once('.')
-        .ok_or(IdTokenError::Malformed("the token cannot be parsed"))?;
-    if crypto::verify(signatures, alg, key.key(), signing_input.as_bytes(), signature).await {
-        Ok(claims)
-    } else {
-        Err(IdTokenError::BadSignature)
+impl From<JwsError> for IdTokenError {
+    fn from(e: JwsError) -> IdTokenError {
+        match e {
+            JwsError::Malformed(why) => IdTokenError::Malformed(why),
+            JwsError::ForbiddenAlg(alg) => IdTokenError::ForbiddenAlg(alg),
+            JwsError::AlgNotAllowed(alg) => IdTokenError::AlgNotAllowed(alg),
+            JwsError::Key(e) => IdTokenError::Key(e),
+            JwsError::BadSignature => IdTokenError::BadSignature,
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! The OpenID Connect protocol pieces, named as the specs name them.
+//! The OpenID Connect protocol pieces, named as the specs name them (`jws` is what ID tokens and
+//! logout tokens share).
 
 pub mod authorize;
 pub mod client_auth;
@@ -7,6 +8,8 @@ pub mod end_session;
 pub mod id_token;
 pub mod issuer;
 pub mod jwks;
+pub mod jws;
+pub mod logout_token;
 pub mod par;
 pub mod registration;
 pub mod response;

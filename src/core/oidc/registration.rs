@@ -76,6 +76,10 @@ pub struct RegistrationRequest<'a> {
     pub jwks_uri: Option<&'a str>,
     /// The response type the logins will use (registered with its grant types).
     pub response_type: ResponseType,
+    /// Our Back-Channel Logout endpoint (Back-Channel Logout 1.0 §2.2), when it is on.
+    pub backchannel_logout_uri: Option<&'a str>,
+    /// Our Front-Channel Logout endpoint (Front-Channel Logout 1.0 §2), when it is on.
+    pub frontchannel_logout_uri: Option<&'a str>,
     /// Extra client metadata from the configuration (client_name, contacts, …).
     pub extra: &'a serde_json::Map<String, serde_json::Value>,
 }
@@ -108,6 +112,16 @@ impl RegistrationRequest<'_> {
         }
         if let Some(jwks_uri) = self.jwks_uri {
             body.insert("jwks_uri".into(), jwks_uri.into());
+        }
+        // Session required: logout tokens and front-channel requests then name the provider
+        // session (sid), so that one logout ends one session rather than all of the user's.
+        if let Some(uri) = self.backchannel_logout_uri {
+            body.insert("backchannel_logout_uri".into(), uri.into());
+            body.insert("backchannel_logout_session_required".into(), true.into());
+        }
+        if let Some(uri) = self.frontchannel_logout_uri {
+            body.insert("frontchannel_logout_uri".into(), uri.into());
+            body.insert("frontchannel_logout_session_required".into(), true.into());
         }
         HttpRequest {
             method: "POST",
@@ -212,6 +226,8 @@ mod tests {
             method: AuthMethod::PrivateKeyJwt,
             jwks_uri: Some("https://rp.example/.well-known/jwks.json"),
             response_type: ResponseType::Code,
+            backchannel_logout_uri: Some("https://rp.example/backchannel-logout"),
+            frontchannel_logout_uri: None,
             extra: &extra,
         }
         .to_http();
@@ -234,6 +250,9 @@ mod tests {
             body["grant_types"],
             serde_json::json!(["authorization_code", "refresh_token"])
         );
+        assert_eq!(body["backchannel_logout_uri"], "https://rp.example/backchannel-logout");
+        assert_eq!(body["backchannel_logout_session_required"], true);
+        assert!(body.get("frontchannel_logout_uri").is_none());
     }
 
     /// Registration §2: the response types and the grant types they need.
@@ -248,6 +267,8 @@ mod tests {
                 method: AuthMethod::None,
                 jwks_uri: None,
                 response_type,
+                backchannel_logout_uri: None,
+                frontchannel_logout_uri: None,
                 extra: &extra,
             };
             serde_json::from_str::<serde_json::Value>(req.to_http().body.as_deref().unwrap()).unwrap()

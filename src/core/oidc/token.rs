@@ -36,6 +36,14 @@ pub enum TokenError {
     UserinfoSubjectMismatch,
 }
 
+impl TokenError {
+    /// The provider refused the grant itself (RFC 6749 §5.2 `invalid_grant`): for a refresh
+    /// token, it is expired, revoked, or was already used (rotation).
+    pub fn is_invalid_grant(&self) -> bool {
+        matches!(self, TokenError::Provider { error, .. } if error == "invalid_grant")
+    }
+}
+
 /// A successful token response.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TokenResponse {
@@ -75,11 +83,43 @@ pub async fn code_request(
     jti: &str,
     signatures: &dyn Signatures,
 ) -> Result<HttpRequest, ClientAuthError> {
+    let grant = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
+    ];
+    token_request(token_endpoint, client, &grant, now, jti, signatures).await
+}
+
+/// Builds a refresh token request (RFC 6749 §6, Core §12.1), authenticated as `client` as the
+/// code was (RFC 6749 §6: "the client MUST authenticate").
+pub async fn refresh_request(
+    token_endpoint: &str,
+    client: &Client,
+    refresh_token: &Secret,
+    now: i64,
+    jti: &str,
+    signatures: &dyn Signatures,
+) -> Result<HttpRequest, ClientAuthError> {
+    let grant = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.expose()),
+    ];
+    token_request(token_endpoint, client, &grant, now, jti, signatures).await
+}
+
+/// A form POST to the token endpoint with `grant` and the client's authentication.
+async fn token_request(
+    token_endpoint: &str,
+    client: &Client,
+    grant: &[(&str, &str)],
+    now: i64,
+    jti: &str,
+    signatures: &dyn Signatures,
+) -> Result<HttpRequest, ClientAuthError> {
     let mut form = form_urlencoded::Serializer::new(String::new());
-    form.append_pair("grant_type", "authorization_code")
-        .append_pair("code", code)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("code_verifier", verifier);
+    form.extend_pairs(grant);
     let mut headers = vec![
         ("content-type", "application/x-www-form-urlencoded".to_owned()),
         ("accept", "application/json".to_owned()),
@@ -96,6 +136,18 @@ pub async fn code_request(
 
 /// Parses the token endpoint's answer.
 pub fn parse_token_response(response: &HttpResponse) -> Result<TokenResponse, TokenError> {
+    let tokens = parse_refresh_response(response)?;
+    if tokens.id_token.as_deref().is_none_or(str::is_empty) {
+        return Err(TokenError::MissingIdToken);
+    }
+    Ok(tokens)
+}
+
+/// Parses the answer to a refresh token request: as [`parse_token_response`], but the ID token
+/// is optional (Core §12.2: "Upon successful validation of the Refresh Token, the response
+/// body is the Token Response of Section 3.1.3.3 except that it might not contain an
+/// id_token").
+pub fn parse_refresh_response(response: &HttpResponse) -> Result<TokenResponse, TokenError> {
     if response.status != 200 {
         return Err(oauth_error(response));
     }
@@ -103,9 +155,6 @@ pub fn parse_token_response(response: &HttpResponse) -> Result<TokenResponse, To
         serde_json::from_slice(&response.body).map_err(|e| TokenError::Malformed(json_problem(&e)))?;
     if !tokens.token_type.eq_ignore_ascii_case("bearer") {
         return Err(TokenError::TokenType(tokens.token_type));
-    }
-    if tokens.id_token.as_deref().is_none_or(str::is_empty) {
-        return Err(TokenError::MissingIdToken);
     }
     Ok(tokens)
 }
@@ -265,5 +314,40 @@ mod tests {
             parse_userinfo(&resp(401, ""), "alice").unwrap_err(),
             TokenError::Status(401)
         );
+    }
+
+    #[test]
+    fn refresh_requests_and_responses() {
+        let client = client(AuthMethod::ClientSecretBasic, Some("s"));
+        let rt = Secret::new("rt/1+x");
+        let req = futures::executor::block_on(refresh_request("https://op/token", &client, &rt, 0, "j", &RustCrypto))
+            .unwrap();
+        assert_eq!(
+            (req.method, req.url.as_str(), req.follow_redirects),
+            ("POST", "https://op/token", false)
+        );
+        assert!(req.headers.iter().any(|(k, _)| *k == "authorization"));
+        assert_eq!(
+            req.body.as_deref(),
+            Some("grant_type=refresh_token&refresh_token=rt%2F1%2Bx")
+        );
+        // Core §12.2: the ID token may be missing from a refresh response.
+        let ok = parse_refresh_response(&resp(
+            200,
+            r#"{"access_token":"a","token_type":"Bearer","refresh_token":"r2"}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            (ok.id_token, ok.refresh_token.map(|r| r.expose().to_owned())),
+            (None, Some("r2".to_owned()))
+        );
+        let revoked = parse_refresh_response(&resp(400, r#"{"error":"invalid_grant"}"#)).unwrap_err();
+        assert!(revoked.is_invalid_grant());
+        assert!(!parse_refresh_response(&resp(503, "busy"))
+            .unwrap_err()
+            .is_invalid_grant());
+        assert!(!parse_refresh_response(&resp(401, r#"{"error":"invalid_client"}"#))
+            .unwrap_err()
+            .is_invalid_grant());
     }
 }

@@ -13,6 +13,7 @@
 pub mod cache;
 pub mod cookies;
 pub mod pending;
+pub mod revocation;
 pub mod seal;
 
 use crate::core::crypto::secret::{b64url, Secret};
@@ -140,6 +141,30 @@ pub struct Identity {
     /// Where the session record is in KV ([`record_key`]).
     #[serde(rename = "h")]
     pub handle: String,
+    /// The provider's session id (`sid` of the ID token), which back- and front-channel logout
+    /// name.
+    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// When the session is due for a refresh (unix seconds; only with the provider's
+    /// `session_refresh_interval_secs`).
+    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    pub refresh_due: Option<i64>,
+    /// The refresh is a silent authentication request (`prompt=none`) on a navigation: the
+    /// provider gave no refresh token.
+    #[serde(rename = "p", default, skip_serializing_if = "is_false")]
+    pub silent_refresh: bool,
+    /// When the session was last checked against the revocation records (only for providers
+    /// with back- or front-channel logout).
+    #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<i64>,
+    /// When the session was last seen in use, to the step of the idle timeout (only with
+    /// `session.idle_timeout_secs`).
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub active_at: Option<i64>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Identity {
@@ -157,8 +182,20 @@ impl Identity {
         deployment: &str,
         issuer_of: impl FnOnce(&str) -> Option<&'i str>,
     ) -> Result<Identity, SessionError> {
-        let (provider, mut identity): (_, Identity) =
-            open_cookie(sealer, value, "identity", name, deployment, issuer_of)?;
+        Identity::open_as(sealer, value, "identity", name, deployment, issuer_of)
+    }
+
+    /// Opens an identity sealed as `kind` (`identity` for the cookie; `refreshed` for the copy
+    /// a refresh leaves in KV for other isolates) under `name` (cookie name or KV key).
+    pub fn open_as<'i>(
+        sealer: &Sealer,
+        value: &str,
+        kind: &str,
+        name: &str,
+        deployment: &str,
+        issuer_of: impl FnOnce(&str) -> Option<&'i str>,
+    ) -> Result<Identity, SessionError> {
+        let (provider, mut identity): (_, Identity) = open_cookie(sealer, value, kind, name, deployment, issuer_of)?;
         provider.clone_into(&mut identity.provider);
         Ok(identity)
     }
@@ -166,6 +203,15 @@ impl Identity {
     /// Whether the session's lifetime is over at `now`.
     pub fn expired(&self, now: i64) -> bool {
         now >= self.expires_at
+    }
+
+    /// Whether the session has been unused for `idle_timeout` at `now` (a session sealed before
+    /// the timeout was configured counts as used now).
+    pub fn idle(&self, now: i64, idle_timeout: Option<u64>) -> bool {
+        match (idle_timeout, self.active_at) {
+            (Some(idle), Some(at)) => now.saturating_sub(at) >= i64::try_from(idle).unwrap_or(i64::MAX),
+            _ => false,
+        }
     }
 
     /// The email, if it may be used for allow-list decisions: one the provider marks

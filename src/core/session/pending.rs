@@ -57,6 +57,25 @@ pub struct PendingLogin {
     /// `query`.
     #[serde(rename = "m", default, skip_serializing_if = "is_default")]
     pub response_mode: ResponseMode,
+    /// Set when this is the silent authentication request (`prompt=none`) refreshing a session,
+    /// not a new login: the callback must find the same user and keeps the session's lifetime.
+    #[serde(rename = "f", default, skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<SilentRefresh>,
+}
+
+/// The session a silent authentication request refreshes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SilentRefresh {
+    /// The handle of its record (deleted when the refresh succeeds: the new record has the
+    /// handle of the new state, which doubles as that state's "used" mark).
+    #[serde(rename = "h")]
+    pub handle: String,
+    /// When the session started: the refreshed one keeps it, and so its absolute end.
+    #[serde(rename = "c")]
+    pub created_at: i64,
+    /// The user: the provider must answer for the same `sub` (Core §12.2 by analogy).
+    #[serde(rename = "s")]
+    pub sub: String,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {

@@ -26,6 +26,11 @@ fn identity() -> Identity {
         created_at: 1_764_320_000,
         expires_at: 1_764_348_800,
         handle: handle_for_state("state-1"),
+        sid: None,
+        refresh_due: None,
+        silent_refresh: false,
+        checked_at: None,
+        active_at: None,
     }
 }
 
@@ -218,6 +223,7 @@ fn pending_login_round_trip_and_state_check() {
         client_id: None,
         response_type: ResponseType::Code,
         response_mode: ResponseMode::Query,
+        refresh: None,
     };
     let ctx = SealContext {
         kind: "pending",

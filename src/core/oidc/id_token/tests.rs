@@ -960,3 +960,71 @@ fn every_algorithm_verifies_with_rustcrypto_and_fails_when_tampered() {
         );
     }
 }
+
+/// Core §12.2: a refreshed ID token keeps the original `sub`, `nonce` (if any) and `auth_time`;
+/// no nonce is expected from the refresh itself, and everything else is checked as usual.
+#[test]
+fn refreshed_id_tokens_must_match_the_original_authentication() {
+    let refresh = |c: &Map<String, Value>, original: Original<'_>| {
+        let p = ValidationParams {
+            expected_nonce: None,
+            ..params()
+        };
+        futures::executor::block_on(validate_refreshed(
+            &tok(c),
+            std_jwks(),
+            &p,
+            original,
+            TokenHashes::default(),
+            &RustCrypto,
+        ))
+    };
+    let original = Original {
+        sub: "user-42",
+        nonce: Some(NONCE),
+        auth_time: Some(NOW - 1000),
+    };
+    let fresh = with(claims(), "auth_time", json!(NOW - 1000));
+    assert!(refresh(&fresh, original).is_ok());
+    // No nonce at all is fine (providers usually send none on refresh); no auth_time too.
+    assert!(refresh(&without(without(fresh.clone(), "nonce"), "auth_time"), original).is_ok());
+    let cases = [
+        (
+            with(fresh.clone(), "sub", json!("user-43")),
+            IdTokenError::SubjectChanged,
+        ),
+        (
+            with(fresh.clone(), "nonce", json!("other")),
+            IdTokenError::OriginalMismatch,
+        ),
+        (
+            with(fresh.clone(), "auth_time", json!(NOW - 5)),
+            IdTokenError::OriginalMismatch,
+        ),
+        (
+            with(fresh.clone(), "iss", json!("https://other.example")),
+            IdTokenError::WrongIssuer,
+        ),
+        (
+            with(fresh.clone(), "aud", json!("someone")),
+            IdTokenError::WrongAudience,
+        ),
+        (with(fresh.clone(), "exp", json!(NOW - 600)), IdTokenError::Expired),
+    ];
+    for (c, expected) in cases {
+        assert_eq!(refresh(&c, original).map(|_| ()), Err(expected.clone()), "{expected}");
+    }
+    // A nonce where the original had none.
+    let no_nonce = Original {
+        nonce: None,
+        ..original
+    };
+    assert_eq!(
+        refresh(&fresh, no_nonce).map(|_| ()),
+        Err(IdTokenError::OriginalMismatch)
+    );
+    // The stored original is read back without a signature check.
+    let stored = stored_claims(&tok(&fresh)).unwrap();
+    assert_eq!((stored.sub.as_str(), stored.auth_time), ("user-42", Some(NOW - 1000)));
+    assert!(stored_claims("junk").is_none());
+}
