@@ -44,12 +44,15 @@ fuzz_target!(|data: &[u8]| {
         calls: Cell::new(0),
     };
     let kv = MemKv::default();
+    // Every level kept, so that building every event is fuzzed too.
+    let log = edge_oidc_fuzz::edge_oidc::core::log::EventLog::new(edge_oidc_fuzz::edge_oidc::core::log::LogLevel::Debug);
     let io = Io {
         http: &http,
         kv: &kv,
         clock: &FixedClock,
         random: &CounterRandom::default(),
         signatures: &edge_oidc_fuzz::edge_oidc::core::crypto::rust::RustCrypto,
+        log: &log,
     };
     for path in &paths {
         if let Some(req) = navigation(
