@@ -261,24 +261,10 @@ impl App {
         record: &SessionRecord,
         resealed: Option<(i64, i64)>,
     ) -> Result<Vec<String>, AppError> {
-        let now = io.clock.now();
-        let deployment = self.deployment(req);
-        let record_context = SealContext {
-            kind: "record",
-            name: key,
-            deployment: &deployment,
-            issuer: &provider.issuer,
-        };
-        let sealed_record = record
-            .seal(&self.config.sealer, &record_context, nonce24(io.random))
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        let ttl = u64::try_from(identity.expires_at.saturating_sub(now))
-            .unwrap_or(0)
-            .max(60);
         // The answer need not wait for it. Until it lands, a replay of this state is only
         // stopped by the pending cookie (removed by this answer) and, where there is one, the
         // provider's single-use code; for the implicit flow the record is the only mark.
-        io.kv.put_background(key, &sealed_record, ttl);
+        let ttl = self.put_record(req, io, provider, key, record, identity.expires_at)?;
         // Front-channel logout may only revoke provider sessions that logged in here.
         if let (true, Some(sid)) = (provider.follow.frontchannel_logout, identity.sid.as_deref()) {
             let index = revocation::sid_index_key(&provider.name, sid);
@@ -286,6 +272,34 @@ impl App {
         }
         let sealed = self.seal_identity(req, identity, io.random)?;
         self.identity_cookies(req, &sealed, resealed)
+    }
+
+    /// Seals the session record for `key` and writes it in the background, to live until the
+    /// session expires (at least 60 s); returns that time to live.
+    pub(super) fn put_record<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+        provider: &ProviderConfig,
+        key: &str,
+        record: &SessionRecord,
+        expires_at: i64,
+    ) -> Result<u64, AppError> {
+        let deployment = self.deployment(req);
+        let context = SealContext {
+            kind: "record",
+            name: key,
+            deployment: &deployment,
+            issuer: &provider.issuer,
+        };
+        let sealed = record
+            .seal(&self.config.sealer, &context, nonce24(io.random))
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let ttl = u64::try_from(expires_at.saturating_sub(io.clock.now()))
+            .unwrap_or(0)
+            .max(60);
+        io.kv.put_background(key, &sealed, ttl);
+        Ok(ttl)
     }
 
     /// Core §3.1.3.7 (a login: `Check::Login` with its nonce) or §12.2 (a refresh) and the

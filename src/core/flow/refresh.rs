@@ -340,21 +340,9 @@ impl App {
         record: &SessionRecord,
         done_key: &str,
     ) -> Result<(), AppError> {
-        let deployment = self.deployment(req);
         let key = record_key(&identity.handle);
-        let record_context = SealContext {
-            kind: "record",
-            name: &key,
-            deployment: &deployment,
-            issuer: &provider.issuer,
-        };
-        let sealed_record = record
-            .seal(&self.config.sealer, &record_context, nonce24(io.random))
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        let ttl = u64::try_from(identity.expires_at.saturating_sub(io.clock.now()))
-            .unwrap_or(0)
-            .max(60);
-        io.kv.put_background(&key, &sealed_record, ttl);
+        self.put_record(req, io, provider, &key, record, identity.expires_at)?;
+        let deployment = self.deployment(req);
         let done_context = SealContext {
             kind: "refreshed",
             name: done_key,
