@@ -171,6 +171,18 @@ pub struct HttpResponse {
     pub body: Vec<u8>,
 }
 
+#[cfg(test)]
+impl HttpResponse {
+    /// A JSON answer with this status (tests of the provider-response parsers).
+    pub fn json(status: u16, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            content_type: Some("application/json".into()),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+}
+
 /// Provider responses larger than this are refused (a JWKS or token response is a few KB).
 pub const MAX_RESPONSE_BYTES: usize = 512 * 1024;
 

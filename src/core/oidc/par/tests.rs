@@ -100,11 +100,7 @@ fn a_client_assertion_is_addressed_to_the_issuer() {
 }
 
 fn resp(status: u16, body: &str) -> HttpResponse {
-    HttpResponse {
-        status,
-        content_type: Some("application/json".into()),
-        body: body.as_bytes().to_vec(),
-    }
+    HttpResponse::json(status, body)
 }
 
 #[test]
