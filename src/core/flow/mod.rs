@@ -210,6 +210,9 @@ pub struct App {
     /// The session cookie's name on https and on plain http (see `SessionConfig::cookie_base`).
     cookie_https: String,
     cookie_http: String,
+    /// The deployment every sealed value is bound to when the configuration fixes it (the
+    /// cookie domain, else `public_origin`); `None`: each request's origin (see `deployment`).
+    fixed_deployment: Option<String>,
     /// Session upkeep (refresh, revocation check, idle step) done once per session and due
     /// state, whatever the number of its concurrent requests (src/core/flow/upkeep.rs).
     upkeep: flight::Flights<Rc<upkeep::Upkept>>,
@@ -268,6 +271,7 @@ impl App {
             cookie_https: config.session.cookie_base(true),
             cookie_http: config.session.cookie_base(false),
             cookie_host_only: domain::former_host_only_name(&config),
+            fixed_deployment: domain::deployment(&config).or_else(|| config.public_origin.clone()),
             config,
             cache: ProviderCache::default(),
             identities: IdentityCache::default(),
@@ -404,15 +408,12 @@ impl App {
         })
     }
 
-    /// The deployment the sealed values of this request are bound to: `public_origin`, else the
-    /// request's origin.
-    fn deployment(&self, req: &Incoming) -> String {
-        if let Some(bound) = domain::deployment(&self.config) {
-            return bound;
-        }
-        match &self.config.public_origin {
-            Some(origin) => origin.clone(),
-            None => req.url.origin().ascii_serialization(),
+    /// The deployment the sealed values of this request are bound to: the cookie domain, else
+    /// `public_origin` (both fixed at start: no allocation per request), else the request's origin.
+    fn deployment(&self, req: &Incoming) -> std::borrow::Cow<'_, str> {
+        match &self.fixed_deployment {
+            Some(fixed) => std::borrow::Cow::Borrowed(fixed),
+            None => std::borrow::Cow::Owned(req.url.origin().ascii_serialization()),
         }
     }
 
