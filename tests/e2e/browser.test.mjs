@@ -2,12 +2,10 @@
 // oidc-provider's real login and consent forms, reads the protected sample site, signs out.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './lib/browser.mjs';
 import { startNodeOp, freePort } from './lib/peers.mjs';
 import { startWorker, cookieKey } from './lib/worker.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 let op;
 let worker;
 let browser;
@@ -15,7 +13,6 @@ let browser;
 let rp;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium`);
   const port = await freePort();
   rp = `http://127.0.0.1:${port}`;
   const secret = cookieKey();
@@ -36,13 +33,7 @@ before(async () => {
     },
     secrets: { CLIENT_SECRET: secret },
   });
-  // playwright gives every launch a fresh temporary profile.
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

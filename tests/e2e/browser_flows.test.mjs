@@ -9,13 +9,11 @@
 // without a form (non-interactive): the relay pages are what is under test here.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './lib/browser.mjs';
 import { startNodeOp, freePort } from './lib/peers.mjs';
 import { startWorker, cookieKey } from './lib/worker.mjs';
 import { RELAY_MARKER } from './lib/flows.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 const TOKEN_PARAM = /[?&#](code|id_token|access_token)=/;
 let op;
 let worker;
@@ -23,7 +21,6 @@ let browser;
 let rp;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium`);
   const port = await freePort();
   rp = `http://localhost:${port}`;
   const secret = cookieKey();
@@ -52,12 +49,7 @@ before(async () => {
     },
     secrets: { CLIENT_SECRET_FRAGMENT: secret, CLIENT_SECRET_FORM: secret },
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic', '--host-resolver-rules=MAP localhost 127.0.0.1'],
-  });
+  browser = await launchChromium(['--host-resolver-rules=MAP localhost 127.0.0.1']);
 });
 
 after(async () => {

@@ -6,12 +6,10 @@
 // within revocation_check_secs. The page may be framed by the provider's origin only.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './lib/browser.mjs';
 import { startNodeOp, freePort } from './lib/peers.mjs';
 import { startWorker, cookieKey } from './lib/worker.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 const CHECK = 2;
 let op;
 let worker;
@@ -19,7 +17,6 @@ let browser;
 let rp;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium`);
   const port = await freePort();
   rp = `http://localhost:${port}`;
   const secret = cookieKey();
@@ -51,12 +48,7 @@ before(async () => {
     },
     secrets: { CLIENT_SECRET: secret },
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -5,13 +5,11 @@
 // cookie domain (same COOKIE_KEYS) does not open; a host outside the domain is refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './lib/browser.mjs';
 import { startNodeOp, startEchoOrigin, freePort } from './lib/peers.mjs';
 import { startWorker, cookieKey } from './lib/worker.mjs';
 import { startFaultOp, workerOptions, loginAt, rawBrowser } from './lib/fault_op.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 let op;
 let faultOp;
 let echo;
@@ -22,7 +20,6 @@ const COOKIE_KEYS = cookieKey();
 const at = (host, path = '/') => `http://${host}.example.test:${port}${path}`;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium`);
   port = await freePort();
   const secret = cookieKey();
   op = await startNodeOp({
@@ -45,12 +42,7 @@ before(async () => {
     },
     secrets: { CLIENT_SECRET: secret, COOKIE_KEYS },
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic', '--host-resolver-rules=MAP *.example.test 127.0.0.1'],
-  });
+  browser = await launchChromium(['--host-resolver-rules=MAP *.example.test 127.0.0.1']);
 });
 
 after(async () => {
