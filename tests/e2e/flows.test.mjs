@@ -97,17 +97,21 @@ async function loginAndLogout(worker, op, name, rt, mode, subject) {
   return seen.headers['x-auth-subject'];
 }
 
+/** One provider per response type and mode of CASES, all at the same OP. */
+function everyCase() {
+  return Object.fromEntries(CASES.map(([rt, mode]) => [providerName(rt, mode), {
+    response_type: rt,
+    ...(mode ? { response_mode: mode } : {}),
+  }]));
+}
+
 describe('node oidc-provider: every response type and mode', () => {
   let op;
   let echo;
   let worker;
   before(async () => {
     [op, echo] = await Promise.all([startNodeOp(opConfig()), startEchoOrigin()]);
-    const providers = Object.fromEntries(CASES.map(([rt, mode]) => [providerName(rt, mode), {
-      response_type: rt,
-      ...(mode ? { response_mode: mode } : {}),
-    }]));
-    worker = await startWorker(workerOptions(op, echo, providers));
+    worker = await startWorker(workerOptions(op, echo, everyCase()));
   });
   after(async () => {
     await worker?.stop();
@@ -128,11 +132,7 @@ describe('pyOP: every response type and mode', () => {
   let worker;
   before(async () => {
     [op, echo] = await Promise.all([startPyop(opConfig()), startEchoOrigin()]);
-    const providers = Object.fromEntries(CASES.map(([rt, mode]) => [providerName(rt, mode), {
-      response_type: rt,
-      ...(mode ? { response_mode: mode } : {}),
-    }]));
-    worker = await startWorker(workerOptions(op, echo, providers));
+    worker = await startWorker(workerOptions(op, echo, everyCase()));
   });
   after(async () => {
     await worker?.stop();
