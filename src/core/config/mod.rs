@@ -6,8 +6,10 @@
 use crate::core::http::parse_ascii_url;
 use crate::core::session::seal::{parse_key_list, Sealer};
 use crate::core::site::path::{CanonicalPath, PathPattern};
+pub mod bearer;
 mod domain;
 mod follow;
+pub mod identity;
 mod ops;
 mod provider;
 mod quirks;
@@ -109,6 +111,12 @@ struct RawConfig {
     log_level: Option<String>,
     #[serde(default)]
     metrics_binding: Option<String>,
+    #[serde(default)]
+    assertion: Option<identity::RawAssertion>,
+    #[serde(default)]
+    forward: identity::RawForward,
+    #[serde(default)]
+    bearer: Option<bearer::RawBearer>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -343,6 +351,12 @@ pub struct Config {
     pub log_level: crate::core::log::LogLevel,
     /// The Analytics Engine dataset binding events are counted in, if any.
     pub metrics_binding: Option<String>,
+    /// The signed identity assertion, if configured.
+    pub assertion: Option<identity::AssertionConfig>,
+    /// Tokens and claims passed to the origin.
+    pub forward: identity::ForwardConfig,
+    /// Bearer-token APIs, if configured.
+    pub bearer: Option<bearer::BearerConfig>,
 }
 
 /// Providers allowed under a path prefix.
@@ -442,6 +456,9 @@ impl Config {
         })?;
         let log_level = ops::validate_log_level(raw.log_level.as_deref())?;
         let metrics_binding = ops::validate_metrics_binding(raw.metrics_binding)?;
+        let assertion = identity::validate_assertion(raw.assertion, secret)?;
+        let forward = identity::validate_forward(raw.forward)?;
+        let bearer = bearer::validate_bearer(raw.bearer, &providers)?;
         let sealer = Sealer::new(keys).map_err(|e| err(COOKIE_KEYS_SECRET, e.to_string(), "set at least one key"))?;
         Ok(Config {
             providers,
@@ -467,6 +484,9 @@ impl Config {
             public_origin,
             log_level,
             metrics_binding,
+            assertion,
+            forward,
+            bearer,
         })
     }
 

@@ -25,8 +25,15 @@ impl App {
     ) -> Result<Outcome, Failure> {
         let jar = CookieJar::parse(req.headers.cookie.as_deref());
         let now = io.clock.now();
-        let session = self.session(req, &jar, now);
         let public = self.config.is_public(path);
+        // Bearer-token APIs: the token alone decides, never a redirect or a cookie (boxed: its
+        // validation awaits keys and signatures). Nothing to test when `bearer` is not set.
+        if let Some(policy) = self.config.bearer.as_ref().and_then(|b| b.policy_for(path)) {
+            if !public && self.bearer_applies(req, policy) {
+                return super::boxed(self.bearer(req, io, policy)).await;
+            }
+        }
+        let session = self.session(req, &jar, now);
         let outcome = match session {
             Some(Ok(identity)) => {
                 // The provider is named in the `denied` event (only then: no work on the hot path).
@@ -54,7 +61,14 @@ impl App {
                                 .path(path.as_str()),
                         );
                     }
-                    Outcome::Forward(self.forward(&jar, Some(&identity)))
+                    let mut forward = self.forward(&jar, Some(&identity));
+                    // The assertion, tokens and claim headers: from the isolate's caches, or
+                    // boxed like the upkeep when one must be signed or read (never on the hot
+                    // path of a session this isolate has served recently).
+                    if self.extras && !self.extras_cached(req, &identity, now, &mut forward) {
+                        forward = super::boxed(self.extras(req, io, identity, forward)).await;
+                    }
+                    Outcome::Forward(forward)
                 }
             }
             _ if public => Outcome::Forward(self.forward(&jar, None)),

@@ -3,6 +3,7 @@
 //! carries out the [`Outcome`].
 
 mod backchannel;
+mod bearer;
 mod callback;
 mod client;
 mod domain;
@@ -12,6 +13,7 @@ mod frontchannel;
 mod gate;
 mod login;
 mod logout;
+mod origin;
 mod provider;
 mod refresh;
 mod requirements;
@@ -225,6 +227,14 @@ pub struct App {
     /// With a cookie domain, the host-only name a browser may still hold from before
     /// (`__Host-<name>`): still ours, never forwarded.
     cookie_host_only: Option<String>,
+    /// Signed identity assertions per session and audience (src/core/flow/origin.rs).
+    assertions: crate::core::site::assertion::AssertionCache,
+    /// The session records' tokens, for pass-through (src/core/flow/origin.rs).
+    tokens: origin::TokenCache,
+    /// Whether forwarded sessions carry an assertion, tokens or claim headers.
+    extras: bool,
+    /// Bearer-token state per isolate (src/core/flow/bearer.rs).
+    bearer: bearer::BearerState,
 }
 
 /// A failed request, with the cookies its answer must still set or remove (a callback always
@@ -261,7 +271,14 @@ impl Failure {
 impl App {
     /// Builds the app from a validated configuration.
     pub fn new(config: Config) -> App {
-        let remove_headers = config.identity_headers.names().map(str::to_owned).collect();
+        // Every header edge-oidc sets is removed from what the client sent first.
+        let remove_headers = config
+            .identity_headers
+            .names()
+            .chain(config.assertion.as_ref().map(|a| a.header.as_str()))
+            .chain(config.forward.names())
+            .map(str::to_owned)
+            .collect();
         let follows_sessions = config.session.idle_timeout_secs.is_some()
             || config
                 .providers
@@ -279,7 +296,17 @@ impl App {
             upkeep: flight::Flights::default(),
             frontchannel_budget: Cell::new((0, 0)),
             follows_sessions,
+            assertions: Default::default(),
+            tokens: Default::default(),
+            extras: false,
+            bearer: Default::default(),
         }
+        .with_extras()
+    }
+
+    fn with_extras(mut self) -> App {
+        self.extras = self.has_extras();
+        self
     }
 
     /// The configuration.
@@ -361,6 +388,16 @@ impl App {
         }
         if path == c.jwks_path && c.publishes_jwks() {
             return Ok(Outcome::Reply(self.jwks_document()));
+        }
+        if let Some(a) = c.assertion.as_ref().filter(|a| a.jwks_path == path) {
+            return Ok(Outcome::Reply(Reply {
+                status: 200,
+                headers: vec![
+                    ("content-type", "application/json".to_owned()),
+                    ("cache-control", "public, max-age=300".to_owned()),
+                ],
+                body: crate::core::site::assertion::jwks_document(&a.key, a.next.as_ref()),
+            }));
         }
         if path == c.login_path {
             return Ok(Outcome::Reply(boxed(self.login_endpoint(req, io)).await?));

@@ -174,6 +174,9 @@ impl App {
                 if let Some(sealed) = sealed {
                     forward.set_cookies = self.identity_cookies(req, sealed, Some((identity.expires_at, now)))?;
                 }
+                if self.extras {
+                    forward = self.extras(req, io, identity.clone(), forward).await;
+                }
                 Ok(Outcome::Forward(forward))
             }
             Err(Ended::Revoked) => Ok(self.unauthenticated(req, io, path, jar, true).await?),

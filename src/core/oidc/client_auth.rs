@@ -162,6 +162,17 @@ impl PrivateKey {
     pub fn alg(&self) -> &'static str {
         self.jwk.alg().name()
     }
+
+    /// The key id published with the public half (the JWK's `kid`, else its RFC 7638
+    /// thumbprint).
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The key material (for the runtime's signature).
+    pub fn jwk(&self) -> &PrivateKeyJwk {
+        &self.jwk
+    }
 }
 
 /// Checks the members of a private JWK before anything parses them, with errors that name the
@@ -342,19 +353,33 @@ async fn sign_assertion(
         .private_key
         .as_ref()
         .ok_or(ClientAuthError::MissingCredential("private_key_jwt"))?;
-    // The compact JWS by hand (RFC 7515 §7.1); the runtime signs.
+    let payload = serde_json::to_vec(claims).map_err(|_| ClientAuthError::Signing)?;
+    sign_jws(key, None, &payload, signatures).await
+}
+
+/// A compact JWS (RFC 7515 §7.1) of `payload` signed with `key` (header `alg`, `kid`, and `typ`
+/// when given); the runtime signs. Client assertions and the identity assertion to the origin
+/// (src/core/site/assertion.rs).
+pub async fn sign_jws(
+    key: &PrivateKey,
+    typ: Option<&str>,
+    payload: &[u8],
+    signatures: &dyn Signatures,
+) -> Result<String, ClientAuthError> {
     #[derive(Serialize)]
-    struct AssertionHeader<'a> {
+    struct JwsHeader<'a> {
         alg: &'a str,
         kid: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        typ: Option<&'a str>,
     }
-    let header = AssertionHeader {
+    let header = JwsHeader {
         alg: key.alg(),
         kid: &key.kid,
+        typ,
     };
     let header = serde_json::to_vec(&header).map_err(|_| ClientAuthError::Signing)?;
-    let payload = serde_json::to_vec(claims).map_err(|_| ClientAuthError::Signing)?;
-    let signing_input = format!("{}.{}", b64url(&header), b64url(&payload));
+    let signing_input = format!("{}.{}", b64url(&header), b64url(payload));
     let signature = crypto::sign(signatures, &key.jwk, signing_input.as_bytes())
         .await
         .map_err(|_| ClientAuthError::Signing)?;

@@ -69,6 +69,9 @@ pub struct ProviderMetadata {
     /// RFC 9126 §5: the provider accepts authorization requests only through PAR.
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// RFC 8414 §2 / RFC 7662: where bearer tokens are introspected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection_endpoint: Option<String>,
 }
 
 /// `{issuer}/.well-known/openid-configuration` (Discovery §4.1: strip a trailing `/`).
@@ -110,6 +113,7 @@ impl ProviderMetadata {
                 "pushed_authorization_request_endpoint",
                 meta.pushed_authorization_request_endpoint.as_ref(),
             ),
+            ("introspection_endpoint", meta.introspection_endpoint.as_ref()),
         ];
         if meta
             .code_challenge_methods_supported

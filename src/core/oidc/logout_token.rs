@@ -197,7 +197,7 @@ fn check_claims(claims: Claims<WireClaims>, p: &LogoutParams<'_>) -> Result<Vali
 }
 
 /// `aud` on the wire: a single string or an array of strings.
-fn opt_one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+pub(crate) fn opt_one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum OneOrMany {

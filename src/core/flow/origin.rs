@@ -1,0 +1,265 @@
+//! What a request let through on a session carries to the origin besides the identity
+//! headers, when configured: the signed assertion (src/core/site/assertion.rs), the session's
+//! access and ID tokens, and claims mapped to headers.
+//!
+//! The hot path stays free of I/O: the assertion and the tokens come from per-isolate caches
+//! (`extras_cached`, synchronous); only a miss — the first request of a session in an isolate,
+//! an assertion with a quarter of its life left, tokens past the access token's expiry — takes
+//! the boxed slow path (`extras`), like the session upkeep: one WebCrypto signature, or one KV
+//! read of the session record. With none of it configured nothing here runs.
+
+use super::{App, Forward, Incoming, Io};
+use crate::core::http::{HttpClient, KvStore};
+use crate::core::log::{Event, EventKind};
+use crate::core::session::Identity;
+use crate::core::site::assertion::{self, AssertionInput};
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Most sessions whose tokens are kept per isolate.
+const MAX_TOKEN_ENTRIES: usize = 512;
+/// Tokens are read again this often at most when the access token has no known expiry, or
+/// after it expired (a refresh in another isolate may have replaced them).
+const TOKEN_RECHECK_SECS: i64 = 300;
+/// After a failed record read, the session goes without tokens this long before trying again.
+const TOKEN_RETRY_SECS: i64 = 30;
+
+/// A session's tokens as its record holds them.
+pub(super) struct Tokens {
+    identity: Rc<Identity>,
+    access_token: Option<Rc<str>>,
+    id_token: Option<Rc<str>>,
+    until: i64,
+}
+
+/// The session tokens per isolate, keyed by session handle.
+#[derive(Default)]
+pub(super) struct TokenCache(RefCell<HashMap<Box<str>, Tokens>>);
+
+impl TokenCache {
+    fn get(&self, identity: &Rc<Identity>, now: i64) -> Option<(Option<Rc<str>>, Option<Rc<str>>)> {
+        let entries = self.0.borrow();
+        let t = entries.get(identity.handle.as_str())?;
+        let same = Rc::ptr_eq(&t.identity, identity) || *t.identity == **identity;
+        (same && now < t.until).then(|| (t.access_token.clone(), t.id_token.clone()))
+    }
+
+    fn insert(&self, tokens: Tokens) {
+        let mut entries = self.0.borrow_mut();
+        if entries.len() >= MAX_TOKEN_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(tokens.identity.handle.as_str().into(), tokens);
+    }
+}
+
+impl App {
+    /// Whether forwarded sessions carry anything besides the identity headers.
+    pub(super) fn has_extras(&self) -> bool {
+        self.config.assertion.is_some()
+            || self.config.forward.passes_tokens()
+            || !self.config.forward.claim_headers.is_empty()
+    }
+
+    /// The `iss` of assertions: `public_origin`, else the request's origin.
+    fn assertion_issuer(&self, req: &Incoming) -> String {
+        match &self.config.public_origin {
+            Some(o) => o.clone(),
+            None => req.url.origin().ascii_serialization(),
+        }
+    }
+
+    /// The audience of the assertion for this request.
+    fn assertion_audience(&self, issuer: &str) -> String {
+        match self.config.assertion.as_ref().and_then(|a| a.audience.as_deref()) {
+            Some(a) => a.to_owned(),
+            None => issuer.to_owned(),
+        }
+    }
+
+    /// Adds what the caches hold; `false` when something must be fetched or signed first.
+    pub(super) fn extras_cached(&self, req: &Incoming, identity: &Rc<Identity>, now: i64, f: &mut Forward) -> bool {
+        self.add_claim_headers(identity, f);
+        let mut complete = true;
+        if let Some(a) = &self.config.assertion {
+            let issuer = self.assertion_issuer(req);
+            let key = assertion::cache_key(identity, &issuer, &self.assertion_audience(&issuer));
+            match self.assertions.get(&key, identity, now) {
+                Some(jwt) => f.add_headers.push((a.header.clone(), jwt.to_string())),
+                None => complete = false,
+            }
+        }
+        if self.config.forward.passes_tokens() {
+            match self.tokens.get(identity, now) {
+                Some((access, id)) => self.add_tokens(access.as_deref(), id.as_deref(), f),
+                None => complete = false,
+            }
+        }
+        complete
+    }
+
+    /// The slow path: signs the assertion and reads the record as needed, then adds them.
+    pub(super) async fn extras<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+        identity: Rc<Identity>,
+        mut f: Forward,
+    ) -> Forward {
+        let now = io.clock.now();
+        f.add_headers.retain(|(name, _)| !self.is_extra_header(name));
+        self.add_claim_headers(&identity, &mut f);
+        if let Some(a) = &self.config.assertion {
+            let issuer = self.assertion_issuer(req);
+            let audience = self.assertion_audience(&issuer);
+            let key = assertion::cache_key(&identity, &issuer, &audience);
+            let jwt = match self.assertions.get(&key, &identity, now) {
+                Some(jwt) => Some(jwt),
+                None => {
+                    let claims = self.assertion_claims(&identity);
+                    let input = AssertionInput {
+                        issuer: &issuer,
+                        audience: &audience,
+                        now,
+                        lifetime_secs: a.lifetime_secs,
+                        claims: &claims,
+                    };
+                    match assertion::sign(&a.key, &identity, &input, io.signatures).await {
+                        Some((jwt, exp)) => {
+                            let jwt: Rc<str> = jwt.into();
+                            self.assertions.insert(key, identity.clone(), jwt.clone(), now, exp);
+                            Some(jwt)
+                        }
+                        None => {
+                            // The origin then gets no assertion and refuses the request, which is
+                            // what it should do: this is our fault, logged.
+                            internal(io, "assertion_signature");
+                            None
+                        }
+                    }
+                }
+            };
+            if let Some(jwt) = jwt {
+                f.add_headers.push((a.header.clone(), jwt.to_string()));
+            }
+        }
+        if self.config.forward.passes_tokens() {
+            let tokens = match self.tokens.get(&identity, now) {
+                Some(t) => t,
+                None => self.read_tokens(req, io, &identity, now).await,
+            };
+            self.add_tokens(tokens.0.as_deref(), tokens.1.as_deref(), &mut f);
+        }
+        f
+    }
+
+    fn is_extra_header(&self, name: &str) -> bool {
+        self.config.assertion.as_ref().is_some_and(|a| a.header == name)
+            || self.config.forward.names().any(|n| n == name)
+    }
+
+    fn add_tokens(&self, access: Option<&str>, id: Option<&str>, f: &mut Forward) {
+        let fw = &self.config.forward;
+        if let (Some(name), Some(token)) = (&fw.access_token, access) {
+            let value = if name == "authorization" {
+                format!("Bearer {}", super::gate::header_value(token))
+            } else {
+                super::gate::header_value(token)
+            };
+            f.add_headers.push((name.clone(), value));
+        }
+        if let (Some(name), Some(token)) = (&fw.id_token, id) {
+            f.add_headers.push((name.clone(), super::gate::header_value(token)));
+        }
+    }
+
+    /// The record's tokens, remembered until the access token expires (at most
+    /// [`TOKEN_RECHECK_SECS`] when it has no known expiry or expired already).
+    async fn read_tokens<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+        identity: &Rc<Identity>,
+        now: i64,
+    ) -> (Option<Rc<str>>, Option<Rc<str>>) {
+        let Some(provider) = self.config.provider(&identity.provider) else {
+            return (None, None);
+        };
+        let (access, id, until) = match self.read_record(req, io, provider, &identity.handle).await {
+            Ok(Some(record)) => {
+                let until = match record.access_token_expires_at {
+                    Some(exp) if exp > now => exp.min(identity.expires_at),
+                    _ => now + TOKEN_RECHECK_SECS,
+                };
+                let access = record.access_token.map(|t| Rc::from(t.expose()));
+                (access, Some(Rc::from(record.id_token.as_str())), until)
+            }
+            Ok(None) => (None, None, now + TOKEN_RETRY_SECS),
+            Err(_) => {
+                let mut event = Event::new(EventKind::KvError);
+                event.reason = Some("session_record_read");
+                io.log.push(event);
+                (None, None, now + TOKEN_RETRY_SECS)
+            }
+        };
+        self.tokens.insert(Tokens {
+            identity: identity.clone(),
+            access_token: access.clone(),
+            id_token: id.clone(),
+            until,
+        });
+        (access, id)
+    }
+
+    /// The configured claims present in the session, for the assertion.
+    fn assertion_claims(&self, identity: &Identity) -> Vec<(String, Value)> {
+        let Some(a) = &self.config.assertion else { return Vec::new() };
+        a.claims
+            .iter()
+            .filter_map(|name| claim_value(identity, name).map(|v| (name.clone(), v)))
+            .collect()
+    }
+
+    fn add_claim_headers(&self, identity: &Identity, f: &mut Forward) {
+        for (claim, header) in &self.config.forward.claim_headers {
+            if let Some(v) = claim_value(identity, claim) {
+                f.add_headers.push((header.clone(), super::gate::header_value(&header_text(&v))));
+            }
+        }
+    }
+}
+
+/// A claim of the session by name: the identity's own fields.
+pub(super) fn claim_value(identity: &Identity, name: &str) -> Option<Value> {
+    match name {
+        "email" => identity.email.clone().map(Value::from),
+        "email_verified" => identity.email_verified.map(Value::from),
+        "name" => identity.name.clone().map(Value::from),
+        "acr" => identity.acr.clone().map(Value::from),
+        "sid" => identity.sid.clone().map(Value::from),
+        "idp" => Some(identity.provider.clone().into()),
+        _ => None,
+    }
+}
+
+/// A claim as header text: a string as is, an array of strings comma-separated, anything else
+/// as JSON.
+pub(crate) fn header_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
+        other => other.to_string(),
+    }
+}
+
+fn internal<H, K>(io: &Io<'_, H, K>, reason: &'static str) {
+    let mut event = Event::new(EventKind::InternalError);
+    event.reason = Some(reason);
+    io.log.push(event);
+}
