@@ -13,7 +13,10 @@
 //    "rotate_refresh_tokens": false, "backchannel_logout": false,
 //    "frontchannel_logout": {"<client_id>": "<frontchannel_logout_uri>"},
 //    "response_types": ["code", "id_token", ...]   (the provider's; default: the library's),
-//    "require_par": true                            (RFC 9126: pushed requests only)}
+//    "require_par": true                            (RFC 9126: pushed requests only),
+//    "resource_servers": {"<resource indicator>": {"scope": "read write", "format": "jwt"|"opaque"}}
+//                        (RFC 8707 resource indicators: access tokens for these APIs, RFC 9068
+//                         JWTs or opaque ones; the client_credentials grant is on with them)}
 // Session features for the session tests (all off unless set): refresh tokens rotated at every
 // use (a reused one is refused and revokes the grant, the library's behaviour); Back-Channel
 // Logout 1.0 (clients then carry backchannel_logout_uri); Front-Channel Logout 1.0, which
@@ -30,7 +33,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,7 +49,8 @@ const users = cfg.users ?? {
 };
 const alg = cfg.signing_alg ?? 'RS256';
 const refresh = cfg.refresh_tokens ?? true;
-const stats = { refreshes: 0, refresh_errors: 0, backchannel: 0 };
+const stats = { refreshes: 0, refresh_errors: 0, backchannel: 0, introspections: 0 };
+const resourceServers = cfg.resource_servers ?? {};
 const frontchannel = cfg.frontchannel_logout ?? {};
 // The iframes of the logout being confirmed (a test peer serves one user at a time).
 let pendingFrontchannel = [];
@@ -114,6 +118,24 @@ const provider = new Provider(issuer, {
     claimsParameter: { enabled: Boolean(cfg.frontchannel_logout) },
     introspection: { enabled: true },
     userinfo: { enabled: true },
+    // Bearer-token APIs (tests/e2e/bearer.test.mjs): access tokens for the listed resources, as
+    // RFC 9068 JWTs (typ at+jwt) or opaque tokens to introspect.
+    clientCredentials: { enabled: Object.keys(resourceServers).length > 0 },
+    resourceIndicators: {
+      enabled: Object.keys(resourceServers).length > 0,
+      useGrantedResource: () => true,
+      async getResourceServerInfo(ctx, indicator) {
+        const rs = resourceServers[indicator];
+        if (!rs) throw new errors.InvalidTarget();
+        return {
+          scope: rs.scope ?? 'read',
+          audience: indicator,
+          accessTokenTTL: rs.ttl ?? 300,
+          accessTokenFormat: rs.format ?? 'jwt',
+          ...(rs.format === 'opaque' ? {} : { jwt: { sign: { alg } } }),
+        };
+      },
+    },
     // On by default in oidc-provider; `require_par` makes it the only way in.
     pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: cfg.require_par ?? false },
     rpInitiatedLogout: {
@@ -211,6 +233,7 @@ provider.on('backchannel.error', (ctx, err) => console.error(`backchannel.error:
 
 const callback = provider.callback();
 server.on('request', async (req, res) => {
+  if (req.url.startsWith('/token/introspection')) stats.introspections += 1;
   if (req.url === '/test/stats') {
     res.writeHead(200, { 'content-type': 'application/json' });
     return res.end(JSON.stringify(stats));

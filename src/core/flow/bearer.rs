@@ -198,7 +198,7 @@ impl App {
         let key = format!("introspect:{}:{}", provider.name, b64url(hash));
         // A KV failure is not a refusal: the provider is asked instead.
         if let Ok(Some(stored)) = io.kv.get(&key).await {
-            if let Some((i, until)) = serde_json::from_str::<(Introspected, i64)>(&stored).ok() {
+            if let Ok((i, until)) = serde_json::from_str::<(Introspected, i64)>(&stored) {
                 if now < until {
                     return Ok((check(i)?, until));
                 }

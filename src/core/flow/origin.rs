@@ -26,6 +26,9 @@ const TOKEN_RECHECK_SECS: i64 = 300;
 /// After a failed record read, the session goes without tokens this long before trying again.
 const TOKEN_RETRY_SECS: i64 = 30;
 
+/// The access token and the ID token of a session, as far as its record has them.
+type TokenPair = (Option<Rc<str>>, Option<Rc<str>>);
+
 /// A session's tokens as its record holds them.
 pub(super) struct Tokens {
     identity: Rc<Identity>,
@@ -39,7 +42,7 @@ pub(super) struct Tokens {
 pub(super) struct TokenCache(RefCell<HashMap<Box<str>, Tokens>>);
 
 impl TokenCache {
-    fn get(&self, identity: &Rc<Identity>, now: i64) -> Option<(Option<Rc<str>>, Option<Rc<str>>)> {
+    fn get(&self, identity: &Rc<Identity>, now: i64) -> Option<TokenPair> {
         let entries = self.0.borrow();
         let t = entries.get(identity.handle.as_str())?;
         let same = Rc::ptr_eq(&t.identity, identity) || *t.identity == **identity;
@@ -183,7 +186,7 @@ impl App {
         io: &Io<'_, H, K>,
         identity: &Rc<Identity>,
         now: i64,
-    ) -> (Option<Rc<str>>, Option<Rc<str>>) {
+    ) -> TokenPair {
         let Some(provider) = self.config.provider(&identity.provider) else {
             return (None, None);
         };
