@@ -114,6 +114,19 @@ pub fn sign(alg: &str, kid: Option<&str>, claims: &Value) -> String {
     .expect("signing")
 }
 
+/// [`sign`] with a `kid` and a `typ` header (the `bearer` target's RFC 9068 `at+jwt`).
+pub fn sign_typed(alg: &str, kid: &str, typ: &str, claims: &Value) -> String {
+    let header = Header::empty().with_key_id(kid).with_token_type(typ);
+    let claims = Claims::new(claims.clone());
+    let k = keys();
+    match alg {
+        "RS256" => Rsa::rs256().token(&header, &claims, &k.rsa),
+        "ES256" => Es256.token(&header, &claims, &k.ec),
+        _ => Ed25519.token(&header, &claims, &k.ed),
+    }
+    .expect("signing")
+}
+
 /// The configuration of the `request` target: one provider with static metadata.
 pub fn config_json() -> String {
     json!({

@@ -314,6 +314,38 @@ fn form_posts() {
     }
 }
 
+/// `Authorization` values for the `bearer` target: RFC 9068 access tokens (valid, untyped, each
+/// claim fault), malformed headers, and introspection answers.
+fn bearer() {
+    let good = json!({
+        "iss": ISSUER, "sub": "svc", "aud": "https://api.example", "client_id": "c1", "jti": "j1",
+        "scope": "openid read", "exp": NOW + 300, "iat": NOW - 5,
+    });
+    let typed = |alg: &str, kid: &str, c: &Value| {
+        // `sign` writes no typ: the typed token is re-signed with the header RFC 9068 names.
+        edge_oidc_fuzz::sign_typed(alg, kid, "at+jwt", c)
+    };
+    write("bearer", "valid_rs256", format!("Bearer {}", typed("RS256", "rsa-1", &good)));
+    write("bearer", "valid_es256", format!("Bearer {}", typed("ES256", "ec-1", &good)));
+    write("bearer", "untyped", format!("Bearer {}", sign("ES256", Some("ec-1"), &good)));
+    for (name, c) in [
+        ("wrong_iss", with(good.clone(), "iss", json!("https://evil"))),
+        ("wrong_aud", with(good.clone(), "aud", json!(["x", "y"]))),
+        ("expired", with(good.clone(), "exp", json!(NOW - 600))),
+        ("no_scope", without(good.clone(), "scope")),
+        ("no_jti", without(good.clone(), "jti")),
+    ] {
+        write("bearer", name, format!("Bearer {}", typed("RS256", "rsa-1", &c)));
+    }
+    write("bearer", "malformed", "Bearer a b");
+    write("bearer", "basic", "Basic YTpi");
+    write(
+        "bearer",
+        "introspection",
+        json!({"active": true, "iss": ISSUER, "aud": "https://api.example", "scope": "read", "exp": NOW + 60, "sub": "s"}).to_string(),
+    );
+}
+
 fn main() {
     logout_tokens();
     id_tokens();
@@ -323,5 +355,6 @@ fn main() {
     requests();
     paths();
     form_posts();
+    bearer();
     println!("seeds written under {}/seeds", env!("CARGO_MANIFEST_DIR"));
 }

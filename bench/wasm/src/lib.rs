@@ -394,3 +394,29 @@ pub fn echo_json(s: &str) -> Result<String, JsError> {
     let v: Value = serde_json::from_str(s)?;
     Ok(v.to_string())
 }
+
+/// Signs `n` identity assertions (src/core/site/assertion.rs) for the identity in `identity_json`
+/// with the P-256 key `key` (PKCS#8 PEM or JWK), by WebCrypto as in the worker: the cost a
+/// session pays once per isolate per three quarters of `assertion.lifetime_secs`. Resolves to
+/// the count of signed assertions.
+#[wasm_bindgen]
+pub fn run_sign_assertion(n: u32, key: &str, identity_json: &str, now: f64) -> Result<js_sys::Promise, JsError> {
+    use edge_oidc::core::site::assertion::{self, AssertionInput, AssertionKey};
+    let key = AssertionKey::parse(key).map_err(|e| JsError::new(&e.to_string()))?;
+    let mut identity: Identity = serde_json::from_str(identity_json)?;
+    identity.provider = "main".to_owned();
+    Ok(future_to_promise(async move {
+        let mut ok = 0u32;
+        for _ in 0..n {
+            let input = AssertionInput {
+                issuer: "https://rp.example",
+                audience: "https://rp.example",
+                now: now as i64,
+                lifetime_secs: 300,
+                claims: &[],
+            };
+            ok += u32::from(assertion::sign(&key, &identity, &input, &WebCrypto).await.is_some());
+        }
+        Ok(JsValue::from(ok))
+    }))
+}

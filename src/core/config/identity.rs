@@ -104,7 +104,11 @@ impl ForwardConfig {
 /// A header name edge-oidc sets on forwarded requests: a token, not a reserved one.
 pub(super) fn header_name(key: &str, v: &str, allow_authorization: bool) -> Result<String, ConfigError> {
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(err(key, format!("`{v}` is not a valid header name"), "use e.g. X-Auth-Groups"));
+        return Err(err(
+            key,
+            format!("`{v}` is not a valid header name"),
+            "use e.g. X-Auth-Groups",
+        ));
     }
     let lower = v.to_ascii_lowercase();
     let reserved = matches!(
@@ -228,3 +232,6 @@ pub(super) fn validate_forward(raw: RawForward) -> Result<ForwardConfig, ConfigE
         claim_headers,
     })
 }
+
+#[cfg(test)]
+mod tests;

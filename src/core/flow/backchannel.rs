@@ -141,7 +141,11 @@ impl App {
 
     /// Our client ids at `provider`: the configured one, or the registrations known (this
     /// isolate's, else the current one in KV).
-    pub(super) async fn client_ids<H: HttpClient, K: KvStore>(&self, provider: &ProviderConfig, io: &Io<'_, H, K>) -> Vec<String> {
+    pub(super) async fn client_ids<H: HttpClient, K: KvStore>(
+        &self,
+        provider: &ProviderConfig,
+        io: &Io<'_, H, K>,
+    ) -> Vec<String> {
         match &provider.client {
             ClientConfig::Static { client_id } => vec![client_id.clone()],
             ClientConfig::Dynamic { .. } => {

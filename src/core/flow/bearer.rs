@@ -191,7 +191,13 @@ impl App {
         hash: &[u8; 32],
         now: i64,
     ) -> Result<(AccessToken, i64), Refusal> {
-        if self.bearer.inactive.borrow().get(hash).is_some_and(|until| now < *until) {
+        if self
+            .bearer
+            .inactive
+            .borrow()
+            .get(hash)
+            .is_some_and(|until| now < *until)
+        {
             return Err(AccessTokenError::Expired.into());
         }
         let check = |i: Introspected| introspection::check(i, &provider.issuer, &policy.audiences, &policy.scopes, now);
@@ -258,16 +264,19 @@ impl App {
         let jar = CookieJar::parse(req.headers.cookie.as_deref());
         let mut f = self.forward(&jar, None);
         let h = &self.config.identity_headers;
-        f.add_headers.push((h.subject.clone(), super::gate::header_value(&at.sub)));
+        f.add_headers
+            .push((h.subject.clone(), super::gate::header_value(&at.sub)));
         if let Some(email) = &at.email {
             f.add_headers.push((h.email.clone(), super::gate::header_value(email)));
         }
         if let Some(p) = &h.provider {
-            f.add_headers.push((p.clone(), super::gate::header_value(&provider.name)));
+            f.add_headers
+                .push((p.clone(), super::gate::header_value(&provider.name)));
         }
         // Pass-through to `Authorization` removed the client's copy: the validated token goes on.
         if self.config.forward.access_token.as_deref() == Some("authorization") {
-            f.add_headers.push(("authorization".to_owned(), format!("Bearer {token}")));
+            f.add_headers
+                .push(("authorization".to_owned(), format!("Bearer {token}")));
         }
         f.private = true;
         f

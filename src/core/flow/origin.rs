@@ -14,6 +14,7 @@ use crate::core::log::{Event, EventKind};
 use crate::core::session::Identity;
 use crate::core::site::assertion::{self, AssertionInput};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -66,20 +67,21 @@ impl App {
             || !self.config.forward.claim_headers.is_empty()
     }
 
-    /// The `iss` of assertions: `public_origin`, else the request's origin.
-    fn assertion_issuer(&self, req: &Incoming) -> String {
+    /// The `iss` of assertions: `public_origin` (no allocation), else the request's origin.
+    fn assertion_issuer(&self, req: &Incoming) -> Cow<'_, str> {
         match &self.config.public_origin {
-            Some(o) => o.clone(),
-            None => req.url.origin().ascii_serialization(),
+            Some(o) => Cow::Borrowed(o),
+            None => Cow::Owned(req.url.origin().ascii_serialization()),
         }
     }
 
     /// The audience of the assertion for this request.
-    fn assertion_audience(&self, issuer: &str) -> String {
-        match self.config.assertion.as_ref().and_then(|a| a.audience.as_deref()) {
-            Some(a) => a.to_owned(),
-            None => issuer.to_owned(),
-        }
+    fn assertion_audience<'a>(&'a self, issuer: &'a str) -> &'a str {
+        self.config
+            .assertion
+            .as_ref()
+            .and_then(|a| a.audience.as_deref())
+            .unwrap_or(issuer)
     }
 
     /// Adds what the caches hold; `false` when something must be fetched or signed first.
@@ -88,8 +90,10 @@ impl App {
         let mut complete = true;
         if let Some(a) = &self.config.assertion {
             let issuer = self.assertion_issuer(req);
-            let key = assertion::cache_key(identity, &issuer, &self.assertion_audience(&issuer));
-            match self.assertions.get(&key, identity, now) {
+            match self
+                .assertions
+                .get(identity, &issuer, self.assertion_audience(&issuer), now)
+            {
                 Some(jwt) => f.add_headers.push((a.header.clone(), jwt.to_string())),
                 None => complete = false,
             }
@@ -117,14 +121,13 @@ impl App {
         if let Some(a) = &self.config.assertion {
             let issuer = self.assertion_issuer(req);
             let audience = self.assertion_audience(&issuer);
-            let key = assertion::cache_key(&identity, &issuer, &audience);
-            let jwt = match self.assertions.get(&key, &identity, now) {
+            let jwt = match self.assertions.get(&identity, &issuer, audience, now) {
                 Some(jwt) => Some(jwt),
                 None => {
                     let claims = self.assertion_claims(&identity);
                     let input = AssertionInput {
                         issuer: &issuer,
-                        audience: &audience,
+                        audience,
                         now,
                         lifetime_secs: a.lifetime_secs,
                         claims: &claims,
@@ -132,7 +135,8 @@ impl App {
                     match assertion::sign(&a.key, &identity, &input, io.signatures).await {
                         Some((jwt, exp)) => {
                             let jwt: Rc<str> = jwt.into();
-                            self.assertions.insert(key, identity.clone(), jwt.clone(), now, exp);
+                            self.assertions
+                                .insert(identity.clone(), &issuer, audience, jwt.clone(), now, exp);
                             Some(jwt)
                         }
                         None => {
@@ -218,7 +222,9 @@ impl App {
 
     /// The configured claims present in the session, for the assertion.
     fn assertion_claims(&self, identity: &Identity) -> Vec<(String, Value)> {
-        let Some(a) = &self.config.assertion else { return Vec::new() };
+        let Some(a) = &self.config.assertion else {
+            return Vec::new();
+        };
         a.claims
             .iter()
             .filter_map(|name| claim_value(identity, name).map(|v| (name.clone(), v)))
@@ -228,7 +234,8 @@ impl App {
     fn add_claim_headers(&self, identity: &Identity, f: &mut Forward) {
         for (claim, header) in &self.config.forward.claim_headers {
             if let Some(v) = claim_value(identity, claim) {
-                f.add_headers.push((header.clone(), super::gate::header_value(&header_text(&v))));
+                f.add_headers
+                    .push((header.clone(), super::gate::header_value(&header_text(&v))));
             }
         }
     }
@@ -252,11 +259,9 @@ pub(super) fn claim_value(identity: &Identity, name: &str) -> Option<Value> {
 pub(crate) fn header_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        Value::Array(items) if items.iter().all(Value::is_string) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(","),
+        Value::Array(items) if items.iter().all(Value::is_string) => {
+            items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")
+        }
         other => other.to_string(),
     }
 }

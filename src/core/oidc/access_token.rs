@@ -153,13 +153,18 @@ fn check_claims(claims: Claims<WireClaims>, p: &AccessParams<'_>) -> Result<Acce
     if iat > p.now.saturating_add(leeway) || nbf.is_some_and(|n| n > p.now.saturating_add(leeway)) {
         return Err(AccessTokenError::NotYetValid);
     }
-    let sub = w.sub.filter(|s| !s.is_empty()).ok_or(AccessTokenError::MissingClaim("sub"))?;
+    let sub = w
+        .sub
+        .filter(|s| !s.is_empty())
+        .ok_or(AccessTokenError::MissingClaim("sub"))?;
     let client_id = Some(
         w.client_id
             .filter(|s| !s.is_empty())
             .ok_or(AccessTokenError::MissingClaim("client_id"))?,
     );
-    w.jti.filter(|s| !s.is_empty()).ok_or(AccessTokenError::MissingClaim("jti"))?;
+    w.jti
+        .filter(|s| !s.is_empty())
+        .ok_or(AccessTokenError::MissingClaim("jti"))?;
     let token = AccessToken {
         sub,
         client_id,

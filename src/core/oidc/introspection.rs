@@ -21,7 +21,8 @@ pub async fn request(
     signatures: &dyn Signatures,
 ) -> Result<HttpRequest, ClientAuthError> {
     let mut form = form_urlencoded::Serializer::new(String::new());
-    form.append_pair("token", token).append_pair("token_type_hint", "access_token");
+    form.append_pair("token", token)
+        .append_pair("token_type_hint", "access_token");
     let mut headers = vec![
         ("content-type", "application/x-www-form-urlencoded".to_owned()),
         ("accept", "application/json".to_owned()),

@@ -130,50 +130,47 @@ pub const MAX_CACHED: usize = 512;
 
 struct Cached {
     identity: Rc<Identity>,
+    /// `iss` and `aud` it was signed for, joined by NUL.
+    place: Box<str>,
     jwt: Rc<str>,
     /// Reused until then (three quarters of its lifetime).
     renew_at: i64,
 }
 
-/// Signed assertions per isolate, keyed by session handle, issuer and audience; an entry is
-/// used only for an equal identity (a refresh that changed the name signs again). When full,
-/// it starts over.
+/// Signed assertions per isolate, keyed by session handle; an entry is used only for the same
+/// issuer and audience and an equal identity (a refresh that changed the name signs again).
+/// When full, it starts over. A lookup allocates nothing.
 #[derive(Default)]
 pub struct AssertionCache {
     entries: RefCell<HashMap<Box<str>, Cached>>,
 }
 
-/// The cache key of a session's assertion for `issuer` and `audience`.
-pub fn cache_key(identity: &Identity, issuer: &str, audience: &str) -> String {
-    let mut k = String::with_capacity(identity.handle.len() + issuer.len() + audience.len() + 2);
-    k.push_str(&identity.handle);
-    k.push('\0');
-    k.push_str(issuer);
-    k.push('\0');
-    k.push_str(audience);
-    k
+fn same_place(place: &str, issuer: &str, audience: &str) -> bool {
+    place.split_once('\0') == Some((issuer, audience))
 }
 
 impl AssertionCache {
-    /// A reusable assertion for this key and identity at `now`.
-    pub fn get(&self, key: &str, identity: &Rc<Identity>, now: i64) -> Option<Rc<str>> {
+    /// A reusable assertion for this session, issuer and audience at `now`.
+    pub fn get(&self, identity: &Rc<Identity>, issuer: &str, audience: &str, now: i64) -> Option<Rc<str>> {
         let entries = self.entries.borrow();
-        let c = entries.get(key)?;
+        let c = entries.get(identity.handle.as_str())?;
         let same = Rc::ptr_eq(&c.identity, identity) || *c.identity == **identity;
-        (same && now < c.renew_at).then(|| c.jwt.clone())
+        (same && now < c.renew_at && same_place(&c.place, issuer, audience)).then(|| c.jwt.clone())
     }
 
     /// Remembers an assertion signed at `now`, valid until `exp`.
-    pub fn insert(&self, key: String, identity: Rc<Identity>, jwt: Rc<str>, now: i64, exp: i64) {
+    pub fn insert(&self, identity: Rc<Identity>, issuer: &str, audience: &str, jwt: Rc<str>, now: i64, exp: i64) {
         let renew_at = now + (exp - now) * 3 / 4;
         let mut entries = self.entries.borrow_mut();
         if entries.len() >= MAX_CACHED {
             entries.clear();
         }
+        let place = format!("{issuer}\0{audience}").into();
         entries.insert(
-            key.into(),
+            identity.handle.as_str().into(),
             Cached {
                 identity,
+                place,
                 jwt,
                 renew_at,
             },

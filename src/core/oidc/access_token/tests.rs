@@ -104,19 +104,49 @@ fn a_valid_token_is_accepted() {
 
 #[test]
 fn every_claim_fault_is_refused() {
-    assert_eq!(check(&token(&with("iss", json!("https://evil")))), Err(AccessTokenError::WrongIssuer));
+    assert_eq!(
+        check(&token(&with("iss", json!("https://evil")))),
+        Err(AccessTokenError::WrongIssuer)
+    );
     assert_eq!(check(&token(&without("iss"))), Err(AccessTokenError::WrongIssuer));
-    assert_eq!(check(&token(&with("aud", json!("c1")))), Err(AccessTokenError::WrongAudience));
+    assert_eq!(
+        check(&token(&with("aud", json!("c1")))),
+        Err(AccessTokenError::WrongAudience)
+    );
     assert_eq!(check(&token(&without("aud"))), Err(AccessTokenError::WrongAudience));
-    assert_eq!(check(&token(&with("exp", json!(NOW - 61)))), Err(AccessTokenError::Expired));
+    assert_eq!(
+        check(&token(&with("exp", json!(NOW - 61)))),
+        Err(AccessTokenError::Expired)
+    );
     assert_eq!(check(&token(&without("exp"))), Err(AccessTokenError::Expired));
-    assert_eq!(check(&token(&with("iat", json!(NOW + 61)))), Err(AccessTokenError::NotYetValid));
-    assert_eq!(check(&token(&with("nbf", json!(NOW + 61)))), Err(AccessTokenError::NotYetValid));
-    assert_eq!(check(&token(&without("sub"))), Err(AccessTokenError::MissingClaim("sub")));
-    assert_eq!(check(&token(&without("client_id"))), Err(AccessTokenError::MissingClaim("client_id")));
-    assert_eq!(check(&token(&without("jti"))), Err(AccessTokenError::MissingClaim("jti")));
-    assert_eq!(check(&token(&with("scope", json!("openid")))), Err(AccessTokenError::InsufficientScope));
-    assert_eq!(check(&token(&without("scope"))), Err(AccessTokenError::InsufficientScope));
+    assert_eq!(
+        check(&token(&with("iat", json!(NOW + 61)))),
+        Err(AccessTokenError::NotYetValid)
+    );
+    assert_eq!(
+        check(&token(&with("nbf", json!(NOW + 61)))),
+        Err(AccessTokenError::NotYetValid)
+    );
+    assert_eq!(
+        check(&token(&without("sub"))),
+        Err(AccessTokenError::MissingClaim("sub"))
+    );
+    assert_eq!(
+        check(&token(&without("client_id"))),
+        Err(AccessTokenError::MissingClaim("client_id"))
+    );
+    assert_eq!(
+        check(&token(&without("jti"))),
+        Err(AccessTokenError::MissingClaim("jti"))
+    );
+    assert_eq!(
+        check(&token(&with("scope", json!("openid")))),
+        Err(AccessTokenError::InsufficientScope)
+    );
+    assert_eq!(
+        check(&token(&without("scope"))),
+        Err(AccessTokenError::InsufficientScope)
+    );
 }
 
 #[test]
@@ -125,13 +155,19 @@ fn typ_alg_and_signature_faults_are_refused() {
     assert_eq!(check(&id_token_typ), Err(AccessTokenError::WrongType));
     let no_typ = raw(&json!({"alg": "ES256", "kid": "ec-1"}), &claims());
     assert_eq!(check(&no_typ), Err(AccessTokenError::WrongType));
-    assert!(check_with(&no_typ, &[], false).is_ok(), "typ is checked only when required");
+    assert!(
+        check_with(&no_typ, &[], false).is_ok(),
+        "typ is checked only when required"
+    );
     let none = format!(
         "{}.{}.",
         Base64UrlUnpadded::encode_string(br#"{"alg":"none","typ":"at+jwt"}"#),
         Base64UrlUnpadded::encode_string(Value::Object(claims()).to_string().as_bytes())
     );
-    assert!(matches!(check(&none), Err(AccessTokenError::Jws(JwsError::ForbiddenAlg(_)))));
+    assert!(matches!(
+        check(&none),
+        Err(AccessTokenError::Jws(JwsError::ForbiddenAlg(_)))
+    ));
     let good = token(&claims());
     let (head, _) = good.rsplit_once('.').unwrap();
     let forged = format!("{head}.{}", Base64UrlUnpadded::encode_string(&[7u8; 64]));
@@ -155,7 +191,11 @@ fn bearer_header_parsing() {
 #[test]
 fn www_authenticate_follows_rfc_6750() {
     assert_eq!(www_authenticate(None, "x", &[]), "Bearer realm=\"edge-oidc\"");
-    let v = www_authenticate(Some("insufficient_scope"), "needs \"more\"", &["read".into(), "write".into()]);
+    let v = www_authenticate(
+        Some("insufficient_scope"),
+        "needs \"more\"",
+        &["read".into(), "write".into()],
+    );
     assert_eq!(
         v,
         "Bearer realm=\"edge-oidc\", error=\"insufficient_scope\", error_description=\"needs more\", scope=\"read write\""

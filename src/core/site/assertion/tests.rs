@@ -81,7 +81,9 @@ fn a_signed_assertion_verifies_with_the_published_key() {
     let jwks: Value = serde_json::from_str(&jwks_document(&key, None)).expect("jwks");
     let jwk: JsonWebKey<'_> = serde_json::from_value(jwks["keys"][0].clone()).expect("jwk");
     let public = <Es256 as jwt_compact::Algorithm>::VerifyingKey::from_slice(&{
-        let JsonWebKey::EllipticCurve { x, y, .. } = &jwk else { panic!("EC") };
+        let JsonWebKey::EllipticCurve { x, y, .. } = &jwk else {
+            panic!("EC")
+        };
         let mut sec1 = vec![4u8];
         sec1.extend_from_slice(x);
         sec1.extend_from_slice(y);
@@ -119,12 +121,18 @@ fn exp_never_passes_the_session_end() {
 fn the_cache_reuses_for_three_quarters_and_only_for_an_equal_identity() {
     let cache = AssertionCache::default();
     let id = Rc::new(identity());
-    let key = cache_key(&id, "https://i", "a");
-    cache.insert(key.clone(), id.clone(), "jwt".into(), 1_000, 1_400);
-    assert_eq!(cache.get(&key, &id, 1_299).as_deref(), Some("jwt"));
-    assert!(cache.get(&key, &id, 1_300).is_none(), "re-signed with a quarter left");
+    cache.insert(id.clone(), "https://i", "a", "jwt".into(), 1_000, 1_400);
+    assert_eq!(cache.get(&id, "https://i", "a", 1_299).as_deref(), Some("jwt"));
+    assert!(
+        cache.get(&id, "https://i", "a", 1_300).is_none(),
+        "re-signed with a quarter left"
+    );
     let mut renamed = identity();
     renamed.name = Some("Alice B".into());
-    assert!(cache.get(&key, &Rc::new(renamed), 1_100).is_none(), "a changed identity signs again");
-    assert!(cache.get(&cache_key(&id, "https://i", "b"), &id, 1_100).is_none());
+    assert!(
+        cache.get(&Rc::new(renamed), "https://i", "a", 1_100).is_none(),
+        "a changed identity signs again"
+    );
+    assert!(cache.get(&id, "https://i", "b", 1_100).is_none(), "another audience");
+    assert!(cache.get(&id, "https://j", "a", 1_100).is_none(), "another issuer");
 }
