@@ -204,7 +204,8 @@ impl App {
         let key = format!("introspect:{}:{}", provider.name, b64url(hash));
         // A KV failure is not a refusal: the provider is asked instead.
         if let Ok(Some(stored)) = io.kv.get(&key).await {
-            if let Ok((i, until)) = serde_json::from_str::<(Introspected, i64)>(&stored) {
+            // `from_slice`, as the provider's answer is read: one deserializer in the wasm, not two.
+            if let Ok((i, until)) = serde_json::from_slice::<(Introspected, i64)>(stored.as_bytes()) {
                 if now < until {
                     return Ok((check(i)?, until));
                 }
