@@ -621,6 +621,8 @@ fn absolute(req: &Incoming, path_or_url: &str) -> String {
 }
 
 #[cfg(test)]
+mod origin_tests;
+#[cfg(test)]
 mod session_tests;
 #[cfg(test)]
 mod test_op;

@@ -772,6 +772,7 @@ fn build_app(config: &str, cookie_key: &str) -> App {
     let secret = |name: &str| match name {
         "COOKIE_KEYS" => Some(cookie_key.to_owned()),
         n if n.starts_with("CLIENT_SECRET_") => Some(CLIENT_SECRET.to_owned()),
+        "ASSERTION_KEY" => Some(super::origin_tests::ASSERTION_PEM.to_owned()),
         _ => None,
     };
     App::new(Config::from_json(config, &secret).expect("test configuration is valid"))
