@@ -6,12 +6,14 @@
 use crate::core::http::parse_ascii_url;
 use crate::core::session::seal::{parse_key_list, Sealer};
 use crate::core::site::path::{CanonicalPath, PathPattern};
+use crate::core::site::rules::{ProjectionSpec, RuleRequest};
 mod domain;
 mod follow;
 mod ops;
 mod provider;
 mod quirks;
 mod response;
+mod rules;
 
 pub use domain::host_under;
 pub use follow::Follow;
@@ -19,6 +21,7 @@ pub use provider::{default_secret_binding, provider_url_allowed, ClientConfig, M
 use provider::{validate_provider, RawProvider};
 pub use quirks::RequiredClaim;
 pub use response::check_provider;
+pub use rules::{ClaimPath, ClaimRule, Requirements, Rule, RuleAction, RulePath};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -95,6 +98,8 @@ struct RawConfig {
     clock_leeway_secs: i64,
     #[serde(default)]
     routes: Vec<RawRoute>,
+    #[serde(default)]
+    rules: Vec<serde_json::Value>,
     #[serde(default = "default_jwks_path")]
     jwks_path: String,
     #[serde(default)]
@@ -326,8 +331,14 @@ pub struct Config {
     pub clock_leeway_secs: i64,
     /// Seals and opens cookies.
     pub sealer: Sealer,
-    /// Which providers protect which path prefixes (first match wins; default: all).
+    /// Which providers protect which path prefixes (first match wins; default: all), as
+    /// configured; the gate uses their translation in `rules`.
     pub routes: Vec<Route>,
+    /// The request rules (first match decides; src/core/site/rules.rs): `rules` as configured,
+    /// or the translation of `public_paths` and `routes`.
+    pub rules: Vec<Rule>,
+    /// What the identity cookie carries for the rules (see [`Config::projection`]).
+    pub projection: ProjectionSpec,
     /// Where the worker publishes its public keys (for `private_key_jwt`).
     pub jwks_path: String,
     /// Where providers POST Back-Channel Logout tokens (when one has `backchannel_logout`).
@@ -409,6 +420,18 @@ impl Config {
             .map(|(i, p)| path_pattern(&format!("public_paths[{i}]"), p))
             .collect::<Result<Vec<_>, _>>()?;
         let routes = validate_routes(&raw.routes, &providers)?;
+        let rules = if raw.rules.is_empty() {
+            rules::from_legacy(&public_paths, &routes)
+        } else if !public_paths.is_empty() || !routes.is_empty() {
+            return Err(err(
+                "rules",
+                "is set together with `public_paths` or `routes`",
+                "move them into `rules` (a public path is {\"path_prefix\": \"/x/\", \"action\": \"public\"}; a route is {\"path_prefix\": …, \"action\": \"authenticated\", \"providers\": […]})",
+            ));
+        } else {
+            rules::validate(&raw.rules, &providers)?
+        };
+        let projection = ProjectionSpec::of(&rules);
         let post_logout_redirect_uri = raw.post_logout_redirect_uri.unwrap_or_else(|| logged_out_path.clone());
         check_post_logout(&post_logout_redirect_uri)?;
         let mut raw_session = raw.session;
@@ -461,6 +484,8 @@ impl Config {
             clock_leeway_secs: raw.clock_leeway_secs,
             sealer,
             routes,
+            rules,
+            projection,
             jwks_path,
             backchannel_logout_path,
             frontchannel_logout_path,
@@ -470,14 +495,38 @@ impl Config {
         })
     }
 
-    /// The providers that may log a visitor in for `path`: the first matching route's, else all.
-    /// Routes are read broadly (any case, escapes decoded): an origin that reads `/ADMIN/` as
-    /// `/admin/` must not serve it to a session the route refuses.
-    pub fn providers_for(&self, path: &CanonicalPath) -> Vec<&ProviderConfig> {
-        match self.routes.iter().find(|r| r.path_prefix.covers_any_spelling(path)) {
-            Some(route) => route.providers.iter().filter_map(|n| self.provider(n)).collect(),
-            None => self.providers.iter().collect(),
+    /// The providers that may log a visitor in for a `GET` of `path` on `host`: those the
+    /// deciding rules accept (src/core/site/rules.rs), all without a rule. Rules are read both
+    /// ways (as written and in any spelling) and both must accept.
+    pub fn providers_for(&self, host: &str, path: &CanonicalPath) -> Vec<&ProviderConfig> {
+        let request = RuleRequest {
+            host,
+            method: "GET",
+            preflight: None,
+            path,
+        };
+        let selection = crate::core::site::rules::select(&self.rules, &request);
+        crate::core::site::rules::login_providers(&self.rules, selection, &self.providers)
+    }
+
+    /// The claims to seal into the identity cookie of a session at `provider`, from its ID
+    /// token's claims and UserInfo: what the configured rules can test, and nothing else (see
+    /// [`crate::core::site::rules::project`]). Used at login and at every refresh, so that one
+    /// function says what a session carries.
+    pub fn projection(
+        &self,
+        provider: &ProviderConfig,
+        id_token: &crate::core::oidc::id_token::IdTokenClaims,
+        userinfo: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> BTreeMap<String, Vec<String>> {
+        if self.projection.is_empty() {
+            return BTreeMap::new();
         }
+        let id_token = match serde_json::to_value(id_token) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        crate::core::site::rules::project(&self.projection, &provider.groups_claim, &id_token, userinfo)
     }
 
     /// Whether any provider sends Back-Channel Logout tokens (then `backchannel_logout_path` is
@@ -503,10 +552,20 @@ impl Config {
         self.providers.iter().find(|p| p.name == name)
     }
 
-    /// Whether `path` is served without login. Public paths are read narrowly (case and
-    /// escapes as written): a path spelled otherwise needs a login.
-    pub fn is_public(&self, path: &CanonicalPath) -> bool {
-        path.as_str() == self.logged_out_path || self.public_paths.iter().any(|p| p.covers_as_written(path))
+    /// Whether a `GET` of `path` on `host` is served without login (the deciding rules are
+    /// `public`). Public paths are read narrowly (case and escapes as written): a path spelled
+    /// otherwise needs a login.
+    pub fn is_public(&self, host: &str, path: &CanonicalPath) -> bool {
+        let request = RuleRequest {
+            host,
+            method: "GET",
+            preflight: None,
+            path,
+        };
+        let selection = crate::core::site::rules::select(&self.rules, &request);
+        path.as_str() == self.logged_out_path
+            || crate::core::site::rules::judge(&self.rules, selection, false, None)
+                == crate::core::site::rules::Verdict::Open
     }
 }
 

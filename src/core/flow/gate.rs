@@ -11,6 +11,7 @@ use crate::core::session::seal::{clear_chunked, read_chunked};
 use crate::core::session::{email_allowed, Identity, SessionError};
 use crate::core::site::pages::{json_error, Reply};
 use crate::core::site::path::CanonicalPath;
+use crate::core::site::rules::{self, Verdict};
 use std::fmt::Write;
 use std::future::{poll_fn, Future};
 use std::rc::Rc;
@@ -26,39 +27,46 @@ impl App {
         let jar = CookieJar::parse(req.headers.cookie.as_deref());
         let now = io.clock.now();
         let session = self.session(req, &jar, now);
-        let public = self.config.is_public(path);
+        let rules = &self.config.rules;
+        let preflight = req.preflight_method();
+        let selection = rules::select(rules, &req.rule_request(path, preflight));
         let outcome = match session {
             Some(Ok(identity)) => {
                 // The provider is named in the `denied` event (only then: no work on the hot path).
                 self.check_allowed(&identity)
                     .inspect_err(|_| io.log.set_provider(&identity.provider))?;
-                // A session from a provider that may not be used for this path (or no longer
-                // exists) does not count here; it stays valid for the paths it may serve.
-                if !public
-                    && !self
-                        .config
-                        .providers_for(path)
-                        .iter()
-                        .any(|p| p.name == identity.provider)
-                {
-                    self.unauthenticated(req, io, path, &jar, false).await?
-                } else if self.upkeep_due(&identity, now, req.method == "GET" && req.is_navigation()) {
-                    // Boxed: see `route`; the hot path never polls it.
-                    return super::boxed(self.upkeep(req, io, path, &jar, identity)).await;
-                } else {
-                    // Checked first: at the default level the hot path builds no event.
-                    if io.log.enabled(LogLevel::Debug) {
-                        io.log.push(
-                            Event::new(EventKind::Forwarded)
-                                .provider(&identity.provider)
-                                .path(path.as_str()),
-                        );
+                let provider = self.config.provider(&identity.provider);
+                match rules::judge(rules, selection, preflight.is_some(), Some((&identity, provider))) {
+                    Verdict::Refused(rule) => {
+                        io.log.set_provider(&identity.provider);
+                        return Err(AppError::RuleRefused(rule.to_owned()).into());
                     }
-                    Outcome::Forward(self.forward(&jar, Some(&identity)))
+                    // A session from a provider that may not be used for this path (or no
+                    // longer exists) does not count here; it stays valid for the paths it may
+                    // serve.
+                    Verdict::Login => self.unauthenticated(req, io, path, &jar, false).await?,
+                    _ if self.upkeep_due(&identity, now, req.method == "GET" && req.is_navigation()) => {
+                        // Boxed: see `route`; the hot path never polls it.
+                        return super::boxed(self.upkeep(req, io, path, &jar, identity)).await;
+                    }
+                    _ => {
+                        // Checked first: at the default level the hot path builds no event.
+                        if io.log.enabled(LogLevel::Debug) {
+                            io.log.push(
+                                Event::new(EventKind::Forwarded)
+                                    .provider(&identity.provider)
+                                    .path(path.as_str()),
+                            );
+                        }
+                        Outcome::Forward(self.forward(&jar, Some(&identity)))
+                    }
                 }
             }
-            _ if public => Outcome::Forward(self.forward(&jar, None)),
-            _ => self.unauthenticated(req, io, path, &jar, true).await?,
+            _ => match rules::judge(rules, selection, preflight.is_some(), None) {
+                Verdict::Open => Outcome::Forward(self.forward(&jar, None)),
+                Verdict::Refused(rule) => return Err(AppError::RuleRefused(rule.to_owned()).into()),
+                _ => self.unauthenticated(req, io, path, &jar, true).await?,
+            },
         };
         Ok(outcome)
     }
@@ -137,7 +145,7 @@ impl App {
         // the same check as a `return_to` parameter; a refused or too long one returns to `/`.
         let return_to = super::domain::return_target(&self.config, &req.url, &req.path_and_query())
             .unwrap_or_else(|_| "/".to_owned());
-        let reply = match self.config.providers_for(path).as_slice() {
+        let reply = match self.config.providers_for(req.host(), path).as_slice() {
             // Boxed: see `route`.
             [provider] => super::boxed(self.start_login(req, io, provider, &return_to, &[])).await?,
             _ => {

@@ -49,7 +49,7 @@ impl App {
             .map_err(|_| AppError::BadRequest("the return URL is not valid".into()))?;
         let path = CanonicalPath::from_url(&target)
             .map_err(|e| AppError::BadRequest(format!("the return URL's path is not accepted: {e}")))?;
-        let allowed = self.config.providers_for(&path);
+        let allowed = self.config.providers_for(target.host_str().unwrap_or_default(), &path);
         let path = path.as_str();
         let provider = match provider_name {
             Some(name) => *allowed.iter().find(|p| p.name == name).ok_or_else(|| {

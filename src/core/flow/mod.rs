@@ -135,6 +135,34 @@ impl Incoming {
             }
     }
 
+    /// The host the rules match (lower-case, as the URL parser keeps it; no port).
+    pub fn host(&self) -> &str {
+        self.url.host_str().unwrap_or_default()
+    }
+
+    /// For a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`, Fetch §3.2.2), the
+    /// method it announces.
+    pub fn preflight_method(&self) -> Option<&str> {
+        if self.method != "OPTIONS" {
+            return None;
+        }
+        self.headers.access_control_request_method.as_deref()
+    }
+
+    /// What the rules look at of this request.
+    pub fn rule_request<'a>(
+        &'a self,
+        path: &'a CanonicalPath,
+        preflight: Option<&'a str>,
+    ) -> crate::core::site::rules::RuleRequest<'a> {
+        crate::core::site::rules::RuleRequest {
+            host: self.host(),
+            method: &self.method,
+            preflight,
+            path,
+        }
+    }
+
     fn path_and_query(&self) -> String {
         match self.url.query() {
             Some(q) => format!("{}?{q}", self.url.path()),

@@ -5,3 +5,4 @@ pub mod pages;
 pub mod path;
 pub mod relay;
 pub mod return_url;
+pub mod rules;
