@@ -191,7 +191,8 @@ impl AppError {
         }
     }
 
-    fn title(&self) -> &'static str {
+    /// The page title.
+    pub fn title(&self) -> &'static str {
         if let AppError::Path(_) = self {
             return "Bad request";
         }
@@ -214,10 +215,9 @@ impl AppError {
         }
     }
 
-    /// The response for this error; `api` selects JSON.
-    pub fn to_reply(&self, api: bool) -> Reply {
-        let status = self.status();
-        let message = match self {
+    /// What a visitor is told (never internal details).
+    pub fn message(&self) -> String {
+        match self {
             // Internal details (bug descriptions) and configuration messages (keys, fixes: the
             // operator's) stay in the log.
             AppError::Internal(_) | AppError::Config(_) => {
@@ -225,7 +225,13 @@ impl AppError {
             }
             AppError::IdToken(e) => id_token_message(e),
             other => other.to_string(),
-        };
+        }
+    }
+
+    /// The response for this error; `api` selects JSON.
+    pub fn to_reply(&self, api: bool) -> Reply {
+        let status = self.status();
+        let message = self.message();
         if api {
             return json_error(status, self.code(), &message, None);
         }

@@ -10,6 +10,7 @@ use crate::core::site::rules::{ProjectionSpec, RuleRequest};
 mod domain;
 mod follow;
 mod ops;
+mod pages;
 mod provider;
 mod quirks;
 mod response;
@@ -17,6 +18,7 @@ mod rules;
 
 pub use domain::host_under;
 pub use follow::Follow;
+pub use pages::{PageKind, PageSource, Pages};
 pub use provider::{default_secret_binding, provider_url_allowed, ClientConfig, MetadataSource, ProviderConfig};
 use provider::{validate_provider, RawProvider};
 pub use quirks::RequiredClaim;
@@ -100,6 +102,10 @@ struct RawConfig {
     routes: Vec<RawRoute>,
     #[serde(default)]
     rules: Vec<serde_json::Value>,
+    #[serde(default)]
+    session_endpoint_path: Option<String>,
+    #[serde(default)]
+    pages: pages::RawPages,
     #[serde(default = "default_jwks_path")]
     jwks_path: String,
     #[serde(default)]
@@ -339,6 +345,10 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// What the identity cookie carries for the rules (see [`Config::projection`]).
     pub projection: ProjectionSpec,
+    /// Where a signed-in page's scripts read the session as JSON (`None`: off).
+    pub session_endpoint_path: Option<String>,
+    /// Operator templates for edge-oidc's own pages.
+    pub pages: pages::Pages,
     /// Where the worker publishes its public keys (for `private_key_jwt`).
     pub jwks_path: String,
     /// Where providers POST Back-Channel Logout tokens (when one has `backchannel_logout`).
@@ -432,6 +442,12 @@ impl Config {
             rules::validate(&raw.rules, &providers)?
         };
         let projection = ProjectionSpec::of(&rules);
+        let session_endpoint_path = raw
+            .session_endpoint_path
+            .as_deref()
+            .map(|p| canonical_path("session_endpoint_path", p))
+            .transpose()?;
+        let pages = pages::validate(raw.pages)?;
         let post_logout_redirect_uri = raw.post_logout_redirect_uri.unwrap_or_else(|| logged_out_path.clone());
         check_post_logout(&post_logout_redirect_uri)?;
         let mut raw_session = raw.session;
@@ -486,6 +502,8 @@ impl Config {
             routes,
             rules,
             projection,
+            session_endpoint_path,
+            pages,
             jwks_path,
             backchannel_logout_path,
             frontchannel_logout_path,

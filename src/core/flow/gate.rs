@@ -129,7 +129,10 @@ impl App {
         } else {
             Vec::new()
         };
-        if !req.is_navigation() {
+        // A form a page posts (Sec-Fetch-Mode: navigate) is a navigation too: after the login
+        // the browser comes back with a GET of the same URL. The body is not kept (README,
+        // "Forwarding": a POST whose session expired).
+        if !(req.is_navigation() || req.is_form_navigation()) {
             let mut login_url = self.config.login_path.clone();
             login_url.push_str("?return_to=");
             login_url.extend(url::form_urlencoded::byte_serialize(req.path_and_query().as_bytes()));

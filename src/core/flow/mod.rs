@@ -12,13 +12,14 @@ mod frontchannel;
 mod gate;
 mod login;
 mod logout;
+mod me;
 mod provider;
 mod refresh;
 mod requirements;
 mod silent;
 mod upkeep;
 
-use crate::core::config::Config;
+use crate::core::config::{Config, PageKind, PageSource};
 use crate::core::crypto::Signatures;
 use crate::core::error::AppError;
 use crate::core::http::{Clock, HttpClient, KvStore, Random};
@@ -31,6 +32,7 @@ use crate::core::session::seal::{write_chunked, MAX_CHUNKS};
 use crate::core::session::{Identity, SealContext};
 use crate::core::site::pages::{html_page, json_error, Reply};
 use crate::core::site::path::CanonicalPath;
+use crate::core::site::templates::{PageValues, Templates};
 use provider::ProviderCache;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -253,6 +255,8 @@ pub struct App {
     /// With a cookie domain, the host-only name a browser may still hold from before
     /// (`__Host-<name>`): still ours, never forwarded.
     cookie_host_only: Option<String>,
+    /// The operator's page templates, once the shell has loaded them (src/core/site/templates.rs).
+    templates: std::cell::OnceCell<Templates>,
 }
 
 /// A failed request, with the cookies its answer must still set or remove (a callback always
@@ -307,7 +311,59 @@ impl App {
             upkeep: flight::Flights::default(),
             frontchannel_budget: Cell::new((0, 0)),
             follows_sessions,
+            templates: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The page templates the shell must load before handling a request (once per isolate);
+    /// `None` when there are none or they are loaded.
+    pub fn templates_to_load(&self) -> Option<&[(PageKind, PageSource)]> {
+        let sources = &self.config.pages.sources;
+        (!sources.is_empty() && self.templates.get().is_none()).then_some(sources.as_slice())
+    }
+
+    /// Installs the loaded templates (the text, or why it could not be loaded); returns a log
+    /// line for each template not used (the built-in page is served instead).
+    pub fn install_templates(&self, loaded: Vec<(PageKind, Result<String, String>)>) -> Vec<String> {
+        let (templates, notes) = Templates::from_loaded(loaded);
+        let _ = self.templates.set(templates);
+        notes
+    }
+
+    /// `built_in`, or the operator's template for `kind` rendered with `values`.
+    fn page(&self, kind: PageKind, built_in: Reply, values: &PageValues<'_>) -> Reply {
+        match self.templates.get() {
+            Some(t) => t.apply(kind, built_in, values),
+            None => built_in,
+        }
+    }
+
+    /// The answer to a failed request: JSON for `api`, else the built-in page or the operator's
+    /// template (`forbidden` for refusals, `error` for the rest).
+    fn error_reply(&self, error: &AppError, api: bool) -> Reply {
+        let reply = error.to_reply(api);
+        if api || self.templates.get().is_none() {
+            return reply;
+        }
+        let message = error.message();
+        let (code, description) = match error {
+            AppError::Provider { error, description } => (error.as_str(), description.as_deref().unwrap_or_default()),
+            other => (other.code(), message.as_str()),
+        };
+        let kind = if reply.status == 403 && self.config.pages.sources.iter().any(|(k, _)| *k == PageKind::Forbidden) {
+            PageKind::Forbidden
+        } else {
+            PageKind::Error
+        };
+        let values = PageValues {
+            title: error.title(),
+            error: code,
+            error_description: description,
+            status: reply.status,
+            return_url: "/",
+            providers: &[],
+        };
+        self.page(kind, reply, &values)
     }
 
     /// The configuration.
@@ -347,7 +403,10 @@ impl App {
                 let path = CanonicalPath::from_url(&req.url);
                 io.log
                     .failed(&error, path.as_ref().map_or(req.url.path(), CanonicalPath::as_str));
-                Outcome::Reply(error.to_reply(!(page || req.is_navigation())).with_cookies(cookies))
+                Outcome::Reply(
+                    self.error_reply(&error, !(page || req.is_navigation()))
+                        .with_cookies(cookies),
+                )
             }
         };
         let status = match &outcome {
@@ -385,7 +444,10 @@ impl App {
             return Ok(Outcome::Reply(boxed(self.logout(req, io)).await?));
         }
         if path == c.logged_out_path {
-            return Ok(Outcome::Reply(logout::logged_out_page()));
+            return Ok(Outcome::Reply(self.logged_out_page()));
+        }
+        if c.session_endpoint_path.as_deref() == Some(path) {
+            return Ok(Outcome::Reply(self.session_endpoint(req, io.clock.now())));
         }
         if path == c.jwks_path && c.publishes_jwks() {
             return Ok(Outcome::Reply(self.jwks_document()));

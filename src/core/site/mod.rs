@@ -6,3 +6,4 @@ pub mod path;
 pub mod relay;
 pub mod return_url;
 pub mod rules;
+pub mod templates;
