@@ -108,6 +108,10 @@ pub enum AppError {
     /// The signed-in user is not on the allow-list.
     #[error("your account ({0}) is not allowed to access this site")]
     Forbidden(String),
+    /// A rule refused the request (`deny`, or requirements the session does not meet). Names
+    /// the rule (its `name`, else `rules[i]`), never the claims it looked at.
+    #[error("access to this page is refused by rule `{0}`")]
+    RuleRefused(String),
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(String),
@@ -129,7 +133,8 @@ impl AppError {
             | AppError::Provider { .. }
             | AppError::IssuerMismatch
             | AppError::ReturnUrl(_)
-            | AppError::Forbidden(_) => FaultClass::Client,
+            | AppError::Forbidden(_)
+            | AppError::RuleRefused(_) => FaultClass::Client,
             AppError::IdToken(_)
             | AppError::Registration(_)
             | AppError::ClientAuth(_)
@@ -146,6 +151,7 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::Forbidden(_)
+            | AppError::RuleRefused(_)
             | AppError::AcrNotMet { .. }
             | AppError::ClaimNotMet { .. }
             | AppError::CrossSiteRequest => 403,
@@ -180,12 +186,13 @@ impl AppError {
             AppError::Upstream(HttpError::Timeout) => "provider_timeout",
             AppError::Upstream(_) => "provider_unreachable",
             AppError::Store(_) => "store_unavailable",
-            AppError::Forbidden(_) | AppError::ClaimNotMet { .. } => "access_denied",
+            AppError::Forbidden(_) | AppError::ClaimNotMet { .. } | AppError::RuleRefused(_) => "access_denied",
             AppError::Internal(_) => "internal_error",
         }
     }
 
-    fn title(&self) -> &'static str {
+    /// The page title.
+    pub fn title(&self) -> &'static str {
         if let AppError::Path(_) = self {
             return "Bad request";
         }
@@ -208,10 +215,9 @@ impl AppError {
         }
     }
 
-    /// The response for this error; `api` selects JSON.
-    pub fn to_reply(&self, api: bool) -> Reply {
-        let status = self.status();
-        let message = match self {
+    /// What a visitor is told (never internal details).
+    pub fn message(&self) -> String {
+        match self {
             // Internal details (bug descriptions) and configuration messages (keys, fixes: the
             // operator's) stay in the log.
             AppError::Internal(_) | AppError::Config(_) => {
@@ -219,7 +225,13 @@ impl AppError {
             }
             AppError::IdToken(e) => id_token_message(e),
             other => other.to_string(),
-        };
+        }
+    }
+
+    /// The response for this error; `api` selects JSON.
+    pub fn to_reply(&self, api: bool) -> Reply {
+        let status = self.status();
+        let message = self.message();
         if api {
             return json_error(status, self.code(), &message, None);
         }

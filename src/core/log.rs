@@ -272,6 +272,9 @@ impl EventLog {
     pub fn failed(&self, error: &AppError, path: &str) {
         let kind = match (error, error.class()) {
             (AppError::Forbidden(_) | AppError::ClaimNotMet { .. }, _) => EventKind::Denied,
+            // A rule refusing a signed-in user (the gate names the provider then); a `deny`
+            // rule answering anonymous traffic is noise.
+            (AppError::RuleRefused(_), _) if self.provider.borrow().is_some() => EventKind::Denied,
             (AppError::Config(_), _) => EventKind::ConfigError,
             (AppError::Store(_), _) => EventKind::KvError,
             (_, FaultClass::Internal) => EventKind::InternalError,
@@ -290,8 +293,12 @@ impl EventLog {
         if kind == EventKind::Denied {
             event.rule = Some(match error {
                 AppError::ClaimNotMet { .. } => "required_claims",
+                AppError::RuleRefused(_) => "rules",
                 _ => "allowed_emails",
             });
+            if let AppError::RuleRefused(label) = error {
+                event.detail = Some(label.clone());
+            }
             event = event.path(path);
         }
         self.push(event);
@@ -345,6 +352,7 @@ pub fn reason(error: &AppError) -> &'static str {
         AppError::ClientAuth(_) => "client_auth",
         AppError::Store(_) => "kv",
         AppError::Forbidden(_) => "forbidden",
+        AppError::RuleRefused(_) => "rule_refused",
         AppError::Internal(_) => "internal",
     }
 }

@@ -67,7 +67,7 @@ use worker::web_sys;
 use worker::{Context, Env};
 
 /// The static assets binding, used when no `origin` is configured.
-const ASSETS_BINDING: &str = "ASSETS";
+pub(super) const ASSETS_BINDING: &str = "ASSETS";
 
 /// What the request is read into: room for a large Cookie header, grown on demand, and shrunk
 /// back after a huge request.
@@ -146,7 +146,9 @@ export function forward_request(req, target, method, removed, cookie, add, noSto
 let lastValue, lastPrivate;
 export function finish(pending, isPrivate, navigation, cookies, privateCacheControl, failed) {
   return pending.then((response) => {
-    if (!isPrivate) return response;
+    // A WebSocket upgrade (101 with the socket) is passed back as it is: a new Response cannot
+    // carry the socket, and there is no cache to keep it out of.
+    if (!isPrivate || response.webSocket) return response;
     const current = response.headers.get('cache-control');
     if (current !== lastValue) {
       lastPrivate = privateCacheControl(current);

@@ -4,7 +4,7 @@
 
 use super::body::{declared_too_large, read_capped, ReadError};
 use super::{events, fast, fetch::FetchClient, kv::Kv, webcrypto::WebCrypto};
-use crate::core::config::{Config, CONFIG_VAR};
+use crate::core::config::{Config, PageKind, PageSource, CONFIG_VAR};
 use crate::core::flow::{App, Io, Outcome};
 use crate::core::http::{Clock, OsRandom};
 use crate::core::log::EventLog;
@@ -52,6 +52,13 @@ pub(super) async fn respond(req: web_sys::Request, env: Env, ctx: Context) -> Js
             return reply_value(misconfigured_page(!navigation));
         }
     };
+    if let Some(sources) = app.templates_to_load() {
+        // Once per isolate, and only when `pages` is configured: the hot path never gets here.
+        let loaded = load_templates(&env, &incoming.url, sources).await;
+        for note in app.install_templates(loaded) {
+            events::config_error(&note);
+        }
+    }
     if incoming
         .headers
         .cookie
@@ -184,4 +191,40 @@ pub(super) fn error_reply(status: u16, navigation: bool) -> Reply {
     } else {
         json_error(status, "internal_error", "the request could not be processed", None)
     }
+}
+
+/// The operator's page templates (`pages`): a var's text, or a file of the static assets fetched
+/// through the `ASSETS` binding (with this request's origin; the binding serves by path).
+async fn load_templates(
+    env: &Env,
+    url: &url::Url,
+    sources: &[(PageKind, PageSource)],
+) -> Vec<(PageKind, Result<String, String>)> {
+    let mut loaded = Vec::with_capacity(sources.len());
+    for (kind, source) in sources {
+        let text = match source {
+            PageSource::Var(name) => env
+                .var(name)
+                .map(|v| v.to_string())
+                .map_err(|_| format!("the var {name} is not set")),
+            PageSource::Asset(path) => asset_text(env, url, path).await,
+        };
+        loaded.push((*kind, text));
+    }
+    loaded
+}
+
+async fn asset_text(env: &Env, url: &url::Url, path: &str) -> Result<String, String> {
+    let assets = env
+        .assets(fast::ASSETS_BINDING)
+        .map_err(|_| format!("there is no {} binding", fast::ASSETS_BINDING))?;
+    let target = format!("{}{path}", url.origin().ascii_serialization());
+    let mut response = assets
+        .fetch(target, None)
+        .await
+        .map_err(|e| format!("asset {path}: {e}"))?;
+    if response.status_code() != 200 {
+        return Err(format!("asset {path}: status {}", response.status_code()));
+    }
+    response.text().await.map_err(|e| format!("asset {path}: {e}"))
 }

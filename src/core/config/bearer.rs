@@ -3,7 +3,7 @@
 //! at the provider's introspection endpoint (RFC 7662). The section is the site-wide default.
 
 use super::identity::check_audience;
-use super::{err, path_pattern, ConfigError, ProviderConfig};
+use super::{err, path_pattern, ConfigError, ProviderConfig, RuleAction};
 use crate::core::site::path::{CanonicalPath, PathPattern};
 use serde::Deserialize;
 
@@ -15,8 +15,8 @@ pub const MAX_INTROSPECTION_CACHE_SECS: u64 = 3600;
 pub(super) struct RawBearer {
     #[serde(default = "default_mode")]
     mode: String,
-    #[serde(default = "default_prefixes")]
-    path_prefixes: Vec<String>,
+    #[serde(default)]
+    path_prefixes: Option<Vec<String>>,
     #[serde(default)]
     provider: Option<String>,
     #[serde(default)]
@@ -33,9 +33,6 @@ pub(super) struct RawBearer {
 
 fn default_mode() -> String {
     "accept".into()
-}
-fn default_prefixes() -> Vec<String> {
-    vec!["/".into()]
 }
 fn yes() -> bool {
     true
@@ -99,6 +96,8 @@ pub(super) fn validate_bearer(
     let Some(raw) = raw else { return Ok(None) };
     let path_prefixes = raw
         .path_prefixes
+        .clone()
+        .unwrap_or_else(|| vec!["/".into()])
         .iter()
         .enumerate()
         .map(|(i, p)| path_pattern(&format!("bearer.path_prefixes[{i}]"), p))
@@ -168,4 +167,45 @@ fn validate_policy(key: &str, raw: &RawBearer, providers: &[ProviderConfig]) -> 
         introspection: raw.introspection,
         introspection_cache_secs: raw.introspection_cache_secs,
     })
+}
+
+/// A rule's `bearer` and `assertion_audience` (`rules[i]`). Bearer tokens are judged by their
+/// audiences and scopes only: a rule that also requires emails, groups or claims (which a token
+/// does not carry in the session's form) is refused rather than silently not applied to tokens.
+pub(super) fn validate_rule_settings(
+    at: &str,
+    bearer: &Option<RawBearer>,
+    audience: &Option<String>,
+    action: &RuleAction,
+    providers: &[ProviderConfig],
+) -> Result<(Option<BearerPolicy>, Option<String>), ConfigError> {
+    if let Some(aud) = audience {
+        check_audience(&format!("{at}.assertion_audience"), aud)?;
+    }
+    let Some(raw) = bearer else {
+        return Ok((None, audience.clone()));
+    };
+    let key = format!("{at}.bearer");
+    let RuleAction::Authenticated(req) = action else {
+        return Err(err(
+            key,
+            "is set on a rule that is not `authenticated`",
+            "put it on the `\"action\": \"authenticated\"` rule of the API's paths",
+        ));
+    };
+    if !(req.emails.is_empty() && req.email_domains.is_empty() && req.groups.is_empty() && req.claims.is_empty()) {
+        return Err(err(
+            key,
+            "is set on a rule with emails, email_domains, groups or claims, which bearer tokens are not checked against",
+            "require scopes instead (`bearer.scopes`), or split the rule: one for the API with `bearer`, one for pages",
+        ));
+    }
+    if raw.path_prefixes.is_some() {
+        return Err(err(
+            format!("{key}.path_prefixes"),
+            "is for the top-level `bearer` section",
+            "remove it: the rule's own path decides where its bearer settings apply",
+        ));
+    }
+    Ok((Some(validate_policy(&key, raw, providers)?), audience.clone()))
 }

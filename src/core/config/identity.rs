@@ -66,7 +66,7 @@ pub struct AssertionConfig {
     /// Where the public keys are published.
     pub jwks_path: String,
     /// Claims of the session copied into the assertion (besides sub, email, name).
-    pub claims: Vec<String>,
+    pub claims: Vec<CopiedClaim>,
     /// The key that signs.
     pub key: AssertionKey,
     /// The key published beside it (the next one, or the previous one after a switch).
@@ -81,8 +81,67 @@ pub struct ForwardConfig {
     pub access_token: Option<String>,
     /// The header for the session's ID token (lower-case).
     pub id_token: Option<String>,
-    /// Claims sent as headers: (claim name or dotted path, header name lower-case).
-    pub claim_headers: Vec<(String, String)>,
+    /// Claims sent as headers: (the claim, header name lower-case).
+    pub claim_headers: Vec<(CopiedClaim, String)>,
+}
+
+/// A claim the origin receives (in the assertion or a header): one of the identity's own fields,
+/// or one projected into the identity cookie at login (`Config::projection`).
+#[derive(Debug, Clone)]
+pub struct CopiedClaim {
+    /// As configured: the claim's name in the assertion.
+    pub name: String,
+    /// Where it is in the identity's projected claims (a JSON Pointer); `None`: one of the
+    /// identity's own fields (`email`, `email_verified`, `name`, `acr`, `sid`, `idp`).
+    pub pointer: Option<String>,
+}
+
+/// The identity's own fields, which need no projection.
+pub const IDENTITY_FIELDS: [&str; 6] = ["email", "email_verified", "name", "acr", "sid", "idp"];
+
+fn copied(key: &str, name: &str) -> Result<CopiedClaim, ConfigError> {
+    check_claim_name(key, name)?;
+    if IDENTITY_FIELDS.contains(&name) {
+        return Ok(CopiedClaim {
+            name: name.to_owned(),
+            pointer: None,
+        });
+    }
+    let path = super::rules::ClaimPath::parse(&super::rules::RawClaimPath::Text(name.to_owned()))
+        .map_err(|e| err(key, e, "name a claim, or a dotted path into one (`realm_access.roles`)"))?;
+    Ok(CopiedClaim {
+        name: name.to_owned(),
+        pointer: Some(path.pointer),
+    })
+}
+
+/// Adds the claims the assertion and the claim headers copy to what the identity cookie
+/// carries: their whole values (at most `MAX_KEPT` per claim), not only those a rule names.
+pub(super) fn project_copied(
+    spec: &mut crate::core::site::rules::ProjectionSpec,
+    assertion: Option<&AssertionConfig>,
+    forward: &ForwardConfig,
+) -> Result<(), ConfigError> {
+    let names = assertion
+        .into_iter()
+        .flat_map(|a| a.claims.iter())
+        .chain(forward.claim_headers.iter().map(|(c, _)| c));
+    for c in names {
+        if c.pointer.is_none() {
+            continue;
+        }
+        let path = super::rules::ClaimPath::parse(&super::rules::RawClaimPath::Text(c.name.clone()))
+            .map_err(|e| err(c.name.clone(), e, "name a claim"))?;
+        match spec.claims.iter_mut().find(|p| p.path == path) {
+            Some(entry) => entry.keep = None,
+            None => spec.claims.push(crate::core::site::rules::Projected {
+                key: path.pointer.clone(),
+                path,
+                keep: None,
+            }),
+        }
+    }
+    Ok(())
 }
 
 impl ForwardConfig {
@@ -138,9 +197,12 @@ pub(super) fn validate_assertion(
         check_audience("assertion.audience", aud)?;
     }
     let jwks_path = super::canonical_path("assertion.jwks_path", &raw.jwks_path)?;
-    for (i, c) in raw.claims.iter().enumerate() {
-        check_claim_name(&format!("assertion.claims[{i}]"), c)?;
-    }
+    let claims = raw
+        .claims
+        .iter()
+        .enumerate()
+        .map(|(i, c)| copied(&format!("assertion.claims[{i}]"), c))
+        .collect::<Result<Vec<_>, _>>()?;
     let key = read_key(ASSERTION_KEY_SECRET, secret)?.ok_or_else(|| {
         err(
             ASSERTION_KEY_SECRET,
@@ -161,7 +223,7 @@ pub(super) fn validate_assertion(
         audience: raw.audience,
         lifetime_secs: raw.lifetime_secs,
         jwks_path,
-        claims: raw.claims,
+        claims,
         key,
         next,
     }))
@@ -221,9 +283,9 @@ pub(super) fn validate_forward(raw: RawForward) -> Result<ForwardConfig, ConfigE
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            check_claim_name(&format!("forward.claim_headers[{i}].claim"), &m.claim)?;
+            let claim = copied(&format!("forward.claim_headers[{i}].claim"), &m.claim)?;
             let header = header_name(&format!("forward.claim_headers[{i}].header"), &m.header, false)?;
-            Ok((m.claim.clone(), header))
+            Ok((claim, header))
         })
         .collect::<Result<Vec<_>, ConfigError>>()?;
     Ok(ForwardConfig {

@@ -7,20 +7,25 @@ use crate::core::http::parse_ascii_url;
 use crate::core::session::seal::{parse_key_list, Sealer};
 use crate::core::site::path::{CanonicalPath, PathPattern};
 pub mod bearer;
+use crate::core::site::rules::{ProjectionSpec, RuleRequest};
 mod domain;
 mod follow;
 pub mod identity;
 mod ops;
+mod pages;
 mod provider;
 mod quirks;
 mod response;
+mod rules;
 
 pub use domain::host_under;
 pub use follow::Follow;
+pub use pages::{PageKind, PageSource, Pages};
 pub use provider::{default_secret_binding, provider_url_allowed, ClientConfig, MetadataSource, ProviderConfig};
 use provider::{validate_provider, RawProvider};
 pub use quirks::RequiredClaim;
 pub use response::check_provider;
+pub use rules::{ClaimPath, ClaimRule, Requirements, Rule, RuleAction, RulePath};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -97,6 +102,12 @@ struct RawConfig {
     clock_leeway_secs: i64,
     #[serde(default)]
     routes: Vec<RawRoute>,
+    #[serde(default)]
+    rules: Vec<serde_json::Value>,
+    #[serde(default)]
+    session_endpoint_path: Option<String>,
+    #[serde(default)]
+    pages: pages::RawPages,
     #[serde(default = "default_jwks_path")]
     jwks_path: String,
     #[serde(default)]
@@ -334,8 +345,18 @@ pub struct Config {
     pub clock_leeway_secs: i64,
     /// Seals and opens cookies.
     pub sealer: Sealer,
-    /// Which providers protect which path prefixes (first match wins; default: all).
+    /// Which providers protect which path prefixes (first match wins; default: all), as
+    /// configured; the gate uses their translation in `rules`.
     pub routes: Vec<Route>,
+    /// The request rules (first match decides; src/core/site/rules.rs): `rules` as configured,
+    /// or the translation of `public_paths` and `routes`.
+    pub rules: Vec<Rule>,
+    /// What the identity cookie carries for the rules (see [`Config::projection`]).
+    pub projection: ProjectionSpec,
+    /// Where a signed-in page's scripts read the session as JSON (`None`: off).
+    pub session_endpoint_path: Option<String>,
+    /// Operator templates for edge-oidc's own pages.
+    pub pages: pages::Pages,
     /// Where the worker publishes its public keys (for `private_key_jwt`).
     pub jwks_path: String,
     /// Where providers POST Back-Channel Logout tokens (when one has `backchannel_logout`).
@@ -423,6 +444,24 @@ impl Config {
             .map(|(i, p)| path_pattern(&format!("public_paths[{i}]"), p))
             .collect::<Result<Vec<_>, _>>()?;
         let routes = validate_routes(&raw.routes, &providers)?;
+        let rules = if raw.rules.is_empty() {
+            rules::from_legacy(&public_paths, &routes)
+        } else if !public_paths.is_empty() || !routes.is_empty() {
+            return Err(err(
+                "rules",
+                "is set together with `public_paths` or `routes`",
+                "move them into `rules` (a public path is {\"path_prefix\": \"/x/\", \"action\": \"public\"}; a route is {\"path_prefix\": …, \"action\": \"authenticated\", \"providers\": […]})",
+            ));
+        } else {
+            rules::validate(&raw.rules, &providers)?
+        };
+        let projection = ProjectionSpec::of(&rules);
+        let session_endpoint_path = raw
+            .session_endpoint_path
+            .as_deref()
+            .map(|p| canonical_path("session_endpoint_path", p))
+            .transpose()?;
+        let pages = pages::validate(raw.pages)?;
         let post_logout_redirect_uri = raw.post_logout_redirect_uri.unwrap_or_else(|| logged_out_path.clone());
         check_post_logout(&post_logout_redirect_uri)?;
         let mut raw_session = raw.session;
@@ -458,6 +497,8 @@ impl Config {
         let metrics_binding = ops::validate_metrics_binding(raw.metrics_binding)?;
         let assertion = identity::validate_assertion(raw.assertion, secret)?;
         let forward = identity::validate_forward(raw.forward)?;
+        let mut projection = projection;
+        identity::project_copied(&mut projection, assertion.as_ref(), &forward)?;
         let bearer = bearer::validate_bearer(raw.bearer, &providers)?;
         let sealer = Sealer::new(keys).map_err(|e| err(COOKIE_KEYS_SECRET, e.to_string(), "set at least one key"))?;
         Ok(Config {
@@ -478,6 +519,10 @@ impl Config {
             clock_leeway_secs: raw.clock_leeway_secs,
             sealer,
             routes,
+            rules,
+            projection,
+            session_endpoint_path,
+            pages,
             jwks_path,
             backchannel_logout_path,
             frontchannel_logout_path,
@@ -490,14 +535,38 @@ impl Config {
         })
     }
 
-    /// The providers that may log a visitor in for `path`: the first matching route's, else all.
-    /// Routes are read broadly (any case, escapes decoded): an origin that reads `/ADMIN/` as
-    /// `/admin/` must not serve it to a session the route refuses.
-    pub fn providers_for(&self, path: &CanonicalPath) -> Vec<&ProviderConfig> {
-        match self.routes.iter().find(|r| r.path_prefix.covers_any_spelling(path)) {
-            Some(route) => route.providers.iter().filter_map(|n| self.provider(n)).collect(),
-            None => self.providers.iter().collect(),
+    /// The providers that may log a visitor in for a `GET` of `path` on `host`: those the
+    /// deciding rules accept (src/core/site/rules.rs), all without a rule. Rules are read both
+    /// ways (as written and in any spelling) and both must accept.
+    pub fn providers_for(&self, host: &str, path: &CanonicalPath) -> Vec<&ProviderConfig> {
+        let request = RuleRequest {
+            host,
+            method: "GET",
+            preflight: None,
+            path,
+        };
+        let selection = crate::core::site::rules::select(&self.rules, &request);
+        crate::core::site::rules::login_providers(&self.rules, selection, &self.providers)
+    }
+
+    /// The claims to seal into the identity cookie of a session at `provider`, from its ID
+    /// token's claims and UserInfo: what the configured rules can test, and nothing else (see
+    /// [`crate::core::site::rules::project`]). Used at login and at every refresh, so that one
+    /// function says what a session carries.
+    pub fn projection(
+        &self,
+        provider: &ProviderConfig,
+        id_token: &crate::core::oidc::id_token::IdTokenClaims,
+        userinfo: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> BTreeMap<String, Vec<String>> {
+        if self.projection.is_empty() {
+            return BTreeMap::new();
         }
+        let id_token = match serde_json::to_value(id_token) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        crate::core::site::rules::project(&self.projection, &provider.groups_claim, &id_token, userinfo)
     }
 
     /// Whether any provider sends Back-Channel Logout tokens (then `backchannel_logout_path` is
@@ -523,10 +592,20 @@ impl Config {
         self.providers.iter().find(|p| p.name == name)
     }
 
-    /// Whether `path` is served without login. Public paths are read narrowly (case and
-    /// escapes as written): a path spelled otherwise needs a login.
-    pub fn is_public(&self, path: &CanonicalPath) -> bool {
-        path.as_str() == self.logged_out_path || self.public_paths.iter().any(|p| p.covers_as_written(path))
+    /// Whether a `GET` of `path` on `host` is served without login (the deciding rules are
+    /// `public`). Public paths are read narrowly (case and escapes as written): a path spelled
+    /// otherwise needs a login.
+    pub fn is_public(&self, host: &str, path: &CanonicalPath) -> bool {
+        let request = RuleRequest {
+            host,
+            method: "GET",
+            preflight: None,
+            path,
+        };
+        let selection = crate::core::site::rules::select(&self.rules, &request);
+        path.as_str() == self.logged_out_path
+            || crate::core::site::rules::judge(&self.rules, selection, false, None)
+                == crate::core::site::rules::Verdict::Open
     }
 }
 

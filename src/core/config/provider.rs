@@ -84,6 +84,8 @@ pub(super) struct RawProvider {
     allowed_tenants: Option<Vec<String>>,
     #[serde(default)]
     required_claims: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    groups_claim: Option<super::rules::RawClaimPath>,
 }
 
 /// The secret a lone provider's client secret is read from when it has none of its own.
@@ -179,6 +181,9 @@ pub struct ProviderConfig {
     /// An email counts for allow-lists only when the provider says `email_verified: true`
     /// (`false`: also when it says nothing; never when it says `false`).
     pub require_email_verified: bool,
+    /// Where this provider's ID token (or UserInfo) lists the user's groups, for rules'
+    /// `groups` (default `groups`; Keycloak: `realm_access.roles`).
+    pub groups_claim: super::rules::ClaimPath,
     /// Allow-list of emails for this provider's users (lower-case), on top of the global one.
     pub allowed_emails: Vec<String>,
     /// Allow-list of email domains for this provider's users (lower-case, without `@`).
@@ -330,7 +335,18 @@ pub(super) fn validate_provider(
             "list at least one algorithm, e.g. [\"RS256\"]",
         ));
     }
+    let groups_claim = match &p.groups_claim {
+        None => super::rules::ClaimPath::groups(),
+        Some(raw) => super::rules::ClaimPath::parse(raw).map_err(|problem| {
+            err(
+                key("groups_claim"),
+                problem,
+                "write a dotted path (\"realm_access.roles\"), a JSON Pointer or a list of keys",
+            )
+        })?,
+    };
     Ok(ProviderConfig {
+        groups_claim,
         display_name: p.display_name.clone().unwrap_or_else(|| name.clone()),
         name,
         issuer: p.issuer,

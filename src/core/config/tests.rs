@@ -225,7 +225,7 @@ fn routes_and_public_paths() {
     )
     .unwrap();
     let names = |path: &str| {
-        c.providers_for(&at(path))
+        c.providers_for("site.example", &at(path))
             .iter()
             .map(|p| p.name.clone())
             .collect::<Vec<_>>()
@@ -237,14 +237,14 @@ fn routes_and_public_paths() {
         assert_eq!(names(path), vec!["b"], "{path}");
     }
     assert_eq!(names("/administrator"), vec!["a", "b"]);
-    assert!(c.is_public(&at("/public/x")));
-    assert!(c.is_public(&at("/public")));
-    assert!(c.is_public(&at("/favicon.ico")));
-    assert!(!c.is_public(&at("/favicon.ico2")));
-    assert!(!c.is_public(&at("/publicx")));
+    assert!(c.is_public("site.example", &at("/public/x")));
+    assert!(c.is_public("site.example", &at("/public")));
+    assert!(c.is_public("site.example", &at("/favicon.ico")));
+    assert!(!c.is_public("site.example", &at("/favicon.ico2")));
+    assert!(!c.is_public("site.example", &at("/publicx")));
     // Another case is another path for an origin that cares about case: not public.
-    assert!(!c.is_public(&at("/PUBLIC/x")));
-    assert!(c.is_public(&at("/logged-out")));
+    assert!(!c.is_public("site.example", &at("/PUBLIC/x")));
+    assert!(c.is_public("site.example", &at("/logged-out")));
 }
 
 #[test]
@@ -258,7 +258,7 @@ fn configured_paths_are_canonical() {
     assert_eq!(public, ["/caf%C3%A9/", "/caf%C3%A9/", "/~u/x"]);
     assert_eq!(c.routes[0].path_prefix.as_str(), "/ADMiN/");
     assert_eq!((c.logout_path.as_str(), c.redirect_path.as_str()), ("/logout", "/cb/x"));
-    assert!(c.is_public(&at("/caf%C3%A9/menu")));
+    assert!(c.is_public("site.example", &at("/caf%C3%A9/menu")));
     // A configured path without a canonical form is an error naming its key.
     for (json, key) in [
         (

@@ -24,6 +24,8 @@ use crate::core::oidc::access_token::{self, bearer_token, AccessParams, AccessTo
 use crate::core::oidc::introspection::{self, Introspected};
 use crate::core::session::cookies::CookieJar;
 use crate::core::site::pages::{json_error, Reply};
+use crate::core::site::path::CanonicalPath;
+use crate::core::site::rules;
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -71,6 +73,21 @@ impl From<AppError> for Refusal {
 }
 
 impl App {
+    /// The bearer settings for a request: the deciding rule's (the one matching as written
+    /// first), else the `bearer` section's for the path. `None` at once when bearer tokens are
+    /// configured nowhere (the hot path's only cost).
+    pub(super) fn bearer_policy(&self, selection: rules::Selection, path: &CanonicalPath) -> Option<&BearerPolicy> {
+        if !self.bearer_anywhere {
+            return None;
+        }
+        let deciding: Vec<_> = selection.deciding(&self.config.rules).flatten().collect();
+        deciding
+            .iter()
+            .rev()
+            .find_map(|r| r.bearer.as_ref())
+            .or_else(|| self.config.bearer.as_ref().and_then(|b| b.policy_for(path)))
+    }
+
     /// The bearer decision for a request where `policy` applies: `None` when the cookie
     /// decides instead (mode `accept` and no `Authorization: Bearer`).
     pub(super) fn bearer_applies(&self, req: &Incoming, policy: &BearerPolicy) -> bool {

@@ -232,6 +232,7 @@ impl App {
             silent_refresh: false,
             checked_at: None,
             active_at: None,
+            claims: self.config.projection(provider, claims, userinfo.as_ref()),
         };
         let record = SessionRecord {
             client_id: client_id.to_owned(),

@@ -11,6 +11,7 @@ use crate::core::session::seal::{clear_chunked, read_chunked};
 use crate::core::session::{email_allowed, Identity, SessionError};
 use crate::core::site::pages::{json_error, Reply};
 use crate::core::site::path::CanonicalPath;
+use crate::core::site::rules::{self, Verdict};
 use std::fmt::Write;
 use std::future::{poll_fn, Future};
 use std::rc::Rc;
@@ -25,11 +26,15 @@ impl App {
     ) -> Result<Outcome, Failure> {
         let jar = CookieJar::parse(req.headers.cookie.as_deref());
         let now = io.clock.now();
-        let public = self.config.is_public(path);
-        // Bearer-token APIs: the token alone decides, never a redirect or a cookie (boxed: its
-        // validation awaits keys and signatures). Nothing to test when `bearer` is not set.
-        if let Some(policy) = self.config.bearer.as_ref().and_then(|b| b.policy_for(path)) {
-            if !public && self.bearer_applies(req, policy) {
+        let rules = &self.config.rules;
+        let preflight = req.preflight_method();
+        let selection = rules::select(rules, &req.rule_request(path, preflight));
+        // Bearer-token APIs: where a rule (or the `bearer` section) takes bearer tokens and the
+        // request needs a session, the token alone decides, never a redirect or a cookie (boxed:
+        // its validation awaits keys and signatures). Nothing to test without bearer settings.
+        if let Some(policy) = self.bearer_policy(selection, path) {
+            let needs_session = rules::judge(rules, selection, preflight.is_some(), None) == Verdict::Login;
+            if needs_session && self.bearer_applies(req, policy) {
                 return super::boxed(self.bearer(req, io, policy)).await;
             }
         }
@@ -39,40 +44,48 @@ impl App {
                 // The provider is named in the `denied` event (only then: no work on the hot path).
                 self.check_allowed(&identity)
                     .inspect_err(|_| io.log.set_provider(&identity.provider))?;
-                // A session from a provider that may not be used for this path (or no longer
-                // exists) does not count here; it stays valid for the paths it may serve.
-                if !public
-                    && !self
-                        .config
-                        .providers_for(path)
-                        .iter()
-                        .any(|p| p.name == identity.provider)
-                {
-                    self.unauthenticated(req, io, path, &jar, false).await?
-                } else if self.upkeep_due(&identity, now, req.method == "GET" && req.is_navigation()) {
-                    // Boxed: see `route`; the hot path never polls it.
-                    return super::boxed(self.upkeep(req, io, path, &jar, identity)).await;
-                } else {
-                    // Checked first: at the default level the hot path builds no event.
-                    if io.log.enabled(LogLevel::Debug) {
-                        io.log.push(
-                            Event::new(EventKind::Forwarded)
-                                .provider(&identity.provider)
-                                .path(path.as_str()),
-                        );
+                let provider = self.config.provider(&identity.provider);
+                match rules::judge(rules, selection, preflight.is_some(), Some((&identity, provider))) {
+                    Verdict::Refused(rule) => {
+                        io.log.set_provider(&identity.provider);
+                        return Err(AppError::RuleRefused(rule.to_owned()).into());
                     }
-                    let mut forward = self.forward(&jar, Some(&identity));
-                    // The assertion, tokens and claim headers: from the isolate's caches, or
-                    // boxed like the upkeep when one must be signed or read (never on the hot
-                    // path of a session this isolate has served recently).
-                    if self.extras && !self.extras_cached(req, &identity, now, &mut forward) {
-                        forward = super::boxed(self.extras(req, io, identity, forward)).await;
+                    // A session from a provider that may not be used for this path (or no
+                    // longer exists) does not count here; it stays valid for the paths it may
+                    // serve.
+                    Verdict::Login => self.unauthenticated(req, io, path, &jar, false).await?,
+                    _ if self.upkeep_due(&identity, now, req.method == "GET" && req.is_navigation()) => {
+                        // Boxed: see `route`; the hot path never polls it.
+                        return super::boxed(self.upkeep(req, io, path, &jar, identity)).await;
                     }
-                    Outcome::Forward(forward)
+                    _ => {
+                        // Checked first: at the default level the hot path builds no event.
+                        if io.log.enabled(LogLevel::Debug) {
+                            io.log.push(
+                                Event::new(EventKind::Forwarded)
+                                    .provider(&identity.provider)
+                                    .path(path.as_str()),
+                            );
+                        }
+                        let mut forward = self.forward(&jar, Some(&identity));
+                        // The assertion, tokens and claim headers: from the isolate's caches, or
+                        // boxed like the upkeep when one must be signed or read (never on the hot
+                        // path of a session this isolate has served recently).
+                        if self.extras {
+                            let audience = self.rule_audience(selection);
+                            if !self.extras_cached(req, &identity, audience, now, &mut forward) {
+                                forward = super::boxed(self.extras(req, io, path, identity, forward)).await;
+                            }
+                        }
+                        Outcome::Forward(forward)
+                    }
                 }
             }
-            _ if public => Outcome::Forward(self.forward(&jar, None)),
-            _ => self.unauthenticated(req, io, path, &jar, true).await?,
+            _ => match rules::judge(rules, selection, preflight.is_some(), None) {
+                Verdict::Open => Outcome::Forward(self.forward(&jar, None)),
+                Verdict::Refused(rule) => return Err(AppError::RuleRefused(rule.to_owned()).into()),
+                _ => self.unauthenticated(req, io, path, &jar, true).await?,
+            },
         };
         Ok(outcome)
     }
@@ -135,7 +148,10 @@ impl App {
         } else {
             Vec::new()
         };
-        if !req.is_navigation() {
+        // A form a page posts (Sec-Fetch-Mode: navigate) is a navigation too: after the login
+        // the browser comes back with a GET of the same URL. The body is not kept (README,
+        // "Forwarding": a POST whose session expired).
+        if !(req.is_navigation() || req.is_form_navigation()) {
             let mut login_url = self.config.login_path.clone();
             login_url.push_str("?return_to=");
             login_url.extend(url::form_urlencoded::byte_serialize(req.path_and_query().as_bytes()));
@@ -151,7 +167,7 @@ impl App {
         // the same check as a `return_to` parameter; a refused or too long one returns to `/`.
         let return_to = super::domain::return_target(&self.config, &req.url, &req.path_and_query())
             .unwrap_or_else(|_| "/".to_owned());
-        let reply = match self.config.providers_for(path).as_slice() {
+        let reply = match self.config.providers_for(req.host(), path).as_slice() {
             // Boxed: see `route`.
             [provider] => super::boxed(self.start_login(req, io, provider, &return_to, &[])).await?,
             _ => {

@@ -3,6 +3,7 @@
 //! chooser page first.
 
 use super::{nonce24, App, Incoming, Io};
+use crate::core::config::PageKind;
 use crate::core::config::{check_provider, ProviderConfig};
 use crate::core::crypto::secret::Secret;
 use crate::core::error::AppError;
@@ -15,8 +16,9 @@ use crate::core::oidc::token::TokenError;
 use crate::core::session::cookies::{is_token, remove_cookie, set_cookie, CookieAttrs, CookieJar};
 use crate::core::session::pending::{self, PendingLogin, SilentRefresh, MAX_PENDING};
 use crate::core::session::SealContext;
-use crate::core::site::pages::{chooser_page, Reply};
+use crate::core::site::pages::{chooser_links, chooser_page, Reply};
 use crate::core::site::path::CanonicalPath;
+use crate::core::site::templates::PageValues;
 
 /// Longest passed-through parameter value.
 const MAX_PASSTHROUGH: usize = 256;
@@ -49,7 +51,7 @@ impl App {
             .map_err(|_| AppError::BadRequest("the return URL is not valid".into()))?;
         let path = CanonicalPath::from_url(&target)
             .map_err(|e| AppError::BadRequest(format!("the return URL's path is not accepted: {e}")))?;
-        let allowed = self.config.providers_for(&path);
+        let allowed = self.config.providers_for(target.host_str().unwrap_or_default(), &path);
         let path = path.as_str();
         let provider = match provider_name {
             Some(name) => *allowed.iter().find(|p| p.name == name).ok_or_else(|| {
@@ -59,8 +61,9 @@ impl App {
             })?,
             None => match allowed.as_slice() {
                 [only] => *only,
-                [] => return Err(AppError::Internal("no provider configured for this path".into())),
-                several => return Ok(chooser_page(several, &self.config.login_path, &return_to, &extra)),
+                // Two deciding rules (the path read two ways) that accept no provider in common.
+                [] => return Err(AppError::BadRequest(format!("no provider may sign in for {path}"))),
+                several => return Ok(self.chooser(several, &return_to, &extra)),
             },
         };
         let passthrough: Vec<(String, String)> = extra
@@ -216,4 +219,20 @@ async fn push<H: HttpClient, K: KvStore>(
         TokenError::Provider { error, description } => AppError::Provider { error, description },
         other => AppError::Token(other),
     })
+}
+
+impl App {
+    /// The provider chooser: built in, or the operator's template with the same links.
+    fn chooser(&self, providers: &[&ProviderConfig], return_to: &str, extra: &[(String, String)]) -> Reply {
+        let links = chooser_links(providers, &self.config.login_path, return_to, extra);
+        let built_in = chooser_page(&links);
+        let values = PageValues {
+            title: "Choose how to sign in",
+            status: 200,
+            return_url: return_to,
+            providers: &links,
+            ..PageValues::default()
+        };
+        self.page(PageKind::Chooser, built_in, &values)
+    }
 }

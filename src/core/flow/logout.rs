@@ -12,6 +12,7 @@
 //! confirmation page whose button POSTs from this site; any other POST is refused.
 
 use super::{App, Incoming, Io};
+use crate::core::config::PageKind;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
 use crate::core::log::{Event, EventKind};
@@ -20,6 +21,7 @@ use crate::core::session::cookies::CookieJar;
 use crate::core::session::seal::{clear_chunked, read_chunked};
 use crate::core::session::{record_key, revocation, Identity, SealContext, SessionRecord};
 use crate::core::site::pages::{html_page, logout_confirmation_page, Reply};
+use crate::core::site::templates::PageValues;
 
 /// How a logout request came.
 enum Intent {
@@ -49,7 +51,7 @@ impl App {
         let clear = clear_chunked(base, &self.session_attrs(req), &jar);
         let provider = identity.as_ref().and_then(|s| self.config.provider(&s.provider));
         let (Some(identity), Some(provider)) = (identity.as_ref(), provider) else {
-            return Ok(logged_out_page().with_cookies(clear));
+            return Ok(self.logged_out_page().with_cookies(clear));
         };
         // Where sessions are checked against revocation records, this one's provider session
         // ends here too: a copy of the cookie elsewhere stops within the check interval.
@@ -84,7 +86,9 @@ impl App {
         // Without an end_session_endpoint (Google, GitLab) only this site's session ends: the
         // page says the sign-in at the provider may still be there, and where.
         let Some(endpoint) = end_session else {
-            return Ok(still_signed_in_page(&provider.display_name).with_cookies(clear));
+            return Ok(self
+                .templated_logged_out(still_signed_in_page(&provider.display_name))
+                .with_cookies(clear));
         };
         let post_logout = self.our_url(req, &self.config.post_logout_redirect_uri);
         let client_id = record
@@ -143,8 +147,25 @@ fn still_signed_in_page(provider: &str) -> Reply {
     html_page(200, "Signed out", &message, &[], &[("/", "Sign in again")])
 }
 
+impl App {
+    /// The logged-out page: built in, or the operator's template.
+    pub(super) fn logged_out_page(&self) -> Reply {
+        self.templated_logged_out(logged_out_page())
+    }
+
+    fn templated_logged_out(&self, built_in: Reply) -> Reply {
+        let values = PageValues {
+            title: "Signed out",
+            status: built_in.status,
+            return_url: "/",
+            ..PageValues::default()
+        };
+        self.page(PageKind::LoggedOut, built_in, &values)
+    }
+}
+
 /// The built-in logged-out page.
-pub(super) fn logged_out_page() -> Reply {
+fn logged_out_page() -> Reply {
     html_page(
         200,
         "Signed out",

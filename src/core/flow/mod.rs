@@ -13,6 +13,7 @@ mod frontchannel;
 mod gate;
 mod login;
 mod logout;
+mod me;
 mod origin;
 mod provider;
 mod refresh;
@@ -20,7 +21,7 @@ mod requirements;
 mod silent;
 mod upkeep;
 
-use crate::core::config::Config;
+use crate::core::config::{Config, PageKind, PageSource};
 use crate::core::crypto::Signatures;
 use crate::core::error::AppError;
 use crate::core::http::{Clock, HttpClient, KvStore, Random};
@@ -33,6 +34,7 @@ use crate::core::session::seal::{write_chunked, MAX_CHUNKS};
 use crate::core::session::{Identity, SealContext};
 use crate::core::site::pages::{html_page, json_error, Reply};
 use crate::core::site::path::CanonicalPath;
+use crate::core::site::templates::{PageValues, Templates};
 use provider::ProviderCache;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -137,6 +139,34 @@ impl Incoming {
             }
     }
 
+    /// The host the rules match (lower-case, as the URL parser keeps it; no port).
+    pub fn host(&self) -> &str {
+        self.url.host_str().unwrap_or_default()
+    }
+
+    /// For a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`, Fetch §3.2.2), the
+    /// method it announces.
+    pub fn preflight_method(&self) -> Option<&str> {
+        if self.method != "OPTIONS" {
+            return None;
+        }
+        self.headers.access_control_request_method.as_deref()
+    }
+
+    /// What the rules look at of this request.
+    pub fn rule_request<'a>(
+        &'a self,
+        path: &'a CanonicalPath,
+        preflight: Option<&'a str>,
+    ) -> crate::core::site::rules::RuleRequest<'a> {
+        crate::core::site::rules::RuleRequest {
+            host: self.host(),
+            method: &self.method,
+            preflight,
+            path,
+        }
+    }
+
     fn path_and_query(&self) -> String {
         match self.url.query() {
             Some(q) => format!("{}?{q}", self.url.path()),
@@ -235,6 +265,10 @@ pub struct App {
     extras: bool,
     /// Bearer-token state per isolate (src/core/flow/bearer.rs).
     bearer: bearer::BearerState,
+    /// Whether the `bearer` section or any rule takes bearer tokens.
+    bearer_anywhere: bool,
+    /// The operator's page templates, once the shell has loaded them (src/core/site/templates.rs).
+    templates: std::cell::OnceCell<Templates>,
 }
 
 /// A failed request, with the cookies its answer must still set or remove (a callback always
@@ -300,13 +334,67 @@ impl App {
             tokens: Default::default(),
             extras: false,
             bearer: Default::default(),
+            bearer_anywhere: false,
+            templates: std::cell::OnceCell::new(),
         }
         .with_extras()
     }
 
     fn with_extras(mut self) -> App {
         self.extras = self.has_extras();
+        self.bearer_anywhere = self.config.bearer.is_some() || self.config.rules.iter().any(|r| r.bearer.is_some());
         self
+    }
+
+    /// The page templates the shell must load before handling a request (once per isolate);
+    /// `None` when there are none or they are loaded.
+    pub fn templates_to_load(&self) -> Option<&[(PageKind, PageSource)]> {
+        let sources = &self.config.pages.sources;
+        (!sources.is_empty() && self.templates.get().is_none()).then_some(sources.as_slice())
+    }
+
+    /// Installs the loaded templates (the text, or why it could not be loaded); returns a log
+    /// line for each template not used (the built-in page is served instead).
+    pub fn install_templates(&self, loaded: Vec<(PageKind, Result<String, String>)>) -> Vec<String> {
+        let (templates, notes) = Templates::from_loaded(loaded);
+        let _ = self.templates.set(templates);
+        notes
+    }
+
+    /// `built_in`, or the operator's template for `kind` rendered with `values`.
+    fn page(&self, kind: PageKind, built_in: Reply, values: &PageValues<'_>) -> Reply {
+        match self.templates.get() {
+            Some(t) => t.apply(kind, built_in, values),
+            None => built_in,
+        }
+    }
+
+    /// The answer to a failed request: JSON for `api`, else the built-in page or the operator's
+    /// template (`forbidden` for refusals, `error` for the rest).
+    fn error_reply(&self, error: &AppError, api: bool) -> Reply {
+        let reply = error.to_reply(api);
+        if api || self.templates.get().is_none() {
+            return reply;
+        }
+        let message = error.message();
+        let (code, description) = match error {
+            AppError::Provider { error, description } => (error.as_str(), description.as_deref().unwrap_or_default()),
+            other => (other.code(), message.as_str()),
+        };
+        let kind = if reply.status == 403 && self.config.pages.sources.iter().any(|(k, _)| *k == PageKind::Forbidden) {
+            PageKind::Forbidden
+        } else {
+            PageKind::Error
+        };
+        let values = PageValues {
+            title: error.title(),
+            error: code,
+            error_description: description,
+            status: reply.status,
+            return_url: "/",
+            providers: &[],
+        };
+        self.page(kind, reply, &values)
     }
 
     /// The configuration.
@@ -346,7 +434,10 @@ impl App {
                 let path = CanonicalPath::from_url(&req.url);
                 io.log
                     .failed(&error, path.as_ref().map_or(req.url.path(), CanonicalPath::as_str));
-                Outcome::Reply(error.to_reply(!(page || req.is_navigation())).with_cookies(cookies))
+                Outcome::Reply(
+                    self.error_reply(&error, !(page || req.is_navigation()))
+                        .with_cookies(cookies),
+                )
             }
         };
         let status = match &outcome {
@@ -384,7 +475,10 @@ impl App {
             return Ok(Outcome::Reply(boxed(self.logout(req, io)).await?));
         }
         if path == c.logged_out_path {
-            return Ok(Outcome::Reply(logout::logged_out_page()));
+            return Ok(Outcome::Reply(self.logged_out_page()));
+        }
+        if c.session_endpoint_path.as_deref() == Some(path) {
+            return Ok(Outcome::Reply(self.session_endpoint(req, io.clock.now())));
         }
         if path == c.jwks_path && c.publishes_jwks() {
             return Ok(Outcome::Reply(self.jwks_document()));

@@ -9,10 +9,13 @@
 //! read of the session record. With none of it configured nothing here runs.
 
 use super::{App, Forward, Incoming, Io};
+use crate::core::config::identity::CopiedClaim;
 use crate::core::http::{HttpClient, KvStore};
 use crate::core::log::{Event, EventKind};
 use crate::core::session::Identity;
 use crate::core::site::assertion::{self, AssertionInput};
+use crate::core::site::path::CanonicalPath;
+use crate::core::site::rules;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -75,24 +78,36 @@ impl App {
         }
     }
 
-    /// The audience of the assertion for this request.
-    fn assertion_audience<'a>(&'a self, issuer: &'a str) -> &'a str {
-        self.config
-            .assertion
-            .as_ref()
-            .and_then(|a| a.audience.as_deref())
+    /// The audience of the assertion for this request: the deciding rule's, else
+    /// `assertion.audience`, else the issuer.
+    fn assertion_audience<'a>(&'a self, rule: Option<&'a str>, issuer: &'a str) -> &'a str {
+        rule.or_else(|| self.config.assertion.as_ref().and_then(|a| a.audience.as_deref()))
             .unwrap_or(issuer)
     }
 
+    /// The `assertion_audience` of the rules deciding a request (the one matching as written
+    /// first), if any.
+    pub(super) fn rule_audience(&self, selection: rules::Selection) -> Option<&str> {
+        let deciding: Vec<_> = selection.deciding(&self.config.rules).flatten().collect();
+        deciding.iter().rev().find_map(|r| r.assertion_audience.as_deref())
+    }
+
     /// Adds what the caches hold; `false` when something must be fetched or signed first.
-    pub(super) fn extras_cached(&self, req: &Incoming, identity: &Rc<Identity>, now: i64, f: &mut Forward) -> bool {
+    pub(super) fn extras_cached(
+        &self,
+        req: &Incoming,
+        identity: &Rc<Identity>,
+        rule_audience: Option<&str>,
+        now: i64,
+        f: &mut Forward,
+    ) -> bool {
         self.add_claim_headers(identity, f);
         let mut complete = true;
         if let Some(a) = &self.config.assertion {
             let issuer = self.assertion_issuer(req);
             match self
                 .assertions
-                .get(identity, &issuer, self.assertion_audience(&issuer), now)
+                .get(identity, &issuer, self.assertion_audience(rule_audience, &issuer), now)
             {
                 Some(jwt) => f.add_headers.push((a.header.clone(), jwt.to_string())),
                 None => complete = false,
@@ -112,15 +127,18 @@ impl App {
         &self,
         req: &Incoming,
         io: &Io<'_, H, K>,
+        path: &CanonicalPath,
         identity: Rc<Identity>,
         mut f: Forward,
     ) -> Forward {
         let now = io.clock.now();
+        let selection = rules::select(&self.config.rules, &req.rule_request(path, req.preflight_method()));
+        let rule_audience = self.rule_audience(selection);
         f.add_headers.retain(|(name, _)| !self.is_extra_header(name));
         self.add_claim_headers(&identity, &mut f);
         if let Some(a) = &self.config.assertion {
             let issuer = self.assertion_issuer(req);
-            let audience = self.assertion_audience(&issuer);
+            let audience = self.assertion_audience(rule_audience, &issuer);
             let jwt = match self.assertions.get(&identity, &issuer, audience, now) {
                 Some(jwt) => Some(jwt),
                 None => {
@@ -227,7 +245,7 @@ impl App {
         };
         a.claims
             .iter()
-            .filter_map(|name| claim_value(identity, name).map(|v| (name.clone(), v)))
+            .filter_map(|c| claim_value(identity, c).map(|v| (c.name.clone(), v)))
             .collect()
     }
 
@@ -241,9 +259,15 @@ impl App {
     }
 }
 
-/// A claim of the session by name: the identity's own fields.
-pub(super) fn claim_value(identity: &Identity, name: &str) -> Option<Value> {
-    match name {
+/// A claim of the session: one of the identity's own fields, or one projected into it at login
+/// (a list of the provider's values: strings, numbers and booleans as text; an array here even
+/// for one value, so the origin reads one shape).
+pub(super) fn claim_value(identity: &Identity, claim: &CopiedClaim) -> Option<Value> {
+    if let Some(pointer) = &claim.pointer {
+        let values = identity.claims.get(pointer)?;
+        return Some(Value::Array(values.iter().cloned().map(Value::from).collect()));
+    }
+    match claim.name.as_str() {
         "email" => identity.email.clone().map(Value::from),
         "email_verified" => identity.email_verified.map(Value::from),
         "name" => identity.name.clone().map(Value::from),

@@ -302,6 +302,10 @@ impl App {
         // claims, else the original's, and UserInfo, new or stored.
         let basis = claims.or(original.as_ref());
         let info = userinfo.as_ref().or(record.userinfo.as_ref());
+        // The claims the rules test, from what this refresh knows (the same projection as at login).
+        if let Some(basis) = basis {
+            next.claims = self.config.projection(provider, basis, info);
+        }
         if basis.is_some_and(|c| super::requirements::check_required_claims(provider, c, info).is_err()) {
             return Refreshed::Ended(
                 Ended::Forbidden(String::new()),

@@ -175,7 +175,7 @@ impl App {
                     forward.set_cookies = self.identity_cookies(req, sealed, Some((identity.expires_at, now)))?;
                 }
                 if self.extras {
-                    forward = self.extras(req, io, identity.clone(), forward).await;
+                    forward = self.extras(req, io, path, identity.clone(), forward).await;
                 }
                 Ok(Outcome::Forward(forward))
             }

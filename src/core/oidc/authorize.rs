@@ -144,6 +144,7 @@ pub(crate) mod tests {
             fetch_userinfo: true,
             required_acr: vec![],
             require_email_verified: true,
+            groups_claim: crate::core::config::ClaimPath::groups(),
             allowed_emails: vec![],
             allowed_email_domains: vec![],
             client_secret_binding: "CLIENT_SECRET".into(),

@@ -20,6 +20,7 @@ use crate::core::crypto::secret::{b64url, Secret};
 use seal::{SealError, Sealer};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
 /// Why a sealed session value was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -161,6 +162,11 @@ pub struct Identity {
     /// `session.idle_timeout_secs`).
     #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
     pub active_at: Option<i64>,
+    /// The claims the configured rules (and later features) test, projected at login and at each
+    /// refresh by `Config::projection`: key (a claim's JSON Pointer, or `g` for the provider's
+    /// groups) to the user's values that some rule names. Empty without such rules.
+    #[serde(rename = "r", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub claims: BTreeMap<String, Vec<String>>,
 }
 
 fn is_false(b: &bool) -> bool {

@@ -6,3 +6,5 @@ pub mod pages;
 pub mod path;
 pub mod relay;
 pub mod return_url;
+pub mod rules;
+pub mod templates;

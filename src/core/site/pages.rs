@@ -121,15 +121,15 @@ pub fn logout_confirmation_page(logout_path: &str) -> Reply {
     page
 }
 
-/// The provider chooser (plain HTML, works without JavaScript): one link per provider to the
-/// login path, keeping the return URL and the passed-through parameters.
-pub fn chooser_page(
+/// The provider chooser's links (href, label): one per provider to the login path, keeping the
+/// return URL and the passed-through parameters.
+pub fn chooser_links(
     providers: &[&crate::core::config::ProviderConfig],
     login_path: &str,
     return_to: &str,
     extra: &[(String, String)],
-) -> Reply {
-    let links: Vec<(String, String)> = providers
+) -> Vec<(String, String)> {
+    providers
         .iter()
         .map(|p| {
             let mut q = url::form_urlencoded::Serializer::new(String::new());
@@ -142,7 +142,11 @@ pub fn chooser_page(
                 format!("Sign in with {}", p.display_name),
             )
         })
-        .collect();
+        .collect()
+}
+
+/// The provider chooser (plain HTML, works without JavaScript): the [`chooser_links`].
+pub fn chooser_page(links: &[(String, String)]) -> Reply {
     let links: Vec<(&str, &str)> = links.iter().map(|(h, t)| (h.as_str(), t.as_str())).collect();
     html_page(
         200,

@@ -144,6 +144,31 @@ impl PathPattern {
     }
 }
 
+impl PathPattern {
+    /// A rule's `path`, read narrowly (as written): exactly this path, byte for byte.
+    pub fn is_as_written(&self, path: &CanonicalPath) -> bool {
+        self.0 == path.0
+    }
+
+    /// A rule's `path`, read broadly: the same path with escapes decoded and ASCII case
+    /// ignored, with or without one final `/` (origins commonly serve `/a` and `/a/` alike).
+    pub fn is_any_spelling(&self, path: &CanonicalPath) -> bool {
+        let fold = |b: u8| b.to_ascii_lowercase();
+        let trimmed = |s: &str| -> usize { s.len() - usize::from(s.len() > 1 && s.ends_with('/')) };
+        let (p, q) = (
+            self.0.get(..trimmed(&self.0)).unwrap_or(&self.0),
+            path.0.get(..trimmed(&path.0)).unwrap_or(&path.0),
+        );
+        Decoded(p.bytes()).map(fold).eq(Decoded(q.bytes()).map(fold))
+    }
+
+    /// A rule's `path_prefix`, read narrowly: case and escapes as written; a final `/` also
+    /// covers the path without it (`/x/` covers `/x`, `/x/y`, not `/xy`); otherwise a plain prefix.
+    pub fn prefixes_as_written(&self, path: &CanonicalPath) -> bool {
+        covers(self.0.bytes(), path.0.bytes(), true)
+    }
+}
+
 /// Whether `pattern` covers `path` (both as bytes): a final `/` in the pattern also matches the
 /// end of the path; otherwise, when the pattern is used up, the path must be too, unless
 /// `open_prefix`.

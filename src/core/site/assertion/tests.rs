@@ -34,6 +34,7 @@ fn identity() -> Identity {
         silent_refresh: false,
         checked_at: None,
         active_at: None,
+        claims: Default::default(),
     }
 }
 
