@@ -373,15 +373,15 @@ impl App {
     /// template (`forbidden` for refusals, `error` for the rest).
     fn error_reply(&self, error: &AppError, api: bool) -> Reply {
         let reply = error.to_reply(api);
-        if api || self.templates.get().is_none() {
+        let Some(templates) = self.templates.get().filter(|_| !api) else {
             return reply;
-        }
+        };
         let message = error.message();
         let (code, description) = match error {
             AppError::Provider { error, description } => (error.as_str(), description.as_deref().unwrap_or_default()),
             other => (other.code(), message.as_str()),
         };
-        let kind = if reply.status == 403 && self.config.pages.sources.iter().any(|(k, _)| *k == PageKind::Forbidden) {
+        let kind = if reply.status == 403 && templates.has(PageKind::Forbidden) {
             PageKind::Forbidden
         } else {
             PageKind::Error
@@ -394,7 +394,7 @@ impl App {
             return_url: "/",
             providers: &[],
         };
-        self.page(kind, reply, &values)
+        templates.apply(kind, reply, &values)
     }
 
     /// The configuration.
@@ -716,6 +716,8 @@ fn absolute(req: &Incoming, path_or_url: &str) -> String {
 
 #[cfg(test)]
 mod origin_tests;
+#[cfg(test)]
+mod rules_tests;
 #[cfg(test)]
 mod session_tests;
 #[cfg(test)]

@@ -625,19 +625,32 @@ fn api_request_without_session_gets_401_json_with_login_url() {
 }
 
 #[test]
-fn non_get_without_session_gets_401_even_as_a_navigation() {
+fn a_posted_form_without_session_logs_in_and_api_calls_get_401() {
     let h = Harness::single();
     let browser = Browser::default();
-    let mut post = browser.navigate("https://rp.example/form");
-    post.method = "POST".into();
+    // fetch/XHR POSTs, PUTs and XHR GETs: 401 JSON, nothing written.
+    let post = browser.fetch("POST", "https://rp.example/form");
+    let put = browser.fetch("PUT", "https://rp.example/data");
     let mut xhr = browser.navigate("https://rp.example/data");
     xhr.headers.x_requested_with = Some("XMLHttpRequest".into());
-    for req in [post, xhr] {
+    for req in [post, put, xhr] {
         let reply = h.reply(&req);
         assert_eq!(reply.status, 401, "{} {}", req.method, req.url);
         assert_eq!(json_body(&reply)["error"], "login_required");
     }
     assert_eq!(h.kv.ops(), (0, 0, 0));
+    // A form the page posts (Sec-Fetch-Mode: navigate): a login that returns to the same URL
+    // (by GET); the body is not kept.
+    let mut form = browser.navigate("https://rp.example/form?x=1");
+    form.method = "POST".into();
+    let reply = h.reply(&form);
+    assert_eq!(reply.status, 302, "{}", reply.body);
+    let location = reply.header("location").unwrap_or_default();
+    assert!(location.starts_with("https://op.example/"), "{location}");
+    assert!(reply
+        .headers
+        .iter()
+        .any(|(n, v)| *n == "set-cookie" && v.contains("_s.")));
 }
 
 // ---- 8. logout ----

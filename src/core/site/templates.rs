@@ -147,6 +147,11 @@ impl Templates {
         (Templates(templates), notes)
     }
 
+    /// Whether there is a usable template for `kind`.
+    pub fn has(&self, kind: PageKind) -> bool {
+        self.0.iter().any(|(k, _)| *k == kind)
+    }
+
     /// `built_in` as the operator's template for `kind` renders it, when there is one.
     pub fn apply(&self, kind: PageKind, built_in: Reply, values: &PageValues<'_>) -> Reply {
         let Some((_, template)) = self.0.iter().find(|(k, _)| *k == kind) else {
