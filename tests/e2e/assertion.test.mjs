@@ -196,6 +196,48 @@ describe('the assertion, pass-through and mappings', () => {
   });
 });
 
+describe('per rule: the assertion audience, and projected claims in the assertion and headers', () => {
+  let t;
+  let w;
+  let browser;
+  before(async () => {
+    t = fop.tenant('ruled', {
+      idToken: { claims: (c) => ({ ...c, realm_access: { roles: ['admin', 'staff'] } }) },
+    });
+    w = await startWorker(options(t, { ASSERTION_KEY: k1.pem }, {
+      rules: [
+        { path_prefix: '/api/', action: 'authenticated', assertion_audience: 'urn:api' },
+        { path_prefix: '/', action: 'authenticated', assertion_audience: 'urn:pages' },
+      ],
+      assertion: { claims: ['realm_access.roles'] },
+      forward: { claim_headers: [{ claim: 'realm_access.roles', header: 'X-Roles' }] },
+    }));
+    browser = rawBrowser(w);
+    origin.state.jwks = await jwksOf(w);
+    origin.state.audience = 'urn:pages';
+    const { final } = await loginAt(browser, RP, 'ruled', '/page');
+    assert.equal(final.status, 200, final.body.slice(0, 300));
+  });
+  after(async () => {
+    origin.state.audience = 'http://rp.test';
+    await w?.stop();
+  });
+
+  test('each rule signs for its own audience; the whole claim arrives, in the assertion and as a header', async () => {
+    let res = await browser.request(`${RP}/page`, { headers: { 'x-roles': 'forged' } });
+    assert.equal(res.status, 200, res.body);
+    const { payload, headers } = JSON.parse(res.body);
+    assert.equal(payload.aud, 'urn:pages');
+    assert.deepEqual(payload['realm_access.roles'], ['admin', 'staff']);
+    assert.equal(headers['x-roles'], 'admin,staff');
+    origin.state.audience = 'urn:api';
+    res = await browser.request(`${RP}/api/items`);
+    assert.equal(res.status, 200, res.body);
+    assert.equal(JSON.parse(res.body).payload.aud, 'urn:api');
+    origin.state.audience = 'urn:pages';
+  });
+});
+
 test('a missing or unusable ASSERTION_KEY is a configuration error naming the secret', async () => {
   const t = fop.tenant('cfg');
   for (const key of [undefined, 'not a key', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----']) {

@@ -120,6 +120,50 @@ describe('RFC 9068 JWT access tokens from oidc-provider', () => {
   });
 });
 
+describe('per rule: bearer settings on the API rule, pages by cookie', () => {
+  let worker;
+  before(async () => {
+    worker = await startWorker({
+      config: {
+        providers: { main: { issuer: op.url, client_id: CLIENT.client_id } },
+        origin: origin.url,
+        rules: [
+          { path_prefix: '/health', action: 'public' },
+          { path_prefix: '/api/', action: 'authenticated', bearer: { mode: 'require', audiences: [API], scopes: ['write'] } },
+          { path_prefix: '/', action: 'authenticated' },
+        ],
+      },
+      secrets: { CLIENT_SECRET: CLIENT.client_secret },
+    });
+  });
+  after(async () => worker?.stop());
+
+  test("the rule's scopes decide; a public rule needs no token; pages still log in", async () => {
+    const read = await tokenFor(API, 'read');
+    assertRefused(await worker.fetch(`${RP}/api/x`, { headers: { authorization: `Bearer ${read}` } }), 403, 'insufficient_scope');
+    const write = await tokenFor(API, 'write');
+    assert.equal((await worker.fetch(`${RP}/api/x`, { headers: { authorization: `Bearer ${write}` } })).status, 200);
+    assert.equal((await worker.fetch(`${RP}/health`)).status, 200);
+    const page = await worker.fetch(`${RP}/page`, { headers: { accept: 'text/html', 'sec-fetch-mode': 'navigate' } });
+    assert.equal(page.status, 302);
+  });
+
+  test('a rule that mixes bearer with group requirements is a configuration error', async () => {
+    const w = await startWorker({
+      config: {
+        providers: { main: { issuer: op.url, client_id: CLIENT.client_id } },
+        rules: [{ path_prefix: '/api/', action: 'authenticated', groups: ['admin'], bearer: { audiences: [API] } }],
+      },
+      secrets: { CLIENT_SECRET: CLIENT.client_secret },
+    });
+    try {
+      assert.equal((await w.fetch(`${RP}/api/x`)).status, 500);
+    } finally {
+      await w.stop();
+    }
+  });
+});
+
 describe('every claim fault, minted by the fault OP', () => {
   let fop;
   let t;
