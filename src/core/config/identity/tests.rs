@@ -107,3 +107,76 @@ fn a_bad_key_is_named_but_never_quoted() {
     let e = parse_with(r#","assertion":{}"#, Some(&broken)).expect_err("refused");
     assert!(!e.to_string().contains("MIG"), "{e}");
 }
+
+#[test]
+fn per_rule_settings_are_validated_with_the_rule_index() {
+    let rule = |r: &str| format!(r#","rules":[{{"path_prefix":"/x/","action":"public"}},{r}]"#);
+    assert_eq!(
+        key_of(
+            &rule(r#"{"path_prefix":"/api/","action":"authenticated","groups":["a"],"bearer":{"audiences":["x"]}}"#),
+            None
+        ),
+        "rules[1].bearer"
+    );
+    assert_eq!(
+        key_of(
+            &rule(r#"{"path_prefix":"/api/","action":"deny","bearer":{"audiences":["x"]}}"#),
+            None
+        ),
+        "rules[1].bearer"
+    );
+    assert_eq!(
+        key_of(
+            &rule(r#"{"path_prefix":"/api/","action":"authenticated","bearer":{}}"#),
+            None
+        ),
+        "rules[1].bearer.audiences"
+    );
+    assert_eq!(
+        key_of(
+            &rule(
+                r#"{"path_prefix":"/api/","action":"authenticated","bearer":{"audiences":["x"],"path_prefixes":["/"]}}"#
+            ),
+            None
+        ),
+        "rules[1].bearer.path_prefixes"
+    );
+    assert_eq!(
+        key_of(
+            &rule(r#"{"path_prefix":"/w/","action":"authenticated","assertion_audience":""}"#),
+            None
+        ),
+        "rules[1].assertion_audience"
+    );
+    let c = parse_with(
+        &rule(r#"{"path_prefix":"/api/","action":"authenticated","assertion_audience":"urn:a","bearer":{"audiences":["x"],"mode":"require"}}"#),
+        None,
+    )
+    .expect("valid");
+    let r = c.rules.get(1).expect("rule");
+    assert_eq!(r.assertion_audience.as_deref(), Some("urn:a"));
+    assert_eq!(
+        r.bearer.as_ref().map(|b| b.mode),
+        Some(super::super::bearer::BearerMode::Require)
+    );
+}
+
+#[test]
+fn copied_claims_are_projected_whole() {
+    let c = parse_with(
+        r#","assertion":{"claims":["realm_access.roles","email"]},"forward":{"claim_headers":[{"claim":"groups","header":"X-G"}]}"#,
+        Some(PEM),
+    )
+    .expect("valid");
+    let keys: Vec<(&str, bool)> = c
+        .projection
+        .claims
+        .iter()
+        .map(|p| (p.key.as_str(), p.keep.is_none()))
+        .collect();
+    assert_eq!(
+        keys,
+        [("/realm_access/roles", true), ("/groups", true)],
+        "email is the identity's own"
+    );
+}
