@@ -89,11 +89,29 @@ function sealedFrom(setCookies) {
   return { sealed: values.get(COOKIE), chunks: 1 };
 }
 
+/**
+ * Rules for the hot path with rules on: eight rules, the page under test matched by the last,
+ * so the walk passes seven (each with a host, method or path test) and then checks a domain, a
+ * group and a nested claim against the projected claims.
+ */
+export const BENCH_RULES = [
+  { path: '/healthz', action: 'public' },
+  { path_prefix: '/public/', action: 'public' },
+  { path_prefix: '/internal/', action: 'deny' },
+  { host: 'api.example', path_prefix: '/v1/', action: 'authenticated', allow_preflight: true },
+  { path_prefix: '/admin/', action: 'authenticated', groups: ['admins'] },
+  { path_prefix: '/write/', methods: ['POST', 'PUT'], action: 'authenticated', groups: ['writers'] },
+  { path: '/docs/secret.html', action: 'deny' },
+  { name: 'docs', path_prefix: '/docs/', action: 'authenticated', email_domains: ['example.com'], groups: ['staff'],
+    claims: [{ path: 'realm_access.roles', any_of: ['reader', 'admin'] }] },
+];
+
 /** EDGE_OIDC_CONFIG and the secret bindings of the micro-benchmarks (one provider). */
-function configFor(keys, extra = {}, secrets = {}) {
+function configFor(keys, { rules = false, extra = {}, secrets = {} } = {}) {
   const config = {
     providers: { main: { issuer: ISSUER, client_id: CLIENT_ID, token_endpoint_auth_method: 'client_secret_basic', metadata: META } },
     session: { lifetime_secs: 28800 },
+    ...(rules ? { rules: BENCH_RULES } : {}),
     ...extra,
   };
   return [JSON.stringify(config), JSON.stringify({ COOKIE_KEYS: keys, CLIENT_SECRET: 'bench-secret-0123456789', ...secrets })];
@@ -108,7 +126,7 @@ const ASSERTION_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).private
  * signature itself, which a session pays once per isolate per 3/4 of the assertion's lifetime.
  */
 async function assertionCases(wasm, f, now, hotPath) {
-  const rp = new wasm.Rp(...configFor(f.keys, { assertion: {} }, { ASSERTION_KEY }), now);
+  const rp = new wasm.Rp(...configFor(f.keys, { extra: { assertion: {} }, secrets: { ASSERTION_KEY } }), now);
   const first = JSON.parse(await rp.request('GET', hotPath, f.sessionCookie, 'text/html'));
   if (first.kind !== 'forward' || !first.add_headers.some(([k]) => k === 'x-edge-oidc-assertion')) {
     throw new Error(`assertion: ${JSON.stringify(first).slice(0, 500)}`);
@@ -143,11 +161,11 @@ async function configParse(wasm, now) {
 }
 
 /** One login through App::handle with canned provider answers; returns what the benches need. */
-export async function setUp(wasm, alg, now) {
+export async function setUp(wasm, alg, now, { rules = false } = {}) {
   const key = signingKey(alg);
   const jwks = JSON.stringify({ keys: [key.jwk] });
   const keys = randomBytes(32).toString('base64url');
-  const rp = new wasm.Rp(...configFor(keys), now);
+  const rp = new wasm.Rp(...configFor(keys, { rules }), now);
   const ask = async (method, url, cookie, accept = 'text/html') => JSON.parse(await rp.request(method, url, cookie, accept));
 
   // 1. A navigation without a session: the redirect to the provider.
@@ -164,7 +182,9 @@ export async function setUp(wasm, alg, now) {
   const tokenBody = JSON.stringify({ access_token: accessToken, token_type: 'Bearer', expires_in: 3600, id_token: token, scope: 'openid email profile' });
   rp.respond('POST', META.token_endpoint, 200, tokenBody);
   rp.respond('GET', META.jwks_uri, 200, jwks);
-  rp.respond('GET', META.userinfo_endpoint, 200, JSON.stringify({ sub: 'alice', email: 'alice@example.com', email_verified: true, name: 'Alice Example' }));
+  // 50 groups and nested roles: what rules test (projected into the cookie only with rules on).
+  const groups = ['staff', ...Array.from({ length: 49 }, (_, i) => `team-${i}`)];
+  rp.respond('GET', META.userinfo_endpoint, 200, JSON.stringify({ sub: 'alice', email: 'alice@example.com', email_verified: true, name: 'Alice Example', groups, realm_access: { roles: ['reader'] } }));
   rp.keep_pending(true); // the session record marks the state as used; forget it for replays
 
   // 3. The callback, twice: the first fetches the JWKS, the second is the warm-isolate case.
@@ -217,8 +237,23 @@ export async function runMicro(pkgDir = path.join(HERE, 'out/wasm-pkg')) {
     const ioBefore = Array.from(f.rp.io());
     f.rp.run(1000, 'GET', hotPath, f.sessionCookie, 'text/html', 0);
     const hotOnly = Array.from(f.rp.io()).map((v, i) => v - ioBefore[i]);
+    if (alg === 'RS256') [results.hot_rp, results.hot_cookie] = [f.rp, f.sessionCookie];
     results.algs[alg] = { ...r, io: { ...f.io, hot_path_x1000: hotOnly }, sizes: f.sizes, chunks: f.chunks };
   }
+  // The hot path with rules on (BENCH_RULES; RS256 session), next to the same without rules.
+  const ruled = await setUp(wasm, 'RS256', now, { rules: true });
+  const page = `${RP}/docs/page.html`;
+  results.rules = {
+    hot_path: await measure('hot path with 8 rules: App::handle, valid session -> forward', (n) => ruled.rp.run(n, 'GET', page, ruled.sessionCookie, 'text/html', 0)),
+    hot_path_without_rules: await measure('hot path without rules (same run)', (n) => results.hot_rp.run(n, 'GET', page, results.hot_cookie, 'text/html', 0)),
+    refused: await measure('hot path with rules, refused by rule -> 403', (n) => ruled.rp.run(n, 'GET', `${RP}/docs/secret.html`, ruled.sessionCookie, 'text/html', 403)),
+    sizes: ruled.sizes,
+  };
+  const ioBefore = Array.from(ruled.rp.io());
+  ruled.rp.run(1000, 'GET', page, ruled.sessionCookie, 'text/html', 0);
+  results.rules.io_x1000 = Array.from(ruled.rp.io()).map((v, i) => v - ioBefore[i]);
+  delete results.hot_rp;
+  delete results.hot_cookie;
   return results;
 }
 

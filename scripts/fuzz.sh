@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 export RUSTC_BOOTSTRAP=1
 
-ALL_TARGETS=(cookie_open request id_token jwks config path logout_token form_post bearer)
+ALL_TARGETS=(cookie_open request id_token jwks config path logout_token form_post rules bearer)
 CARGO_FUZZ_VERSION=0.13.2
 RUNS=10000000
 TIME=0

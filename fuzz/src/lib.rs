@@ -24,6 +24,7 @@ use url::Url;
 pub use edge_oidc;
 
 pub mod path_model;
+pub mod rules_model;
 
 /// The fixed time of every run (unix seconds).
 pub const NOW: i64 = 1_700_000_000;

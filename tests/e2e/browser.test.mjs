@@ -30,6 +30,7 @@ before(async () => {
     config: {
       providers: { main: { issuer: op.url, client_id: 'edge-browser' } },
       public_paths: ['/public/'],
+      session_endpoint_path: '/.auth/me',
     },
     secrets: { CLIENT_SECRET: secret },
   });
@@ -71,6 +72,13 @@ test('Chromium: real login form, protected page, session reuse, logout', async (
   await page.goto(`${rp}/`);
   assert.equal(page.url(), `${rp}/`);
   assert.match(await page.textContent('#secret'), /only served after an OpenID Connect login/);
+  // The page's own script reads the session endpoint (a same-origin fetch) and shows the name.
+  await page.waitForSelector('#who:not([hidden])');
+  assert.equal(await page.textContent('#who-name'), 'Alice Example');
+  assert.equal(await page.textContent('#who-provider'), 'main');
+  const me = await page.evaluate(async () => (await fetch('/.auth/me')).json());
+  assert.equal(me.sub, 'alice');
+  assert.equal(JSON.stringify(me).includes('eyJ'), false, 'no token in the answer');
 
   await page.goto(`${rp}/logout`);
   assert.ok(page.url().startsWith(op.url), 'RP-initiated logout at the provider');
@@ -78,6 +86,9 @@ test('Chromium: real login form, protected page, session reuse, logout', async (
   assert.match(await page.textContent('h1'), /Signed out/);
   assert.equal((await context.cookies(rp)).filter((c) => c.name.startsWith('edge_oidc') && c.name !== 'edge_oidc_login').length, 0);
 
+  // Signed out: the endpoint answers 401 (read from a public page of the site).
+  await page.goto(`${rp}/public/`);
+  assert.equal(await page.evaluate(async () => (await fetch('/.auth/me')).status), 401);
   await page.goto(`${rp}/`);
   assert.ok(page.url().startsWith(op.url), 'signed out: the next visit needs a login again');
   assert.deepEqual(offsite, [], 'no request left the machine');

@@ -107,7 +107,7 @@ fn copied(key: &str, name: &str) -> Result<CopiedClaim, ConfigError> {
             pointer: None,
         });
     }
-    let path = super::rules::ClaimPath::parse(&super::rules::RawClaimPath::Text(name.to_owned()))
+    let path = super::rules::ClaimPath::parse(&serde_json::Value::String(name.to_owned()))
         .map_err(|e| err(key, e, "name a claim, or a dotted path into one (`realm_access.roles`)"))?;
     Ok(CopiedClaim {
         name: name.to_owned(),
@@ -130,7 +130,7 @@ pub(super) fn project_copied(
         if c.pointer.is_none() {
             continue;
         }
-        let path = super::rules::ClaimPath::parse(&super::rules::RawClaimPath::Text(c.name.clone()))
+        let path = super::rules::ClaimPath::parse(&serde_json::Value::String(c.name.clone()))
             .map_err(|e| err(c.name.clone(), e, "name a claim"))?;
         match spec.claims.iter_mut().find(|p| p.path == path) {
             Some(entry) => entry.keep = None,

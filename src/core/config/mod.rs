@@ -562,10 +562,26 @@ impl Config {
         if self.projection.is_empty() {
             return BTreeMap::new();
         }
-        let id_token = match serde_json::to_value(id_token) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => serde_json::Map::new(),
-        };
+        // The claims rules may name: the token's other claims as sent, and the profile ones it
+        // parsed (built by hand: no JSON serializer for the claims type in the worker).
+        let mut claims = id_token.extra.clone();
+        let named = [
+            ("sub", Some(&id_token.sub)),
+            ("email", id_token.email.as_ref()),
+            ("name", id_token.name.as_ref()),
+            ("preferred_username", id_token.preferred_username.as_ref()),
+            ("acr", id_token.acr.as_ref()),
+            ("sid", id_token.sid.as_ref()),
+        ];
+        for (name, value) in named {
+            if let Some(v) = value {
+                claims.insert(name.to_owned(), serde_json::Value::String(v.clone()));
+            }
+        }
+        if let Some(amr) = &id_token.amr {
+            claims.insert("amr".to_owned(), serde_json::Value::from(amr.clone()));
+        }
+        let id_token = claims;
         crate::core::site::rules::project(&self.projection, &provider.groups_claim, &id_token, userinfo)
     }
 

@@ -85,7 +85,7 @@ pub(super) struct RawProvider {
     #[serde(default)]
     required_claims: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(default)]
-    groups_claim: Option<super::rules::RawClaimPath>,
+    groups_claim: Option<serde_json::Value>,
 }
 
 /// The secret a lone provider's client secret is read from when it has none of its own.

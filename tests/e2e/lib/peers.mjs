@@ -3,6 +3,7 @@
 // and an echo origin. Every child is killed when this process exits.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -122,9 +123,49 @@ export async function startEchoOrigin() {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(echo));
   });
+  // WebSocket upgrades (RFC 6455): the handshake is recorded like a request, then every text
+  // message is echoed back prefixed with `echo: `.
+  server.on('upgrade', (req, socket) => {
+    requests.push({ method: req.method, url: req.url, headers: req.headers, body: '', upgrade: true });
+    const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    let buffered = Buffer.alloc(0);
+    socket.on('data', (chunk) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      for (;;) {
+        const frame = readFrame(buffered);
+        if (!frame) return;
+        buffered = buffered.subarray(frame.length);
+        if (frame.opcode === 0x8) { socket.end(); return; }
+        if (frame.opcode === 0x1) socket.write(textFrame(`echo: ${frame.payload.toString('utf8')}`));
+      }
+    });
+    socket.on('error', () => {});
+  });
   server.unref();
   const port = await listen(server);
   return { url: `http://127.0.0.1:${port}`, requests, stop: () => stopServer(server) };
+}
+
+/** One client frame (always masked, RFC 6455 §5.2) from the front of `buf`, or null. */
+function readFrame(buf) {
+  if (buf.length < 2) return null;
+  let len = buf[1] & 0x7f;
+  let offset = 2;
+  if (len === 126) { if (buf.length < 4) return null; len = buf.readUInt16BE(2); offset = 4; }
+  else if (len === 127) { if (buf.length < 10) return null; len = Number(buf.readBigUInt64BE(2)); offset = 10; }
+  if (buf.length < offset + 4 + len) return null;
+  const mask = buf.subarray(offset, offset + 4);
+  const payload = Buffer.from(buf.subarray(offset + 4, offset + 4 + len));
+  for (let i = 0; i < payload.length; i += 1) payload[i] ^= mask[i % 4];
+  return { opcode: buf[0] & 0x0f, payload, length: offset + 4 + len };
+}
+
+/** An unmasked server text frame. */
+function textFrame(text) {
+  const payload = Buffer.from(text, 'utf8');
+  const head = payload.length < 126 ? Buffer.from([0x81, payload.length]) : Buffer.from([0x81, 126, payload.length >> 8, payload.length & 0xff]);
+  return Buffer.concat([head, payload]);
 }
 
 /** A port that was free a moment ago (racy by nature: prefer port 0 where possible). */

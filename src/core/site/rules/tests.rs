@@ -247,7 +247,20 @@ fn errors_name_the_rule_and_key() {
             r#","rules":[{"action":"authenticated","claims":[{"path":"a","any_of":[{}]}]}]"#,
             "rules[0].claims[0].any_of",
         ),
-        (r#","rules":[{"action":"authenticated","colour":"red"}]"#, "`rules[0]`"),
+        (
+            r#","rules":[{"action":"authenticated","colour":"red"}]"#,
+            "rules[0].colour",
+        ),
+        (r#","rules":[{"path":"/a"}]"#, "rules[0].action"),
+        (r#","rules":[{"action":"deny"},"public"]"#, "`rules[1]`"),
+        (
+            r#","rules":[{"action":"authenticated","groups":"admins"}]"#,
+            "rules[0].groups",
+        ),
+        (
+            r#","rules":[{"action":"authenticated","claims":[{"path":3,"any_of":["x"]}]}]"#,
+            "rules[0].claims[0].path",
+        ),
         (
             r#","rules":[{"action":"public","allow_preflight":true}]"#,
             "rules[0].allow_preflight",
