@@ -126,9 +126,11 @@ describe('authenticated hot path: no KV, no extra subrequest', () => {
  * (24d3838 322,918 B -> 332,687 B, BENCHMARKS.md Notes); ceiling 334,687 B.
  * Issue 13, second half (the signed identity assertion and its JWKS, token pass-through, claim
  * headers, RFC 9068 bearer tokens, RFC 7662 introspection; BENCHMARKS.md Notes): about +32 KB
- * (332,687 -> 364,708 B); ceiling 366,708 B.
+ * (332,687 -> 364,708 B on the assert branch alone). Merged with the rules branch (rules, the
+ * session endpoint, page templates: the rest of issue 13) the bundle measured 392,663 B;
+ * ceiling 394,663 B.
  */
-const CEILING_BYTES = 366_708;
+const CEILING_BYTES = 394_663;
 
 describe('deployable bundle size (wrangler deploy --dry-run, gzip)', () => {
   test(`is at most ${CEILING_BYTES.toLocaleString('en')} bytes`, async () => {
