@@ -100,3 +100,6 @@ pub fn check(
     }
     Ok(token)
 }
+
+#[cfg(test)]
+mod tests;
