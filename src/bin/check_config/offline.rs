@@ -8,6 +8,7 @@
 //! configuration's own rules are checked and the secrets it needs are listed, not checked.
 
 use crate::report::{Level, Report};
+use edge_oidc::core::config::identity::{ASSERTION_KEY_NEXT_SECRET, ASSERTION_KEY_SECRET};
 use edge_oidc::core::config::{ClientConfig, Config, ConfigError, MetadataSource, COOKIE_KEYS_SECRET};
 use edge_oidc::core::crypto::secret::b64url;
 use edge_oidc::core::session::seal::parse_key_list;
@@ -86,6 +87,10 @@ fn standin_for(e: &ConfigError) -> Option<(String, Option<String>)> {
     }
     if e.key == "CLIENT_SECRET" {
         return Some((e.key.clone(), None));
+    }
+    // The identity assertion's keys: a fresh P-256 key stands in (it is never published).
+    if e.key == ASSERTION_KEY_SECRET || e.key == ASSERTION_KEY_NEXT_SECRET {
+        return Some((e.key.clone(), Some(standin_private_jwk())));
     }
     // The core's wording: "the secret `NAME` is not set" / "the secret `NAME`: <problem>".
     let name = e

@@ -204,6 +204,27 @@ fn config_only_lists_the_secrets_without_reading_them() {
 }
 
 #[test]
+fn the_assertion_key_is_named_when_missing_or_ill_formed_and_listed_with_config_only() {
+    let with_assertion = format!("{WRANGLER}\n[vars.EDGE_OIDC_CONFIG.assertion]\naudience = \"urn:app\"\n");
+    let (out, ready) = check(
+        &with_assertion,
+        Some(&format!("COOKIE_KEYS={KEY}\nCLIENT_SECRET={SECRET}\n")),
+    );
+    assert!(!ready);
+    assert_eq!(lines(&out, "error", "ASSERTION_KEY").len(), 1, "{out}");
+    let vars = format!("COOKIE_KEYS={KEY}\nCLIENT_SECRET={SECRET}\nASSERTION_KEY=not-a-key\n");
+    let (out, ready) = check(&with_assertion, Some(&vars));
+    assert!(!ready);
+    assert!(!out.contains("not-a-key"), "{out}");
+    assert_eq!(lines(&out, "error", "ASSERTION_KEY").len(), 1, "{out}");
+    let dir = Dir::new(&with_assertion, None);
+    let (out, ready) = run(&dir.options(true), &no_env).unwrap();
+    assert!(ready, "{out}");
+    assert!(lines(&out, "info", "ASSERTION_KEY")[0].contains("not checked"), "{out}");
+    assert_no_secrets(&out);
+}
+
+#[test]
 fn the_environment_wins_over_dev_vars() {
     let dir = Dir::new(WRANGLER, Some("COOKIE_KEYS=bad\nCLIENT_SECRET=x\n"));
     let env = |name: &str| (name == "COOKIE_KEYS").then(|| KEY.to_owned());
