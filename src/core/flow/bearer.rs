@@ -80,11 +80,11 @@ impl App {
         if !self.bearer_anywhere {
             return None;
         }
-        let deciding: Vec<_> = selection.deciding(&self.config.rules).flatten().collect();
-        deciding
-            .iter()
-            .rev()
-            .find_map(|r| r.bearer.as_ref())
+        selection
+            .deciding(&self.config.rules)
+            .flatten()
+            .filter_map(|r| r.bearer.as_ref())
+            .last()
             .or_else(|| self.config.bearer.as_ref().and_then(|b| b.policy_for(path)))
     }
 

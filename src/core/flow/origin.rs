@@ -88,8 +88,13 @@ impl App {
     /// The `assertion_audience` of the rules deciding a request (the one matching as written
     /// first), if any.
     pub(super) fn rule_audience(&self, selection: rules::Selection) -> Option<&str> {
-        let deciding: Vec<_> = selection.deciding(&self.config.rules).flatten().collect();
-        deciding.iter().rev().find_map(|r| r.assertion_audience.as_deref())
+        // `deciding` yields the broad reading's rule, then the one matching as written: the last
+        // one that sets an audience wins. No allocation (the hot path with the assertion on).
+        selection
+            .deciding(&self.config.rules)
+            .flatten()
+            .filter_map(|r| r.assertion_audience.as_deref())
+            .last()
     }
 
     /// Adds what the caches hold; `false` when something must be fetched or signed first.
