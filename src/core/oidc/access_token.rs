@@ -41,6 +41,10 @@ pub enum AccessTokenError {
     /// A claim §2.2 makes REQUIRED is absent (`sub`, `client_id`, `iat`, `jti`).
     #[error("the access token lacks the required claim {0}")]
     MissingClaim(&'static str),
+    /// An introspection answer names another kind of token (`token_type`, e.g. a refresh
+    /// token): only access tokens open the API.
+    #[error("the token is not an access token (token_type)")]
+    NotAnAccessToken,
     /// A required scope is not in `scope` (RFC 6750 §3.1: 403 `insufficient_scope`).
     #[error("the access token lacks a required scope")]
     InsufficientScope,

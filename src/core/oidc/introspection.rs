@@ -77,6 +77,14 @@ pub fn check(
     if !i.active {
         return Err(AccessTokenError::Expired);
     }
+    // §2.2 `token_type` (RFC 6749 §7.1 types): an access token is a `Bearer` one; a refresh
+    // token a provider reports as active must not open the API.
+    if i.token_type
+        .as_deref()
+        .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
+    {
+        return Err(AccessTokenError::NotAnAccessToken);
+    }
     if i.iss.as_deref().is_some_and(|iss| iss != issuer) {
         return Err(AccessTokenError::WrongIssuer);
     }

@@ -15,7 +15,7 @@ fn check_default(i: Introspected) -> Result<AccessToken, AccessTokenError> {
 #[test]
 fn an_active_answer_for_us_is_accepted() {
     let at = check_default(answer(
-        r#"{"active":true,"iss":"https://op.example","aud":["x","https://api"],"scope":"read write","exp":1700000100,"client_id":"c"}"#,
+        r#"{"active":true,"iss":"https://op.example","aud":["x","https://api"],"scope":"read write","exp":1700000100,"client_id":"c","token_type":"Bearer"}"#,
     ))
     .expect("accepted");
     assert_eq!(at.sub, "c", "client credentials: the client is the subject");
