@@ -19,17 +19,19 @@ use edge_oidc_fuzz::edge_oidc::core::site::path::{CanonicalPath, PathPattern};
 use edge_oidc_fuzz::edge_oidc::core::site::rules::{judge, select, RuleRequest, Verdict};
 use edge_oidc_fuzz::rules_model::{decide, matches, MPath, MRequest, MRule, MSession, MVerdict};
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
 
 /// Provider `a` requires verified emails for email rules, `b` does not.
 fn config() -> &'static Config {
-    static CONFIG: OnceLock<Config> = OnceLock::new();
-    CONFIG.get_or_init(|| {
-        let json = r#"{"providers":{"a":{"issuer":"https://a.example","client_id":"rp"},
-            "b":{"issuer":"https://b.example","client_id":"rp","require_email_verified":false}}}"#;
-        Config::from_json(json, &|n| (n == "COOKIE_KEYS").then(|| "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".to_owned()))
-            .expect("the fixed configuration is valid")
-    })
+    // Config holds `Rc`s (not `Sync`): one per thread, made once and kept for the process.
+    thread_local! {
+        static CONFIG: &'static Config = Box::leak(Box::new({
+            let json = r#"{"providers":{"a":{"issuer":"https://a.example","client_id":"rp"},
+                "b":{"issuer":"https://b.example","client_id":"rp","require_email_verified":false}}}"#;
+            Config::from_json(json, &|n| (n == "COOKIE_KEYS").then(|| "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".to_owned()))
+                .expect("the fixed configuration is valid")
+        }));
+    }
+    CONFIG.with(|c| *c)
 }
 
 fn list(s: &str) -> Vec<String> {

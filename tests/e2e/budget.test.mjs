@@ -124,8 +124,11 @@ describe('authenticated hot path: no KV, no extra subrequest', () => {
  * BENCHMARKS.md Notes): +31,211 B (290,765 -> 321,976 B); ceiling 323,976 B.
  * Issue 11 (implicit and hybrid flows, response modes, the relay page, PAR): +9,769 B
  * (24d3838 322,918 B -> 332,687 B, BENCHMARKS.md Notes); ceiling 334,687 B.
+ * Issue 13's first half (rules with their validation, claim projection, the session endpoint,
+ * operator page templates and their loader; BENCHMARKS.md Notes): 359,076 B on the `rules`
+ * branch; ceiling 361,076 B.
  */
-const CEILING_BYTES = 334_687;
+const CEILING_BYTES = 361_076;
 
 describe('deployable bundle size (wrangler deploy --dry-run, gzip)', () => {
   test(`is at most ${CEILING_BYTES.toLocaleString('en')} bytes`, async () => {
