@@ -110,7 +110,7 @@ done
 TOOLS="$(rustc --version | cut -d' ' -f1-2), cargo-fuzz $CARGO_FUZZ_VERSION, $(nproc) cores" python3 - <<'PY'
 import csv, os, pathlib, re
 rows = list(csv.DictReader(open("fuzz/results.tsv"), delimiter="\t"))
-order = ["cookie_open", "request", "id_token", "logout_token", "jwks", "config", "path"]
+order = ["cookie_open", "request", "id_token", "logout_token", "jwks", "config", "path", "form_post", "rules"]
 rows.sort(key=lambda r: order.index(r["target"]) if r["target"] in order else 99)
 num = lambda v: f"{int(v):,}" if v.isdigit() else v
 lines = ["<!-- fuzz-results:start (written by scripts/fuzz.sh from fuzz/results.tsv) -->",

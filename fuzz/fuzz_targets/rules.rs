@@ -19,17 +19,19 @@ use edge_oidc_fuzz::edge_oidc::core::site::path::{CanonicalPath, PathPattern};
 use edge_oidc_fuzz::edge_oidc::core::site::rules::{judge, select, RuleRequest, Verdict};
 use edge_oidc_fuzz::rules_model::{decide, matches, MPath, MRequest, MRule, MSession, MVerdict};
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
 
 /// Provider `a` requires verified emails for email rules, `b` does not.
 fn config() -> &'static Config {
-    static CONFIG: OnceLock<Config> = OnceLock::new();
-    CONFIG.get_or_init(|| {
-        let json = r#"{"providers":{"a":{"issuer":"https://a.example","client_id":"rp"},
-            "b":{"issuer":"https://b.example","client_id":"rp","require_email_verified":false}}}"#;
-        Config::from_json(json, &|n| (n == "COOKIE_KEYS").then(|| "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".to_owned()))
-            .expect("the fixed configuration is valid")
-    })
+    // Config holds `Rc`s (not `Sync`): one per thread, made once and kept for the process.
+    thread_local! {
+        static CONFIG: &'static Config = Box::leak(Box::new({
+            let json = r#"{"providers":{"a":{"issuer":"https://a.example","client_id":"rp"},
+                "b":{"issuer":"https://b.example","client_id":"rp","require_email_verified":false}}}"#;
+            Config::from_json(json, &|n| (n == "COOKIE_KEYS").then(|| "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".to_owned()))
+                .expect("the fixed configuration is valid")
+        }));
+    }
+    CONFIG.with(|c| *c)
 }
 
 fn list(s: &str) -> Vec<String> {
@@ -72,9 +74,16 @@ fn rule(i: usize, line: &str) -> Option<(Rule, MRule)> {
             "c" | "C" => {
                 let (key, values) = v.split_once(':')?;
                 let values = list(values);
-                let path = ClaimPath { keys: vec![key.to_owned()], pointer: format!("/{key}") };
+                let path = ClaimPath {
+                    keys: vec![key.to_owned()],
+                    pointer: format!("/{key}"),
+                };
                 claims_model.push((path.pointer.clone(), values.clone(), k == "C"));
-                req.claims.push(ClaimRule { path, values, all: k == "C" });
+                req.claims.push(ClaimRule {
+                    path,
+                    values,
+                    all: k == "C",
+                });
             }
             _ => return None,
         }
@@ -100,7 +109,17 @@ fn rule(i: usize, line: &str) -> Option<(Rule, MRule)> {
         groups: req.groups.clone(),
         claims: claims_model,
     };
-    Some((Rule { label, host, path, methods, action: raction, allow_preflight: preflight }, model))
+    Some((
+        Rule {
+            label,
+            host,
+            path,
+            methods,
+            action: raction,
+            allow_preflight: preflight,
+        },
+        model,
+    ))
 }
 
 fn session(line: &str) -> Option<Identity> {
@@ -143,26 +162,59 @@ fuzz_target!(|data: &[u8]| {
     let mut lines = text.split('\n');
     let Some(request) = lines.next() else { return };
     let mut r = request.split(' ');
-    let (Some(method), Some(host), Some(raw_path)) = (r.next(), r.next(), r.next()) else { return };
+    let (Some(method), Some(host), Some(raw_path)) = (r.next(), r.next(), r.next()) else {
+        return;
+    };
     let preflight = r.next();
-    let Ok(path) = CanonicalPath::parse(raw_path) else { return };
+    let Ok(path) = CanonicalPath::parse(raw_path) else {
+        return;
+    };
     let identity = session(lines.next().unwrap_or("-"));
     let (rules, model): (Vec<Rule>, Vec<MRule>) = lines.take(64).enumerate().filter_map(|(i, l)| rule(i, l)).unzip();
     // Labels name the index in the kept list, as validation names `rules[i]`.
-    let rules: Vec<Rule> = rules.into_iter().enumerate().map(|(i, r)| Rule { label: format!("rules[{i}]"), ..r }).collect();
-    let model: Vec<MRule> = model.into_iter().enumerate().map(|(i, r)| MRule { label: format!("rules[{i}]"), ..r }).collect();
+    let rules: Vec<Rule> = rules
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| Rule {
+            label: format!("rules[{i}]"),
+            ..r
+        })
+        .collect();
+    let model: Vec<MRule> = model
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| MRule {
+            label: format!("rules[{i}]"),
+            ..r
+        })
+        .collect();
     let host = host.to_ascii_lowercase();
-    let req = RuleRequest { host: &host, method, preflight, path: &path };
-    let mreq = MRequest { host: &host, method, preflight, path: path.as_str() };
+    let req = RuleRequest {
+        host: &host,
+        method,
+        preflight,
+        path: &path,
+    };
+    let mreq = MRequest {
+        host: &host,
+        method,
+        preflight,
+        path: path.as_str(),
+    };
 
     for m in &model {
-        assert!(!matches(m, &mreq, false) || matches(m, &mreq, true), "as written implies any spelling: {m:?}");
+        assert!(
+            !matches(m, &mreq, false) || matches(m, &mreq, true),
+            "as written implies any spelling: {m:?}"
+        );
     }
     let selection = select(&rules, &req);
     let config = config();
     let provider = identity.as_ref().and_then(|i| config.provider(&i.provider));
-    let held: Vec<(String, Vec<String>)> =
-        identity.as_ref().map(|i| i.claims.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+    let held: Vec<(String, Vec<String>)> = identity
+        .as_ref()
+        .map(|i| i.claims.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
     let msession = identity.as_ref().map(|i| MSession {
         provider: &i.provider,
         email: i.email.as_deref(),
@@ -171,8 +223,17 @@ fuzz_target!(|data: &[u8]| {
         claims: &held,
     });
     let (broad, narrow, expected) = decide(&model, &mreq, msession.as_ref());
-    assert_eq!((selection.broad, selection.narrow), (broad, narrow), "selection for {text:?}");
-    let got = judge(&rules, selection, preflight.is_some(), identity.as_ref().map(|i| (i, provider)));
+    assert_eq!(
+        (selection.broad, selection.narrow),
+        (broad, narrow),
+        "selection for {text:?}"
+    );
+    let got = judge(
+        &rules,
+        selection,
+        preflight.is_some(),
+        identity.as_ref().map(|i| (i, provider)),
+    );
     let got = match got {
         Verdict::Open => MVerdict::Open,
         Verdict::Admitted => MVerdict::Admitted,

@@ -64,7 +64,11 @@ fn rank(v: &MVerdict) -> u8 {
 }
 
 fn trim_slash(s: &[u8]) -> &[u8] {
-    if s.len() > 1 && s.ends_with(b"/") { &s[..s.len() - 1] } else { s }
+    if s.len() > 1 && s.ends_with(b"/") {
+        &s[..s.len() - 1]
+    } else {
+        s
+    }
 }
 
 /// Whether `rule` matches the request under one reading.
@@ -89,7 +93,11 @@ pub fn matches(rule: &MRule, req: &MRequest<'_>, broad: bool) -> bool {
             trim_slash(&a) == trim_slash(&b)
         }
         (MPath::Prefix(p), false) => {
-            if p.ends_with('/') { public_covers(p, req.path) } else { req.path.starts_with(p.as_str()) }
+            if p.ends_with('/') {
+                public_covers(p, req.path)
+            } else {
+                req.path.starts_with(p.as_str())
+            }
         }
         (MPath::Prefix(p), true) => route_covers(p, req.path),
     }
@@ -97,7 +105,11 @@ pub fn matches(rule: &MRule, req: &MRequest<'_>, broad: bool) -> bool {
 
 fn one(rule: Option<&MRule>, preflight: bool, session: Option<&MSession<'_>>) -> MVerdict {
     let Some(rule) = rule else {
-        return if session.is_some() { MVerdict::Admitted } else { MVerdict::Login };
+        return if session.is_some() {
+            MVerdict::Admitted
+        } else {
+            MVerdict::Login
+        };
     };
     if rule.action == 'P' || (preflight && rule.allow_preflight) {
         return MVerdict::Open;
@@ -130,14 +142,22 @@ fn one(rule: Option<&MRule>, preflight: bool, session: Option<&MSession<'_>>) ->
         }
     }
     let held = |key: &str| -> Vec<String> {
-        s.claims.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default()
+        s.claims
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     };
     if !rule.groups.is_empty() && !rule.groups.iter().any(|g| held("g").contains(g)) {
         return refused;
     }
     for (key, values, all) in &rule.claims {
         let have = held(key);
-        let ok = if *all { values.iter().all(|v| have.contains(v)) } else { values.iter().any(|v| have.contains(v)) };
+        let ok = if *all {
+            values.iter().all(|v| have.contains(v))
+        } else {
+            values.iter().any(|v| have.contains(v))
+        };
         if !ok {
             return refused;
         }
@@ -146,7 +166,11 @@ fn one(rule: Option<&MRule>, preflight: bool, session: Option<&MSession<'_>>) ->
 }
 
 /// The model's decision: (first broad match, first narrow match, verdict).
-pub fn decide(rules: &[MRule], req: &MRequest<'_>, session: Option<&MSession<'_>>) -> (Option<usize>, Option<usize>, MVerdict) {
+pub fn decide(
+    rules: &[MRule],
+    req: &MRequest<'_>,
+    session: Option<&MSession<'_>>,
+) -> (Option<usize>, Option<usize>, MVerdict) {
     let broad = rules.iter().position(|r| matches(r, req, true));
     let narrow = rules.iter().position(|r| matches(r, req, false));
     let preflight = req.preflight.is_some();

@@ -54,7 +54,8 @@ pub(super) async fn respond(req: web_sys::Request, env: Env, ctx: Context) -> Js
     };
     if let Some(sources) = app.templates_to_load() {
         // Once per isolate, and only when `pages` is configured: the hot path never gets here.
-        let loaded = load_templates(&env, &incoming.url, sources).await;
+        // Boxed: its state machine stays out of `respond`'s, which every request polls.
+        let loaded = Box::pin(load_templates(&env, &incoming.url, sources)).await;
         for note in app.install_templates(loaded) {
             events::config_error(&note);
         }
