@@ -12,6 +12,8 @@ import assert from 'node:assert/strict';
 import { startWorker } from './lib/worker.mjs';
 import { startNodeOp, startEchoOrigin } from './lib/peers.mjs';
 import { startFaultOp, workerOptions, signJws, tamperSignature } from './lib/fault_op.mjs';
+import { generateKeyPairSync } from 'node:crypto';
+import { jwtVerify, createLocalJWKSet } from 'jose';
 
 const API = 'https://api.test';
 const OPAQUE = 'https://opaque.test';
@@ -69,11 +71,28 @@ describe('RFC 9068 JWT access tokens from oidc-provider', () => {
         providers: { main: { issuer: op.url, client_id: CLIENT.client_id } },
         origin: origin.url,
         bearer: { mode: 'require', path_prefixes: ['/api/'], audiences: [API], scopes: ['read'] },
+        assertion: { audience: 'urn:api' },
       },
-      secrets: { CLIENT_SECRET: CLIENT.client_secret },
+      secrets: {
+        CLIENT_SECRET: CLIENT.client_secret,
+        ASSERTION_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      },
     });
   });
   after(async () => worker?.stop());
+
+  test('an accepted token also gets the signed assertion, verified by jose', async () => {
+    const token = await tokenFor(API);
+    const res = await worker.fetch(`${RP}/api/me`, { headers: { authorization: `Bearer ${token}`, 'x-edge-oidc-assertion': 'forged' } });
+    assert.equal(res.status, 200);
+    const jwt = (await res.json()).headers['x-edge-oidc-assertion'];
+    const jwks = await (await worker.fetch(`${RP}/.well-known/edge-oidc/jwks.json`)).json();
+    const { payload } = await jwtVerify(jwt, createLocalJWKSet(jwks), { issuer: RP, audience: 'urn:api', algorithms: ['ES256'] });
+    assert.equal(payload.sub, CLIENT.client_id);
+    assert.equal(payload.client_id, CLIENT.client_id);
+    assert.equal(payload.scope, 'read');
+    assert.ok(payload.exp <= JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).exp, 'never outlives the token');
+  });
 
   test('a token for this API is accepted and the origin gets its subject', async () => {
     const token = await tokenFor(API);

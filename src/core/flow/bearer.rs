@@ -23,6 +23,7 @@ use crate::core::http::{HttpClient, KvStore};
 use crate::core::oidc::access_token::{self, bearer_token, AccessParams, AccessToken, AccessTokenError};
 use crate::core::oidc::introspection::{self, Introspected};
 use crate::core::session::cookies::CookieJar;
+use crate::core::session::Identity;
 use crate::core::site::pages::{json_error, Reply};
 use crate::core::site::path::CanonicalPath;
 use crate::core::site::rules;
@@ -100,6 +101,7 @@ impl App {
         req: &Incoming,
         io: &Io<'_, H, K>,
         policy: &BearerPolicy,
+        rule_audience: Option<&str>,
     ) -> Result<Outcome, Failure> {
         let token = match bearer_token(req.headers.authorization.as_deref()) {
             None => return Ok(Outcome::Reply(refusal(401, None, "a bearer token is required", policy))),
@@ -118,7 +120,20 @@ impl App {
             .provider(&policy.provider)
             .ok_or_else(|| AppError::Internal("the bearer provider is not configured".into()))?;
         match self.accept_token(io, provider, policy, token).await {
-            Ok(at) => Ok(Outcome::Forward(self.bearer_forward(req, provider, &at, token))),
+            Ok(at) => {
+                let mut f = self.bearer_forward(req, provider, &at, token);
+                if self.config.assertion.is_some() {
+                    let identity = token_identity(provider, &at, token);
+                    let mut extra = vec![("scope".to_owned(), at.scopes.join(" ").into())];
+                    if let Some(client) = &at.client_id {
+                        extra.push(("client_id".to_owned(), client.clone().into()));
+                    }
+                    if let Some(h) = self.signed_assertion(req, io, &identity, rule_audience, extra).await {
+                        f.add_headers.push(h);
+                    }
+                }
+                Ok(Outcome::Forward(f))
+            }
             Err(Refusal::Token(e)) => {
                 let (status, code) = match e {
                     AccessTokenError::InsufficientScope => (403, "insufficient_scope"),
@@ -299,6 +314,33 @@ impl App {
         f.private = true;
         f
     }
+}
+
+/// The identity an accepted token stands for, for its assertion: the token's `sub` and `email`,
+/// until its `exp`; its handle a hash of the token (the assertion cache's key: one signature per
+/// token per isolate, never the token itself).
+fn token_identity(provider: &ProviderConfig, at: &AccessToken, token: &str) -> std::rc::Rc<Identity> {
+    let digest = Sha256::new()
+        .chain_update(b"edge-oidc bearer assertion\0")
+        .chain_update(token.as_bytes())
+        .finalize();
+    std::rc::Rc::new(Identity {
+        provider: provider.name.clone(),
+        sub: at.sub.clone(),
+        email: at.email.clone(),
+        email_verified: None,
+        name: None,
+        acr: None,
+        created_at: 0,
+        expires_at: at.exp,
+        handle: format!("bearer:{}", b64url(digest.get(..16).unwrap_or_default())),
+        sid: None,
+        refresh_due: None,
+        silent_refresh: false,
+        checked_at: None,
+        active_at: None,
+        claims: Default::default(),
+    })
 }
 
 /// A refusal per RFC 6750 §3: JSON body, `WWW-Authenticate`, never cached, never a cookie.

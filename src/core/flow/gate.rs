@@ -35,7 +35,8 @@ impl App {
         if let Some(policy) = self.bearer_policy(selection, path) {
             let needs_session = rules::judge(rules, selection, preflight.is_some(), None) == Verdict::Login;
             if needs_session && self.bearer_applies(req, policy) {
-                return super::boxed(self.bearer(req, io, policy)).await;
+                let audience = self.rule_audience(selection);
+                return super::boxed(self.bearer(req, io, policy, audience)).await;
             }
         }
         let session = self.session(req, &jar, now);

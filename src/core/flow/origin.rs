@@ -141,39 +141,11 @@ impl App {
         let rule_audience = self.rule_audience(selection);
         f.add_headers.retain(|(name, _)| !self.is_extra_header(name));
         self.add_claim_headers(&identity, &mut f);
-        if let Some(a) = &self.config.assertion {
-            let issuer = self.assertion_issuer(req);
-            let audience = self.assertion_audience(rule_audience, &issuer);
-            let jwt = match self.assertions.get(&identity, &issuer, audience, now) {
-                Some(jwt) => Some(jwt),
-                None => {
-                    let claims = self.assertion_claims(&identity);
-                    let input = AssertionInput {
-                        issuer: &issuer,
-                        audience,
-                        now,
-                        lifetime_secs: a.lifetime_secs,
-                        claims: &claims,
-                    };
-                    match assertion::sign(&a.key, &identity, &input, io.signatures).await {
-                        Some((jwt, exp)) => {
-                            let jwt: Rc<str> = jwt.into();
-                            self.assertions
-                                .insert(identity.clone(), &issuer, audience, jwt.clone(), now, exp);
-                            Some(jwt)
-                        }
-                        None => {
-                            // The origin then gets no assertion and refuses the request, which is
-                            // what it should do: this is our fault, logged.
-                            internal(io, "assertion_signature");
-                            None
-                        }
-                    }
-                }
-            };
-            if let Some(jwt) = jwt {
-                f.add_headers.push((a.header.clone(), jwt.to_string()));
-            }
+        if let Some(header) = self
+            .signed_assertion(req, io, &identity, rule_audience, Vec::new())
+            .await
+        {
+            f.add_headers.push(header);
         }
         if self.config.forward.passes_tokens() {
             let tokens = match self.tokens.get(&identity, now) {
@@ -183,6 +155,43 @@ impl App {
             self.add_tokens(tokens.0.as_deref(), tokens.1.as_deref(), &mut f);
         }
         f
+    }
+
+    /// The assertion header for `identity` (with `extra` claims besides the configured ones):
+    /// from the isolate's cache, else signed now and remembered. `None` without `[assertion]`,
+    /// or when signing failed (logged; the origin then refuses the request, as it should).
+    pub(super) async fn signed_assertion<H: HttpClient, K: KvStore>(
+        &self,
+        req: &Incoming,
+        io: &Io<'_, H, K>,
+        identity: &Rc<Identity>,
+        rule_audience: Option<&str>,
+        extra: Vec<(String, Value)>,
+    ) -> Option<(String, String)> {
+        let a = self.config.assertion.as_ref()?;
+        let now = io.clock.now();
+        let issuer = self.assertion_issuer(req);
+        let audience = self.assertion_audience(rule_audience, &issuer);
+        if let Some(jwt) = self.assertions.get(identity, &issuer, audience, now) {
+            return Some((a.header.clone(), jwt.to_string()));
+        }
+        let mut claims = self.assertion_claims(identity);
+        claims.extend(extra);
+        let input = AssertionInput {
+            issuer: &issuer,
+            audience,
+            now,
+            lifetime_secs: a.lifetime_secs,
+            claims: &claims,
+        };
+        let Some((jwt, exp)) = assertion::sign(&a.key, identity, &input, io.signatures).await else {
+            internal(io, "assertion_signature");
+            return None;
+        };
+        let jwt: Rc<str> = jwt.into();
+        self.assertions
+            .insert(identity.clone(), &issuer, audience, jwt.clone(), now, exp);
+        Some((a.header.clone(), jwt.to_string()))
     }
 
     fn is_extra_header(&self, name: &str) -> bool {
