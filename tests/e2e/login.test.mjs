@@ -181,13 +181,14 @@ describe('refusals', () => {
       const body = JSON.parse(res.body);
       assert.equal(body.error, 'login_required');
       assert.equal(body.login_url, '/login?return_to=%2Fapi%2Fitems');
-      // A posted form (a navigation) starts a login since issue 13 (README, "A POST whose session
-      // expired"); a POST by fetch/XHR still gets 401 JSON.
-      const post = await c.request(`${RP}/form`, { method: 'POST', body: 'a=1', headers: { 'sec-fetch-mode': 'navigate' } });
-      assert.equal(post.status, 302);
-      const apiPost = await c.request(`${RP}/form`, { method: 'POST', body: 'a=1', headers: { 'sec-fetch-mode': 'cors', accept: 'application/json' } });
-      assert.equal(apiPost.status, 401);
-      assert.equal(JSON.parse(apiPost.body).error, 'login_required');
+      // Without a body: a body the worker does not read breaks miniflare's connection for the
+      // request after it (a harness artifact); the form below, with one, comes last.
+      const post = await c.request(`${RP}/form`, { method: 'POST', headers: { 'sec-fetch-mode': 'cors', accept: 'application/json' } });
+      assert.equal(post.status, 401);
+      // A form the page posts is a navigation: a login (issue 13; its body is not kept).
+      const form = await c.request(`${RP}/form`, { method: 'POST', body: 'a=1', headers: { 'sec-fetch-mode': 'navigate' } });
+      assert.equal(form.status, 302);
+      assert.ok(form.location.startsWith(nodeop.url), form.location);
       assert.equal(echo.requests.length, before, 'nothing reached the origin');
     });
   });
