@@ -31,6 +31,8 @@ const worker = await startWorker({
       },
     },
     public_paths: ['/public/'],
+    // The demo page shows the signed-in user's name from here (demo/site/public/who.js).
+    session_endpoint_path: '/.auth/me',
   },
   secrets: { CLIENT_SECRET: secret },
 });
