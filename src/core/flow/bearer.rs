@@ -16,7 +16,7 @@
 
 use super::{App, Failure, Forward, Incoming, Io, Outcome};
 use crate::core::config::bearer::{BearerMode, BearerPolicy, MAX_INTROSPECTION_CACHE_SECS};
-use crate::core::config::{ClientConfig, ProviderConfig};
+use crate::core::config::{ClientConfig, ProviderConfig, Rule, RuleAction};
 use crate::core::crypto::secret::b64url;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
@@ -74,19 +74,44 @@ impl From<AppError> for Refusal {
 }
 
 impl App {
-    /// The bearer settings for a request: the deciding rule's (the one matching as written
-    /// first), else the `bearer` section's for the path. `None` at once when bearer tokens are
-    /// configured nowhere (the hot path's only cost).
+    /// The bearer settings for a request: `None` at once when bearer tokens are configured
+    /// nowhere (the hot path's only cost). Otherwise every deciding rule (one, or two when the
+    /// readings of the path differ, see src/core/site/rules.rs) must take bearer tokens: by its
+    /// own `bearer` settings, or, for a rule without requirements (or no rule), by the `bearer`
+    /// section covering the path. A rule with emails, domains, groups or claims and no `bearer`
+    /// of its own takes none, so a token can never stand in for requirements it is not checked
+    /// against (the cookie decides there: 401 JSON for an API call). The more restrictive
+    /// reading wins, as everywhere; when both rules have settings, the one matching as written
+    /// (the last) applies.
     pub(super) fn bearer_policy(&self, selection: rules::Selection, path: &CanonicalPath) -> Option<&BearerPolicy> {
         if !self.bearer_anywhere {
             return None;
         }
-        selection
-            .deciding(&self.config.rules)
-            .flatten()
-            .filter_map(|r| r.bearer.as_ref())
-            .last()
-            .or_else(|| self.config.bearer.as_ref().and_then(|b| b.policy_for(path)))
+        let site = || self.config.bearer.as_ref().and_then(|b| b.policy_for(path));
+        let mut policy = None;
+        for rule in selection.deciding(&self.config.rules) {
+            let taken = match rule {
+                // Judged without a token: passed on, or refused (`bearer` is never taken there).
+                Some(Rule {
+                    action: RuleAction::Public | RuleAction::Deny,
+                    ..
+                }) => continue,
+                Some(Rule { bearer: Some(own), .. }) => own,
+                Some(Rule {
+                    action: RuleAction::Authenticated(req),
+                    ..
+                }) => {
+                    let open = req.emails.is_empty()
+                        && req.email_domains.is_empty()
+                        && req.groups.is_empty()
+                        && req.claims.is_empty();
+                    site().filter(|p| open && req.providers.as_ref().is_none_or(|n| n.contains(&p.provider)))?
+                }
+                None => site()?,
+            };
+            policy = Some(taken);
+        }
+        policy
     }
 
     /// The bearer decision for a request where `policy` applies: `None` when the cookie

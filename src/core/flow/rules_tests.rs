@@ -10,6 +10,8 @@ use super::{Incoming, Outcome};
 use crate::core::config::PageKind;
 use crate::core::session::Identity;
 use crate::core::site::pages::Reply;
+use crate::core::site::path::CanonicalPath;
+use crate::core::site::rules;
 use serde_json::{json, Value};
 
 /// Keycloak-like roles under `realm_access.roles`; rules in the order the tests rely on.
@@ -249,5 +251,58 @@ fn operator_templates_render_escaped_values_and_fall_back_when_broken() {
     assert!(
         bad.body.starts_with("<!doctype html>"),
         "the broken error template is not used"
+    );
+}
+
+/// A bearer token never stands in for requirements it is not checked against: where a deciding
+/// rule (under either reading of the path) has emails/domains/groups/claims and no `bearer` of its
+/// own, the site-wide `bearer` section does not apply there, and the cookie decides.
+#[test]
+fn bearer_tokens_do_not_bypass_rule_requirements_in_any_spelling() {
+    const CONF: &str = r#"{"providers":{
+          "main":{"issuer":"https://op.example","client_id":"rp"},
+          "other":{"issuer":"https://op2.example","client_id":"rp"}},
+        "bearer":{"mode":"accept","provider":"main","audiences":["https://api.example"]},
+        "rules":[
+          {"path_prefix":"/admin/","action":"authenticated","groups":["admin"]},
+          {"path_prefix":"/mine/","action":"authenticated","providers":["other"]},
+          {"path_prefix":"/open/","action":"authenticated"},
+          {"path_prefix":"/api/","action":"authenticated",
+           "bearer":{"mode":"require","provider":"main","audiences":["https://own.example"]}},
+          {"path_prefix":"/pub/","action":"public"}
+        ]}"#;
+    let h = Harness::new(CONF, &[ISSUER]);
+    let policy = |path: &str| {
+        let req = Browser::default().fetch("GET", &format!("https://rp.example{path}"));
+        let canonical = CanonicalPath::parse(path).unwrap();
+        let selection = rules::select(&h.app.config.rules, &req.rule_request(&canonical, None));
+        h.app
+            .bearer_policy(selection, &canonical)
+            .map(|p| p.audiences.first().cloned().unwrap_or_default())
+    };
+    let site = Some("https://api.example".to_owned());
+    assert_eq!(
+        policy("/admin/x"),
+        None,
+        "a groups rule takes no site-wide bearer token"
+    );
+    assert_eq!(policy("/ADMIN/x"), None, "nor under another spelling of its path");
+    assert_eq!(policy("/%61dmin/x"), None, "nor with an escape");
+    assert_eq!(
+        policy("/mine/x"),
+        None,
+        "a rule for another provider takes none of this one's"
+    );
+    assert_eq!(policy("/open/x"), site, "a rule without requirements takes them");
+    assert_eq!(policy("/elsewhere"), site, "no rule: the bearer section decides");
+    assert_eq!(
+        policy("/api/x"),
+        Some("https://own.example".to_owned()),
+        "the rule's own settings"
+    );
+    assert_eq!(
+        policy("/API/x"),
+        site,
+        "another spelling: both readings must take a token"
     );
 }
