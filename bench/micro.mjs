@@ -125,13 +125,13 @@ const ASSERTION_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).private
  * session signs (WebCrypto, async), the measured ones reuse it from the isolate's cache; and the
  * signature itself, which a session pays once per isolate per 3/4 of the assertion's lifetime.
  */
-async function assertionCases(wasm, f, now, hotPath) {
-  const rp = new wasm.Rp(...configFor(f.keys, { extra: { assertion: {} }, secrets: { ASSERTION_KEY } }), now);
+async function assertionCases(wasm, f, now, hotPath, { rules = false } = {}) {
+  const rp = new wasm.Rp(...configFor(f.keys, { rules, extra: { assertion: {} }, secrets: { ASSERTION_KEY } }), now);
   const first = JSON.parse(await rp.request('GET', hotPath, f.sessionCookie, 'text/html'));
   if (first.kind !== 'forward' || !first.add_headers.some(([k]) => k === 'x-edge-oidc-assertion')) {
     throw new Error(`assertion: ${JSON.stringify(first).slice(0, 500)}`);
   }
-  const hot = await measure('hot path with the assertion (reused from the isolate cache)', (n) => rp.run(n, 'GET', hotPath, f.sessionCookie, 'text/html', 0));
+  const hot = await measure(`hot path with the assertion (reused from the isolate cache)${rules ? ' and 8 rules' : ''}`, (n) => rp.run(n, 'GET', hotPath, f.sessionCookie, 'text/html', 0));
   // No I/O on the hot path with the assertion on either (KV gets/puts/deletes, HTTP requests).
   const before = Array.from(rp.io());
   rp.run(1000, 'GET', hotPath, f.sessionCookie, 'text/html', 0);
@@ -247,6 +247,7 @@ export async function runMicro(pkgDir = path.join(HERE, 'out/wasm-pkg')) {
     hot_path: await measure('hot path with 8 rules: App::handle, valid session -> forward', (n) => ruled.rp.run(n, 'GET', page, ruled.sessionCookie, 'text/html', 0)),
     hot_path_without_rules: await measure('hot path without rules (same run)', (n) => results.hot_rp.run(n, 'GET', page, results.hot_cookie, 'text/html', 0)),
     refused: await measure('hot path with rules, refused by rule -> 403', (n) => ruled.rp.run(n, 'GET', `${RP}/docs/secret.html`, ruled.sessionCookie, 'text/html', 403)),
+    hot_path_with_assertion: (await assertionCases(wasm, ruled, now, page, { rules: true })).hot_path_assertion,
     sizes: ruled.sizes,
   };
   const ioBefore = Array.from(ruled.rp.io());

@@ -187,10 +187,26 @@ function microTable(m) {
     ['seal_session', '  session JSON + seal'],
     ['unauthenticated', 'unauthenticated navigation → 302 to the provider (incl. KV put, in memory)'],
     ['parse_jwks', 'JWKS parse (once per isolate and hour)'],
+    ['hot_path_assertion', '**hot path with the signed assertion** (`[assertion]`, reused from the isolate cache)'],
+    ['sign_assertion', '  assertion claims + ES256 signature (WebCrypto; once per session per isolate per ¾ lifetime)'],
   ];
   const lines = ['| work (in wasm, V8) | RS256 µs | ES256 µs |', '|---|--:|--:|'];
   const cell = (x) => `${f(x.us, 1)} (${f(x.min_us, 1)})`;
-  for (const [k, label] of rows) lines.push(`| ${label} | ${cell(m.algs.RS256[k])} | ${cell(m.algs.ES256[k])} |`);
+  for (const [k, label] of rows) {
+    if (m.algs.RS256[k]) lines.push(`| ${label} | ${cell(m.algs.RS256[k])} | ${cell(m.algs.ES256[k])} |`);
+  }
+  // Issue 13: the same hot path with the 8 rules of bench/micro.mjs BENCH_RULES (RS256 session,
+  // the page decided by a rule with a domain, a group and a nested claim), in the same run.
+  const R = m.rules;
+  if (R) {
+    lines.push('', '| hot path with rules (RS256 session, same run) | µs |', '|---|--:|');
+    lines.push(`| without rules | ${cell(R.hot_path_without_rules)} |`);
+    lines.push(`| 8 rules, admitted | ${cell(R.hot_path)} |`);
+    if (R.hot_path_with_assertion) lines.push(`| 8 rules + the signed assertion (cached) | ${cell(R.hot_path_with_assertion)} |`);
+    lines.push(`| 8 rules, refused by a rule (403 page) | ${cell(R.refused)} |`);
+    lines.push(`| I/O in 1000 requests with rules (KV gets, puts, deletes, HTTP) | ${R.io_x1000.join(' / ')} |`);
+    lines.push(`| session cookie header with rules (user in 50 groups; what the rules name kept) | ${R.sizes.session_cookie_header} B (without rules ${m.algs.RS256.sizes.session_cookie_header} B) |`);
+  }
   return lines.join('\n');
 }
 
