@@ -3,6 +3,7 @@
 //! no KV, no subrequest.
 
 use super::{App, Failure, Forward, Incoming, Io, Outcome};
+use crate::core::config::ProviderConfig;
 use crate::core::error::AppError;
 use crate::core::http::{HttpClient, KvStore};
 use crate::core::log::{Event, EventKind, LogLevel};
@@ -42,10 +43,11 @@ impl App {
         let session = self.session(req, &jar, now);
         let outcome = match session {
             Some(Ok(identity)) => {
-                // The provider is named in the `denied` event (only then: no work on the hot path).
-                self.check_allowed(&identity)
-                    .inspect_err(|_| io.log.set_provider(&identity.provider))?;
+                // Looked up once for the allow-lists and the rules. The provider is named in the
+                // `denied` event (only then: no work on the hot path).
                 let provider = self.config.provider(&identity.provider);
+                self.check_allowed_for(&identity, provider)
+                    .inspect_err(|_| io.log.set_provider(&identity.provider))?;
                 match rules::judge(rules, selection, preflight.is_some(), Some((&identity, provider))) {
                     Verdict::Refused(rule) => {
                         io.log.set_provider(&identity.provider);
@@ -119,8 +121,13 @@ impl App {
 
     /// The allow-lists: the global ones and the session's provider's (both must allow).
     pub(super) fn check_allowed(&self, identity: &Identity) -> Result<(), AppError> {
+        self.check_allowed_for(identity, self.config.provider(&identity.provider))
+    }
+
+    /// [`Self::check_allowed`] with the session's provider already looked up (`None`: it no
+    /// longer exists).
+    fn check_allowed_for(&self, identity: &Identity, provider: Option<&ProviderConfig>) -> Result<(), AppError> {
         let c = &self.config;
-        let provider = c.provider(&identity.provider);
         let require_verified = provider.is_none_or(|p| p.require_email_verified);
         let email = identity.usable_email(require_verified);
         let allowed = email_allowed(email, &c.allowed_emails, &c.allowed_email_domains)
