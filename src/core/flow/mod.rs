@@ -484,14 +484,10 @@ impl App {
             return Ok(Outcome::Reply(self.jwks_document()));
         }
         if let Some(a) = c.assertion.as_ref().filter(|a| a.jwks_path == path) {
-            return Ok(Outcome::Reply(Reply {
-                status: 200,
-                headers: vec![
-                    ("content-type", "application/json".to_owned()),
-                    ("cache-control", "public, max-age=300".to_owned()),
-                ],
-                body: crate::core::site::assertion::jwks_document(&a.key, a.next.as_ref()),
-            }));
+            return Ok(Outcome::Reply(jwks_reply(crate::core::site::assertion::jwks_document(
+                &a.key,
+                a.next.as_ref(),
+            ))));
         }
         if path == c.login_path {
             return Ok(Outcome::Reply(boxed(self.login_endpoint(req, io)).await?));
@@ -573,14 +569,7 @@ impl App {
     /// The worker's public keys for `private_key_jwt` (RFC 7517 JWK Set).
     fn jwks_document(&self) -> Reply {
         let keys = self.config.providers.iter().filter_map(|p| p.private_key.as_deref());
-        Reply {
-            status: 200,
-            headers: vec![
-                ("content-type", "application/json".to_owned()),
-                ("cache-control", "public, max-age=300".to_owned()),
-            ],
-            body: crate::core::oidc::client_auth::public_jwks(keys),
-        }
+        jwks_reply(crate::core::oidc::client_auth::public_jwks(keys))
     }
 
     /// The answer to a request whose `Cookie` header is longer than
@@ -711,6 +700,19 @@ fn absolute(req: &Incoming, path_or_url: &str) -> String {
     match req.url.join(path_or_url) {
         Ok(u) => u.to_string(),
         Err(_) => path_or_url.to_owned(),
+    }
+}
+
+/// A published JWKS (the client's keys, or the assertion's): public, cacheable for 5 minutes so
+/// a rotation is seen soon.
+fn jwks_reply(body: String) -> Reply {
+    Reply {
+        status: 200,
+        headers: vec![
+            ("content-type", "application/json".to_owned()),
+            ("cache-control", "public, max-age=300".to_owned()),
+        ],
+        body,
     }
 }
 
